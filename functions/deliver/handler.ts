@@ -1,0 +1,42 @@
+import middy from "@middy/core";
+import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { createDocumentClient, createSqsClient } from "../../shared/aws.ts";
+import { loadConfig } from "../../shared/config.ts";
+import { createHttpSender } from "../../shared/http/sender.ts";
+import { jsonLogger } from "../../shared/log.ts";
+import { SqsDeliveryQueue } from "../../shared/queue/delivery-queue.ts";
+import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
+import { type DeliverDeps, deliverBatch } from "../../shared/use-cases/deliver-batch.ts";
+
+// Composition root: configuration, clients and the keep-alive HTTP pool live for the
+// lifetime of the execution environment, so warm invocations reuse connections.
+const config = loadConfig();
+const deps: DeliverDeps = {
+  store: new DynamoDeliveryStore({ client: createDocumentClient(), name: config.tableName }),
+  queue: new SqsDeliveryQueue(createSqsClient(), config.queueUrl, config.deadLetterQueueUrl),
+  sender: createHttpSender({
+    policy: { allowLoopbackHttp: config.allowLoopbackHttp },
+    connectTimeoutMs: config.connectTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    responseBodyLimit: config.responseBodyLimit,
+  }),
+  schedule: config.retrySchedule,
+  retentionSeconds: config.retentionSeconds,
+  requestTimeoutMs: config.requestTimeoutMs,
+  log: jsonLogger,
+};
+
+/** SQS event source mapping with ReportBatchItemFailures: failed items stay queued. */
+export const handler = middy<SQSEvent, SQSBatchResponse>().handler(async (event, context) => {
+  const { failures } = await deliverBatch(
+    event.Records.map((record) => ({
+      messageId: record.messageId,
+      receiptHandle: record.receiptHandle,
+      body: record.body,
+      receiveCount: Number(record.attributes.ApproximateReceiveCount) || 1,
+    })),
+    deps,
+    { remainingMs: () => context.getRemainingTimeInMillis() },
+  );
+  return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
+});

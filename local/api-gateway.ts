@@ -1,0 +1,141 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from "aws-lambda";
+import { matchRoute } from "../shared/http/routes.ts";
+import { lambdaContext } from "./lambda-context.ts";
+
+type ApiHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/** API Gateway refuses bodies above 10 MB before a function ever sees them. */
+const MAX_BODY = 10 * 1024 * 1024;
+const TEXT_TYPES = /^(text\/|application\/(json|.+\+json|xml|javascript|x-www-form-urlencoded))/i;
+
+/**
+ * Does locally what API Gateway (HTTP API, payload format 2.0) does: turns each HTTP request
+ * into the event the API function receives, with the route key and path parameters of the
+ * matched route (`$default` when none matches), and writes the function's result back.
+ */
+export async function startApiGateway(
+  handler: ApiHandler,
+  options: { port: number; host: string; timeoutMs: number },
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    serve(req, res, handler, options.timeoutMs).catch((error) => {
+      console.error(
+        JSON.stringify({ level: "error", message: "gateway failure", detail: String(error) }),
+      );
+      if (!res.headersSent) res.writeHead(502, { "content-type": "application/json" });
+      res.end(JSON.stringify({ message: "Internal Server Error" }));
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function serve(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handler: ApiHandler,
+  timeoutMs: number,
+): Promise<void> {
+  const body = await readBody(req);
+  if (body === undefined) {
+    res.writeHead(413, { "content-type": "application/json" });
+    res.end(JSON.stringify({ message: "Request Entity Too Large" }));
+    return;
+  }
+  const event = toEvent(req, body);
+  const result = await handler(event, lambdaContext("webhooks-api", timeoutMs));
+  const headers: Record<string, string | string[]> = {
+    ...(result.headers as Record<string, string>),
+  };
+  if (result.cookies?.length) headers["set-cookie"] = result.cookies;
+  res.writeHead(result.statusCode ?? 200, headers);
+  res.end(
+    result.body ? Buffer.from(result.body, result.isBase64Encoded ? "base64" : "utf8") : undefined,
+  );
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEventV2 {
+  const url = new URL(req.url ?? "/", "http://local");
+  const method = (req.method ?? "GET").toUpperCase();
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined && name !== "cookie") {
+      headers[name] = Array.isArray(value) ? value.join(",") : value;
+    }
+  }
+  const query: Record<string, string> = {};
+  for (const [name, value] of url.searchParams) {
+    query[name] = name in query ? `${query[name]},${value}` : value;
+  }
+  const match = matchRoute(method, url.pathname);
+  const routeKey = match.kind === "route" ? match.routeKey : "$default";
+  const contentType = headers["content-type"] ?? "";
+  const isText = body.length === 0 || TEXT_TYPES.test(contentType);
+  const now = new Date();
+  return {
+    version: "2.0",
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    ...(req.headers.cookie ? { cookies: req.headers.cookie.split(/;\s*/) } : {}),
+    headers,
+    ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
+    ...(match.kind === "route" && Object.keys(match.pathParameters).length
+      ? { pathParameters: match.pathParameters }
+      : {}),
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      domainName: headers.host ?? "localhost",
+      domainPrefix: "local",
+      http: {
+        method,
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
+        userAgent: headers["user-agent"] ?? "",
+      },
+      requestId: randomUUID(),
+      routeKey,
+      stage: "$default",
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(body.length > 0 ? { body: isText ? body.toString("utf8") : body.toString("base64") } : {}),
+    isBase64Encoded: body.length > 0 && !isText,
+  };
+}

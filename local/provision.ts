@@ -1,0 +1,97 @@
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ResourceInUseException,
+} from "@aws-sdk/client-dynamodb";
+import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { queueSettings } from "../shared/retry.ts";
+
+export interface Provisioned {
+  tableName: string;
+  queueUrl: string;
+  queueArn: string;
+  deadLetterQueueUrl: string;
+}
+
+/**
+ * Creates what the CDK app creates on AWS, idempotently: the table, the dead-letter queue and
+ * the deliveries queue with its redrive policy. Queue settings come from the retry schedule
+ * through `queueSettings`, the same function the infrastructure uses.
+ */
+export async function provision(
+  dynamo: DynamoDBClient,
+  sqs: SQSClient,
+  options: {
+    tableName: string;
+    queueName: string;
+    schedule: readonly number[];
+    visibilityTimeout: number;
+  },
+): Promise<Provisioned> {
+  const { tableName } = options;
+  try {
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: "PAY_PER_REQUEST",
+        AttributeDefinitions: [
+          { AttributeName: "pk", AttributeType: "S" },
+          { AttributeName: "sk", AttributeType: "S" },
+        ],
+        KeySchema: [
+          { AttributeName: "pk", KeyType: "HASH" },
+          { AttributeName: "sk", KeyType: "RANGE" },
+        ],
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+  for (let tries = 0; ; tries++) {
+    const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: tableName }));
+    if (Table?.TableStatus === "ACTIVE") break;
+    if (tries > 50) throw new Error(`table ${tableName} did not become active`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  const settings = queueSettings(options.schedule);
+  const dlq = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `${options.queueName}-dlq`,
+      Attributes: { MessageRetentionPeriod: String(settings.deadLetterRetentionSeconds) },
+    }),
+  );
+  const dlqArn = await arnOf(sqs, dlq.QueueUrl);
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: options.queueName,
+      Attributes: {
+        MessageRetentionPeriod: String(settings.retentionSeconds),
+        VisibilityTimeout: String(options.visibilityTimeout),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlqArn,
+          maxReceiveCount: settings.maxReceiveCount,
+        }),
+      },
+    }),
+  );
+  return {
+    tableName,
+    queueUrl: required(queue.QueueUrl),
+    queueArn: await arnOf(sqs, queue.QueueUrl),
+    deadLetterQueueUrl: required(dlq.QueueUrl),
+  };
+}
+
+async function arnOf(sqs: SQSClient, queueUrl: string | undefined): Promise<string> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: required(queueUrl), AttributeNames: ["QueueArn"] }),
+  );
+  return required(Attributes?.QueueArn);
+}
+
+function required(value: string | undefined): string {
+  if (!value) throw new Error("SQS answered without a queue URL or ARN");
+  return value;
+}

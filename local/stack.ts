@@ -1,0 +1,155 @@
+import { resolve } from "node:path";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { createDocumentClient } from "../shared/aws.ts";
+import { jsonLogger, type Logger } from "../shared/log.ts";
+import { LOCAL_SCHEDULE, parseSchedule } from "../shared/retry.ts";
+import { DynamoWorkspaceStore } from "../shared/store/workspace-store.ts";
+import { toFieldErrors, z } from "../shared/validation.ts";
+import { startApiGateway } from "./api-gateway.ts";
+import { ensureDemoKeys } from "./demo-keys.ts";
+import { startEmulators } from "./emulators.ts";
+import { provision } from "./provision.ts";
+import { startPoller } from "./sqs-poller.ts";
+
+const port = z.pipe(
+  z.string().check(z.regex(/^\d+$/, "must be a port number")),
+  z.pipe(z.transform(Number), z.number().check(z.minimum(0), z.maximum(65_535))),
+);
+
+/** Settings of `npm start`, from the environment. */
+const LocalEnv = z.object({
+  /** Port of the local API (0 picks a free one). */
+  PORT: z.prefault(port, "3000"),
+  /** Interface the local API listens on; loopback unless you mean to share it. */
+  WEBHOOKS_LOCAL_HOST: z.prefault(z.string().check(z.minLength(1)), "127.0.0.1"),
+  /** Where dynalite and fauxqs keep their data. */
+  WEBHOOKS_LOCAL_DATA_DIR: z.optional(z.string().check(z.minLength(1))),
+  WEBHOOKS_LOCAL_ADMIN_KEY: z.optional(z.string()),
+  WEBHOOKS_LOCAL_INGEST_KEY: z.optional(z.string()),
+  /** Concurrent deliver batches (the event source mapping's maximum concurrency). */
+  WEBHOOKS_LOCAL_POLLERS: z.prefault(
+    z.pipe(
+      z.string(),
+      z.pipe(z.transform(Number), z.number().check(z.int(), z.minimum(1), z.maximum(32))),
+    ),
+    "4",
+  ),
+  WEBHOOKS_RETRY_SCHEDULE: z.optional(z.string()),
+});
+
+export interface LocalStack {
+  url: string;
+  adminKey: string;
+  ingestKey: string;
+  keySource: string;
+  dataDir: string;
+  schedule: readonly number[];
+  stop(): Promise<void>;
+}
+
+const FUNCTION_TIMEOUT_MS = 60_000;
+
+/**
+ * The whole pipeline on one machine: emulators, table and queues, the demo workspace, the API
+ * function behind a local API Gateway, and the deliver function behind a local event source
+ * mapping. The functions are the production handlers, configured through their environment.
+ */
+export async function startLocalStack(
+  env: Record<string, string | undefined> = process.env,
+  log: Logger = jsonLogger,
+): Promise<LocalStack> {
+  const parsed = LocalEnv.safeParse(env);
+  if (!parsed.success) {
+    const lines = toFieldErrors(parsed.error.issues).map((e) => `  ${e.field}: ${e.detail}`);
+    throw new Error(`Invalid local settings:\n${lines.join("\n")}`);
+  }
+  const settings = parsed.data;
+  const schedule = settings.WEBHOOKS_RETRY_SCHEDULE
+    ? parseScheduleOrExplain(settings.WEBHOOKS_RETRY_SCHEDULE)
+    : LOCAL_SCHEDULE;
+  const dataDir = resolve(
+    settings.WEBHOOKS_LOCAL_DATA_DIR ?? resolve(import.meta.dirname, "../.data"),
+  );
+
+  const emulators = await startEmulators(dataDir);
+  const region = "us-east-1";
+  const credentials = { accessKeyId: "local", secretAccessKey: "local" };
+  const dynamo = new DynamoDBClient({ endpoint: emulators.dynamoEndpoint, region, credentials });
+  const sqs = new SQSClient({
+    endpoint: emulators.sqsEndpoint,
+    region,
+    credentials,
+    useQueueUrlAsEndpoint: false,
+  });
+  const resources = await provision(dynamo, sqs, {
+    tableName: "webhooks",
+    queueName: "webhooks-deliveries",
+    schedule,
+    visibilityTimeout: (FUNCTION_TIMEOUT_MS / 1000) * 6,
+  });
+
+  // The functions read their configuration and endpoints from the environment, as on AWS.
+  Object.assign(process.env, {
+    AWS_REGION: region,
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamoEndpoint,
+    AWS_ENDPOINT_URL_SQS: emulators.sqsEndpoint,
+    WEBHOOKS_TABLE_NAME: resources.tableName,
+    WEBHOOKS_QUEUE_URL: resources.queueUrl,
+    WEBHOOKS_DLQ_URL: resources.deadLetterQueueUrl,
+    WEBHOOKS_RETRY_SCHEDULE: schedule.join(","),
+    WEBHOOKS_ALLOW_LOOPBACK_HTTP: "true",
+  });
+  delete process.env.AWS_PROFILE;
+  delete process.env.AWS_SESSION_TOKEN;
+
+  const store = new DynamoWorkspaceStore({
+    client: createDocumentClient(),
+    name: resources.tableName,
+  });
+  const keys = await ensureDemoKeys(store, dataDir, {
+    admin: settings.WEBHOOKS_LOCAL_ADMIN_KEY,
+    ingest: settings.WEBHOOKS_LOCAL_INGEST_KEY,
+  });
+
+  const api = await import("../functions/api/handler.ts");
+  const deliver = await import("../functions/deliver/handler.ts");
+  const gateway = await startApiGateway(api.handler, {
+    port: settings.PORT,
+    host: settings.WEBHOOKS_LOCAL_HOST,
+    timeoutMs: 30_000,
+  });
+  const poller = startPoller(sqs, deliver.handler, {
+    queueUrl: resources.queueUrl,
+    queueArn: resources.queueArn,
+    concurrency: settings.WEBHOOKS_LOCAL_POLLERS,
+    timeoutMs: FUNCTION_TIMEOUT_MS,
+    log,
+  });
+
+  return {
+    url: gateway.url,
+    adminKey: keys.admin,
+    ingestKey: keys.ingest,
+    keySource: keys.source,
+    dataDir,
+    schedule,
+    async stop() {
+      await gateway.close();
+      await poller.stop();
+      await emulators.stop();
+    },
+  };
+}
+
+function parseScheduleOrExplain(text: string): number[] {
+  try {
+    return parseSchedule(text);
+  } catch (error) {
+    throw new Error(
+      `Invalid local settings:\n  WEBHOOKS_RETRY_SCHEDULE: ${(error as Error).message}.`,
+    );
+  }
+}

@@ -1,0 +1,101 @@
+import { parseSchedule } from "./retry.ts";
+import { toFieldErrors, z } from "./validation.ts";
+
+/**
+ * The one configuration of every function, read from the environment once per cold start,
+ * validated, and frozen. A wrong setting fails the cold start with a message naming it,
+ * never the first request. The CDK app and the local stack set these variables; the
+ * comment on each says what it is for.
+ */
+const bool = z.pipe(
+  z.enum(["true", "false", "1", "0"]),
+  z.transform((value) => value === "true" || value === "1"),
+);
+
+const whole = (min: number, max: number, fallback: number) =>
+  z.prefault(
+    z.pipe(
+      z.string().check(z.regex(/^\d+$/, "must be a whole number")),
+      z.pipe(z.transform(Number), z.number().check(z.minimum(min), z.maximum(max))),
+    ),
+    String(fallback),
+  );
+
+const schedule = z.pipe(
+  z.string(),
+  z.transform((text, ctx) => {
+    try {
+      return parseSchedule(text);
+    } catch (error) {
+      ctx.issues.push({ code: "custom", message: (error as Error).message, input: text });
+      return z.NEVER;
+    }
+  }),
+);
+
+const EnvSchema = z.object({
+  /** DynamoDB table holding workspaces, keys, subscriptions, events and deliveries. */
+  WEBHOOKS_TABLE_NAME: z.string().check(z.minLength(3)),
+  /** SQS queue of pending deliveries (one message per event × subscription). */
+  WEBHOOKS_QUEUE_URL: z.url(),
+  /** SQS dead-letter queue where exhausted deliveries wait for a redrive. */
+  WEBHOOKS_DLQ_URL: z.url(),
+  /** Delay before each attempt in seconds, first included (`0,5,300,…`). */
+  WEBHOOKS_RETRY_SCHEDULE: z.prefault(schedule, "0,5,300,1800,7200,18000,36000,36000"),
+  /**
+   * Local stack only: allow plain-http destinations on loopback addresses. Every other private,
+   * link-local or metadata address stays refused.
+   */
+  WEBHOOKS_ALLOW_LOOPBACK_HTTP: z.prefault(bool, "false"),
+  /** How much of a receiver's response body an attempt record keeps (bytes). */
+  WEBHOOKS_RESPONSE_BODY_LIMIT: whole(0, 16_384, 4096),
+  /** Events and deliveries expire this many days after their last change (DynamoDB TTL). */
+  WEBHOOKS_RETENTION_DAYS: whole(1, 365, 30),
+  /** Connect timeout of a delivery (ms; the design caps it at 5 s). */
+  WEBHOOKS_CONNECT_TIMEOUT_MS: whole(100, 5000, 5000),
+  /** Whole-request timeout of a delivery (ms; the design caps it at 15 s). */
+  WEBHOOKS_REQUEST_TIMEOUT_MS: whole(500, 15_000, 15_000),
+  /** Most subscriptions a workspace may have (ingest reads them all in one call). */
+  WEBHOOKS_MAX_SUBSCRIPTIONS: whole(1, 1000, 100),
+});
+
+export interface Config {
+  tableName: string;
+  queueUrl: string;
+  deadLetterQueueUrl: string;
+  retrySchedule: readonly number[];
+  allowLoopbackHttp: boolean;
+  responseBodyLimit: number;
+  retentionSeconds: number;
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxSubscriptions: number;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const result = EnvSchema.safeParse(env);
+  if (!result.success) {
+    const lines = toFieldErrors(result.error.issues).map((e) => `  ${e.field}: ${e.detail}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const env_ = result.data;
+  if (env_.WEBHOOKS_CONNECT_TIMEOUT_MS > env_.WEBHOOKS_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(
+      "Invalid configuration:\n  WEBHOOKS_CONNECT_TIMEOUT_MS: must not exceed WEBHOOKS_REQUEST_TIMEOUT_MS.",
+    );
+  }
+  return Object.freeze({
+    tableName: env_.WEBHOOKS_TABLE_NAME,
+    queueUrl: env_.WEBHOOKS_QUEUE_URL,
+    deadLetterQueueUrl: env_.WEBHOOKS_DLQ_URL,
+    retrySchedule: Object.freeze(env_.WEBHOOKS_RETRY_SCHEDULE),
+    allowLoopbackHttp: env_.WEBHOOKS_ALLOW_LOOPBACK_HTTP,
+    responseBodyLimit: env_.WEBHOOKS_RESPONSE_BODY_LIMIT,
+    retentionSeconds: env_.WEBHOOKS_RETENTION_DAYS * 86_400,
+    connectTimeoutMs: env_.WEBHOOKS_CONNECT_TIMEOUT_MS,
+    requestTimeoutMs: env_.WEBHOOKS_REQUEST_TIMEOUT_MS,
+    maxSubscriptions: env_.WEBHOOKS_MAX_SUBSCRIPTIONS,
+  });
+}

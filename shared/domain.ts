@@ -1,0 +1,121 @@
+import type { EventName } from "./catalog.ts";
+import type { NetworkErrorClass } from "./http/sender.ts";
+import type { Role } from "./keys.ts";
+
+export interface ApiKey {
+  id: string;
+  workspaceId: string;
+  /** SHA-256 of the key; the key itself is never stored. */
+  hash: string;
+  role: Role;
+  name: string;
+  /** Non-secret prefix for recognising a key in a list (`whk_demo_1a2b…`). */
+  hint: string;
+  createdAt: string;
+  revokedAt?: string | undefined;
+}
+
+export interface Subscription {
+  id: string;
+  workspaceId: string;
+  url: string;
+  events: EventName[];
+  enabled: boolean;
+  description: string;
+  /** Signing secret, or null when deliveries are unsigned. Never leaves the API after creation. */
+  secret: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A CRM event as accepted: the exact bytes every subscriber receives, and who they are. */
+export interface StoredEvent {
+  workspaceId: string;
+  id: string;
+  name: EventName;
+  /** `{"event":…,"data":…,"timestamp":…}`: serialized once, signed and sent byte for byte. */
+  body: string;
+  /** ULID minted at acceptance; delivery ids start with it. */
+  seq: string;
+  receivedAt: string;
+  /** Subscriptions matched at acceptance; the fan-out sends exactly one message to each. */
+  targets: string[];
+  /** SHA-256 of the request, to refuse an idempotency key reused for a different event. */
+  requestHash: string;
+}
+
+export type DeliveryStatus = "pending" | "retrying" | "succeeded" | "failed" | "canceled";
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = [
+  "pending",
+  "retrying",
+  "succeeded",
+  "failed",
+  "canceled",
+];
+
+export type AttemptErrorClass =
+  | NetworkErrorClass
+  | "http_status"
+  | "subscription_deleted"
+  | "subscription_disabled"
+  | "event_expired";
+
+export interface Attempt {
+  /** 1-based, counting every attempt this delivery ever had. */
+  number: number;
+  /** Bumped by each resend: attempts of one run share it. */
+  generation: number;
+  startedAt: string;
+  durationMs: number;
+  url: string;
+  outcome: "succeeded" | "failed" | "canceled";
+  /** Exactly what was sent, minus nothing secret (signatures are not secrets). */
+  requestHeaders: Record<string, string>;
+  statusCode?: number | undefined;
+  responseHeaders?: Record<string, string> | undefined;
+  responseBody?: string | undefined;
+  responseBodyTruncated?: boolean | undefined;
+  errorClass?: AttemptErrorClass | undefined;
+  errorMessage?: string | undefined;
+  /** When the next attempt is due, if one is scheduled. */
+  nextAttemptAt?: string | undefined;
+}
+
+export interface Delivery {
+  id: string;
+  workspaceId: string;
+  eventId: string;
+  event: EventName;
+  subscriptionId: string;
+  status: DeliveryStatus;
+  generation: number;
+  attemptCount: number;
+  attempts: Attempt[];
+  createdAt: string;
+  updatedAt: string;
+  nextAttemptAt?: string | undefined;
+  /** Why the latest attempt failed, in one line, for lists. */
+  lastError?: string | undefined;
+}
+
+/**
+ * The body of one SQS message: ids, never payloads or secrets. The deliver function loads the
+ * rest, so a changed URL, secret or enabled flag applies to the very next attempt.
+ */
+export interface DeliveryMessage {
+  v: 1;
+  /** workspace */
+  w: string;
+  /** delivery id (also the `webhook-id`) */
+  d: string;
+  /** event id */
+  e: string;
+  /** event name, so a DLQ redrive can filter without reading the table */
+  n: EventName;
+  /** subscription id */
+  s: string;
+  /** delivery generation; a message older than the stored generation is stale */
+  g: number;
+  /** attempts already made in this generation before this message was sent */
+  a: number;
+}

@@ -1,0 +1,83 @@
+import type { ApiKey, Attempt, Delivery, StoredEvent, Subscription } from "../domain.ts";
+import { isWhsecSecret } from "../signing.ts";
+
+/** JSON shapes of the API. Secrets appear only where `revealSecret` is set (create, rotate). */
+
+export function maskSecret(secret: string | null): string | null {
+  if (secret === null) return null;
+  return isWhsecSecret(secret) ? "whsec_********" : "********";
+}
+
+export function subscriptionView(subscription: Subscription, revealSecret = false) {
+  return {
+    id: subscription.id,
+    url: subscription.url,
+    events: subscription.events,
+    enabled: subscription.enabled,
+    description: subscription.description,
+    secret: revealSecret ? subscription.secret : maskSecret(subscription.secret),
+    createdAt: subscription.createdAt,
+    updatedAt: subscription.updatedAt,
+  };
+}
+
+export function deliverySummaryView(delivery: Delivery) {
+  return {
+    id: delivery.id,
+    eventId: delivery.eventId,
+    event: delivery.event,
+    subscriptionId: delivery.subscriptionId,
+    status: delivery.status,
+    attemptCount: delivery.attemptCount,
+    lastError: delivery.lastError ?? null,
+    nextAttemptAt: delivery.nextAttemptAt ?? null,
+    createdAt: delivery.createdAt,
+    updatedAt: delivery.updatedAt,
+  };
+}
+
+export function attemptView(attempt: Attempt) {
+  return {
+    number: attempt.number,
+    generation: attempt.generation,
+    startedAt: attempt.startedAt,
+    durationMs: attempt.durationMs,
+    url: attempt.url,
+    outcome: attempt.outcome,
+    request: { headers: attempt.requestHeaders },
+    response:
+      attempt.statusCode === undefined
+        ? null
+        : {
+            status: attempt.statusCode,
+            headers: attempt.responseHeaders ?? {},
+            body: attempt.responseBody ?? "",
+            bodyTruncated: attempt.responseBodyTruncated ?? false,
+          },
+    error: attempt.errorClass
+      ? { class: attempt.errorClass, message: attempt.errorMessage ?? "" }
+      : null,
+    nextAttemptAt: attempt.nextAttemptAt ?? null,
+  };
+}
+
+export function deliveryView(delivery: Delivery, event: StoredEvent | undefined) {
+  return {
+    ...deliverySummaryView(delivery),
+    generation: delivery.generation,
+    /** The exact body sent (null once the event is past retention). */
+    payload: event ? event.body : null,
+    attempts: delivery.attempts.map(attemptView),
+  };
+}
+
+export function apiKeyView(apiKey: ApiKey) {
+  return {
+    id: apiKey.id,
+    name: apiKey.name,
+    role: apiKey.role,
+    hint: apiKey.hint,
+    createdAt: apiKey.createdAt,
+    revokedAt: apiKey.revokedAt ?? null,
+  };
+}

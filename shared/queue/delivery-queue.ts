@@ -1,0 +1,118 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import { backoffMs, sleep } from "../aws.ts";
+import { EVENT_NAMES } from "../catalog.ts";
+import type { DeliveryMessage } from "../domain.ts";
+import { z } from "../validation.ts";
+
+/** SQS takes at most ten entries per batch call. */
+export const SQS_BATCH = 10;
+const SEND_TRIES = 5;
+
+export interface VisibilityChange {
+  receiptHandle: string;
+  seconds: number;
+}
+
+/** The deliveries queue and its dead-letter queue, as the use cases see them. */
+export interface DeliveryQueue {
+  /** One message per delivery, ten per call. Resolves only when every message is accepted. */
+  enqueue(messages: readonly DeliveryMessage[]): Promise<void>;
+  /** Backs off failed deliveries: the message reappears after `seconds`. */
+  changeVisibility(changes: readonly VisibilityChange[]): Promise<void>;
+  /** Puts message bodies on the dead-letter queue (exhausted or undeliverable). */
+  sendToDeadLetter(bodies: readonly string[]): Promise<void>;
+}
+
+export class SqsDeliveryQueue implements DeliveryQueue {
+  readonly #sqs: SQSClient;
+  readonly #queueUrl: string;
+  readonly #deadLetterUrl: string;
+
+  constructor(sqs: SQSClient, queueUrl: string, deadLetterUrl: string) {
+    this.#sqs = sqs;
+    this.#queueUrl = queueUrl;
+    this.#deadLetterUrl = deadLetterUrl;
+  }
+
+  enqueue(messages: readonly DeliveryMessage[]): Promise<void> {
+    return sendAll(this.#sqs, this.#queueUrl, messages.map(encodeMessage));
+  }
+
+  sendToDeadLetter(bodies: readonly string[]): Promise<void> {
+    return sendAll(this.#sqs, this.#deadLetterUrl, bodies);
+  }
+
+  async changeVisibility(changes: readonly VisibilityChange[]): Promise<void> {
+    for (let offset = 0; offset < changes.length; offset += SQS_BATCH) {
+      const chunk = changes.slice(offset, offset + SQS_BATCH);
+      await this.#sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: this.#queueUrl,
+          Entries: chunk.map((change, index) => ({
+            Id: String(index),
+            ReceiptHandle: change.receiptHandle,
+            VisibilityTimeout: change.seconds,
+          })),
+        }),
+      );
+    }
+  }
+}
+
+/**
+ * SendMessageBatch answers 200 even when some entries fail; those are retried with backoff
+ * and, if they keep failing, the whole call fails (the caller reports an error, never success).
+ */
+export async function sendAll(sqs: SQSClient, queueUrl: string, bodies: readonly string[]) {
+  for (let offset = 0; offset < bodies.length; offset += SQS_BATCH) {
+    let pending: SendMessageBatchRequestEntry[] = bodies
+      .slice(offset, offset + SQS_BATCH)
+      .map((body, index) => ({ Id: String(index), MessageBody: body }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt === SEND_TRIES) {
+        throw new Error(`SQS refused ${pending.length} messages after ${SEND_TRIES} tries`);
+      }
+      if (attempt > 0) await sleep(backoffMs(attempt));
+      const result = await sqs.send(
+        new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: pending }),
+      );
+      const failed = new Set((result.Failed ?? []).map((entry) => entry.Id));
+      const permanent = (result.Failed ?? []).find((entry) => entry.SenderFault);
+      if (permanent) {
+        throw new Error(`SQS rejected a message: ${permanent.Code} ${permanent.Message ?? ""}`);
+      }
+      pending = pending.filter((entry) => failed.has(entry.Id));
+    }
+  }
+}
+
+export const encodeMessage = (message: DeliveryMessage): string => JSON.stringify(message);
+
+const count = z.number().check(z.int(), z.minimum(0));
+const MessageSchema = z.object({
+  v: z.literal(1),
+  w: z.string(),
+  d: z.string(),
+  e: z.string(),
+  n: z.enum(EVENT_NAMES as [string, ...string[]]),
+  s: z.string(),
+  g: count,
+  a: count,
+});
+
+/** Parses a queue message body; undefined when it is not one of ours. */
+export function decodeMessage(body: string): DeliveryMessage | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const result = MessageSchema.safeParse(parsed);
+  return result.success ? (result.data as DeliveryMessage) : undefined;
+}

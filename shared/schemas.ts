@@ -1,0 +1,113 @@
+import { EVENT_NAMES, type EventName } from "./catalog.ts";
+import { DELIVERY_STATUSES } from "./domain.ts";
+import { ID_PATTERNS } from "./ids.ts";
+import { z } from "./validation.ts";
+
+/** Request schemas of the HTTP API: the single source of validation and input types. */
+
+export const MAX_EVENT_BYTES = 256 * 1024;
+export const MAX_URL_LENGTH = 2048;
+export const MAX_DESCRIPTION_LENGTH = 500;
+
+const eventName = z.enum(EVENT_NAMES as [EventName, ...EventName[]], {
+  error: (issue) =>
+    `Unknown event ${JSON.stringify(issue.input)}; GET /v1/event-types lists the fifteen valid names`,
+});
+
+/** Client-chosen event ids double as idempotency keys. */
+export const EventId = z
+  .string()
+  .check(
+    z.minLength(1),
+    z.maxLength(128),
+    z.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, "must be letters, digits and . _ : - only"),
+  );
+
+export const EventInput = z.strictObject({
+  event: eventName,
+  data: z.record(z.string(), z.unknown(), { error: "must be a JSON object" }),
+  timestamp: z.optional(
+    z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time with a time zone" }),
+  ),
+  id: z.optional(EventId),
+});
+export type EventInput = z.output<typeof EventInput>;
+
+const WHSEC = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
+
+/**
+ * A user's own signing secret: 16–256 characters with no control characters or surrounding
+ * spaces; a `whsec_` secret must carry 24–64 base64 bytes (Standard Webhooks keys).
+ */
+export const Secret = z.string().check(
+  z.minLength(16, "must be at least 16 characters"),
+  z.maxLength(256),
+  z.refine(
+    (value) => value === value.trim() && !/\p{Cc}/u.test(value),
+    "must not contain control characters or leading/trailing spaces",
+  ),
+  z.refine((value) => {
+    if (!value.startsWith("whsec_")) return true;
+    const match = WHSEC.exec(value);
+    const bytes = match?.[1] ? Buffer.from(match[1], "base64").length : 0;
+    return bytes >= 24 && bytes <= 64;
+  }, "a whsec_ secret must be whsec_ followed by the base64 of 24 to 64 bytes"),
+);
+
+const Url = z.string().check(z.minLength(1), z.maxLength(MAX_URL_LENGTH));
+const Events = z
+  .array(eventName)
+  .check(z.minLength(1, "must list at least one event"), z.maxLength(EVENT_NAMES.length));
+const Description = z.string().check(z.maxLength(MAX_DESCRIPTION_LENGTH));
+
+export const SubscriptionCreate = z
+  .strictObject({
+    url: Url,
+    events: Events,
+    secret: z.optional(Secret),
+    generateSecret: z.optional(z.boolean()),
+    enabled: z.optional(z.boolean()),
+    description: z.optional(Description),
+  })
+  .check(
+    z.refine((input) => !(input.secret !== undefined && input.generateSecret), {
+      message: "send either secret or generateSecret, not both",
+      path: ["generateSecret"],
+    }),
+  );
+export type SubscriptionCreate = z.output<typeof SubscriptionCreate>;
+
+export const SubscriptionPatch = z
+  .strictObject({
+    url: z.optional(Url),
+    events: z.optional(Events),
+    /** A new secret replaces the old one at once; null removes signing. */
+    secret: z.optional(z.nullable(Secret)),
+    generateSecret: z.optional(z.literal(true)),
+    enabled: z.optional(z.boolean()),
+    description: z.optional(Description),
+  })
+  .check(
+    z.refine((input) => Object.keys(input).length > 0, "send at least one field to change"),
+    z.refine((input) => !(input.secret !== undefined && input.generateSecret), {
+      message: "send either secret or generateSecret, not both",
+      path: ["generateSecret"],
+    }),
+  );
+export type SubscriptionPatch = z.output<typeof SubscriptionPatch>;
+
+const limit = z.pipe(
+  z.string().check(z.regex(/^\d+$/, "must be a whole number")),
+  z.pipe(z.transform(Number), z.number().check(z.minimum(1), z.maximum(100))),
+);
+
+export const DeliveryListQuery = z.strictObject({
+  status: z.optional(z.enum(DELIVERY_STATUSES as [string, ...string[]])),
+  subscriptionId: z.optional(
+    z.string().check(z.regex(ID_PATTERNS.subscription, "is not a subscription id")),
+  ),
+  event: z.optional(eventName),
+  limit: z.optional(limit),
+  cursor: z.optional(z.string().check(z.maxLength(200))),
+});
+export type DeliveryListQuery = z.output<typeof DeliveryListQuery>;

@@ -1,0 +1,53 @@
+import type { Delivery, DeliveryStatus, StoredEvent } from "../domain.ts";
+import { NotFoundError, ValidationError } from "../errors.ts";
+import { ID_PATTERNS } from "../ids.ts";
+import type { DeliveryListQuery } from "../schemas.ts";
+import type { DeliveryStore } from "../store/delivery-store.ts";
+import type { EventStore } from "../store/event-store.ts";
+
+export interface DeliveryList {
+  items: Delivery[];
+  nextCursor: string | null;
+}
+
+/** Newest first; the cursor is opaque to clients and scoped to the caller's workspace. */
+export async function listDeliveries(
+  workspaceId: string,
+  input: DeliveryListQuery,
+  store: DeliveryStore,
+): Promise<DeliveryList> {
+  const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor);
+  const page = await store.list(
+    workspaceId,
+    {
+      status: input.status as DeliveryStatus | undefined,
+      subscriptionId: input.subscriptionId,
+      event: input.event,
+    },
+    input.limit ?? 20,
+    after,
+  );
+  return { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null };
+}
+
+export async function getDelivery(
+  workspaceId: string,
+  id: string,
+  deps: { deliveries: DeliveryStore; events: EventStore },
+): Promise<{ delivery: Delivery; event: StoredEvent | undefined }> {
+  const delivery = ID_PATTERNS.delivery.test(id)
+    ? await deps.deliveries.get(workspaceId, id)
+    : undefined;
+  if (!delivery) throw new NotFoundError(`No delivery '${id}' in this workspace.`);
+  return { delivery, event: await deps.events.get(workspaceId, delivery.eventId) };
+}
+
+const encodeCursor = (deliveryId: string): string => Buffer.from(deliveryId).toString("base64url");
+
+function decodeCursor(cursor: string): string {
+  const id = Buffer.from(cursor, "base64url").toString("utf8");
+  if (!ID_PATTERNS.delivery.test(id)) {
+    throw new ValidationError([{ field: "cursor", detail: "Is not a cursor this API issued." }]);
+  }
+  return id;
+}

@@ -1,0 +1,109 @@
+import { createHash } from "node:crypto";
+import type { EventName } from "../catalog.ts";
+import type { DeliveryMessage, StoredEvent, Subscription } from "../domain.ts";
+import { ConflictError, ServiceUnavailableError } from "../errors.ts";
+import { deliveryIdFor, newEventId, newUlid } from "../ids.ts";
+import type { DeliveryQueue } from "../queue/delivery-queue.ts";
+import type { EventStore } from "../store/event-store.ts";
+import { expiresAt } from "../store/items.ts";
+
+export interface IngestDeps {
+  events: EventStore;
+  queue: DeliveryQueue;
+  retentionSeconds: number;
+  now?: () => number;
+}
+
+export interface IngestInput {
+  workspaceId: string;
+  /** The workspace's subscriptions, read together with the caller's key. */
+  subscriptions: readonly Subscription[];
+  event: EventName;
+  data: Record<string, unknown>;
+  timestamp?: string | undefined;
+  /** Client-chosen event id (body `id` or `Idempotency-Key`): makes retries safe. */
+  id?: string | undefined;
+}
+
+export interface IngestResult {
+  id: string;
+  event: EventName;
+  deliveries: number;
+  /** True when this answer repeats the first one for the same id. */
+  replayed: boolean;
+}
+
+/**
+ * Accepts one CRM event: stores it with the subscriptions it goes to, then sends one queue
+ * message per subscription. Safe to retry with the same id at any point: a repeat of a
+ * finished ingest is a no-op that returns the first answer, and a repeat of an interrupted
+ * one finishes the fan-out to the targets chosen the first time.
+ */
+export async function ingestEvent(input: IngestInput, deps: IngestDeps): Promise<IngestResult> {
+  const now = (deps.now ?? Date.now)();
+  const timestamp = input.timestamp ?? new Date(now).toISOString();
+  const clientChosen = input.id !== undefined;
+  const candidate: StoredEvent = {
+    workspaceId: input.workspaceId,
+    id: input.id ?? newEventId(),
+    name: input.event,
+    body: JSON.stringify({ event: input.event, data: input.data, timestamp }),
+    seq: newUlid(now),
+    receivedAt: new Date(now).toISOString(),
+    targets: input.subscriptions
+      .filter((subscription) => subscription.enabled && subscription.events.includes(input.event))
+      .map((subscription) => subscription.id),
+    requestHash: requestHash(input),
+  };
+  const ttl = expiresAt(now, deps.retentionSeconds);
+
+  const created = await deps.events.create(candidate, ttl);
+  const event = created.created ? candidate : created.existing;
+  if (!created.created && event.requestHash !== candidate.requestHash) {
+    throw new ConflictError(
+      `Event id '${event.id}' was already used for a different event; use a new id.`,
+    );
+  }
+  const alreadySent = !created.created && (created.fannedOut || event.targets.length === 0);
+  if (!alreadySent) {
+    try {
+      await deps.queue.enqueue(messagesFor(event));
+      if (clientChosen && event.targets.length > 0) {
+        await deps.events.markFannedOut(event.workspaceId, event.id, ttl);
+      }
+    } catch (error) {
+      throw new ServiceUnavailableError(
+        clientChosen
+          ? "The event was stored but not yet queued for every subscriber; retry with the same id."
+          : "The event could not be queued; retry (send an `id` to make retries idempotent).",
+        { cause: error },
+      );
+    }
+  }
+  return {
+    id: event.id,
+    event: event.name,
+    deliveries: event.targets.length,
+    replayed: !created.created,
+  };
+}
+
+export function messagesFor(event: StoredEvent, generation = 0): DeliveryMessage[] {
+  return event.targets.map((subscriptionId) => ({
+    v: 1,
+    w: event.workspaceId,
+    d: deliveryIdFor(event.seq, subscriptionId),
+    e: event.id,
+    n: event.name,
+    s: subscriptionId,
+    g: generation,
+    a: 0,
+  }));
+}
+
+/** What the client sent (not what we defaulted), so an honest retry always matches. */
+function requestHash(input: IngestInput): string {
+  return createHash("sha256")
+    .update(JSON.stringify([input.event, input.data, input.timestamp ?? null]))
+    .digest("base64url");
+}

@@ -1,0 +1,40 @@
+import * as z from "zod/mini";
+import en from "zod/v4/locales/en.js";
+import { type FieldError, ValidationError } from "./errors.ts";
+
+// zod/mini ships without messages (that is what keeps it ~15 KB); English is all we publish.
+z.config(en());
+
+type Issue = z.core.$ZodIssue;
+
+function fieldOf(path: readonly PropertyKey[], prefix: string): string {
+  const parts = [prefix, ...path.map(String)].filter((part) => part !== "");
+  return parts.join(".") || "body";
+}
+
+/** zod issues → per-field errors; unknown keys become one error per key. */
+export function toFieldErrors(issues: readonly Issue[], prefix = ""): FieldError[] {
+  return issues.flatMap((issue): FieldError[] =>
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => ({
+          field: fieldOf([...issue.path, key], prefix),
+          detail: "Unknown field.",
+        }))
+      : [{ field: fieldOf(issue.path, prefix), detail: sentence(issue.message) }],
+  );
+}
+
+const sentence = (message: string): string => (/[.!?]$/.test(message) ? message : `${message}.`);
+
+/** Parses or throws a ValidationError naming every offending field. */
+export function parseOrThrow<S extends z.ZodMiniType>(
+  schema: S,
+  value: unknown,
+  prefix = "",
+): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ValidationError(toFieldErrors(result.error.issues, prefix));
+}
+
+export { z };
