@@ -1,11 +1,11 @@
 import { resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { SQSClient } from "@aws-sdk/client-sqs";
-import { createDocumentClient } from "../shared/aws.ts";
+import * as z from "zod/mini";
+import { createDocumentClient, createSqsClient } from "../shared/aws.ts";
 import { jsonLogger, type Logger } from "../shared/log.ts";
 import { LOCAL_SCHEDULE, parseSchedule } from "../shared/retry.ts";
 import { DynamoWorkspaceStore } from "../shared/store/workspace-store.ts";
-import { toFieldErrors, z } from "../shared/validation.ts";
+import { toFieldErrors } from "../shared/validation.ts";
 import { startApiGateway } from "./api-gateway.ts";
 import { ensureDemoKeys } from "./demo-keys.ts";
 import { startEmulators } from "./emulators.ts";
@@ -76,12 +76,7 @@ export async function startLocalStack(
   const region = "us-east-1";
   const credentials = { accessKeyId: "local", secretAccessKey: "local" };
   const dynamo = new DynamoDBClient({ endpoint: emulators.dynamoEndpoint, region, credentials });
-  const sqs = new SQSClient({
-    endpoint: emulators.sqsEndpoint,
-    region,
-    credentials,
-    useQueueUrlAsEndpoint: false,
-  });
+  const sqs = createSqsClient({ endpoint: emulators.sqsEndpoint, region, credentials });
   const resources = await provision(dynamo, sqs, {
     tableName: "webhooks",
     queueName: "webhooks-deliveries",

@@ -1,5 +1,5 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import { DynamoDBClient, type DynamoDBClientConfig } from "@aws-sdk/client-dynamodb";
+import { SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 
 /**
@@ -7,16 +7,16 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
  * come from the SDK's own settings (`AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_SQS`),
  * which is how the local stack points the very same code at dynalite and fauxqs.
  */
-export function createDocumentClient(): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient({ maxAttempts: 5 }), {
+export function createDocumentClient(config: DynamoDBClientConfig = {}): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient({ maxAttempts: 5, ...config }), {
     marshallOptions: { removeUndefinedValues: true },
   });
 }
 
-export function createSqsClient(): SQSClient {
+export function createSqsClient(config: SQSClientConfig = {}): SQSClient {
   // Send to the configured endpoint, not the queue URL's host: on AWS they are the same, and
   // locally fauxqs issues URLs on `sqs.<region>.localhost` while it listens on 127.0.0.1.
-  return new SQSClient({ maxAttempts: 5, useQueueUrlAsEndpoint: false });
+  return new SQSClient({ maxAttempts: 5, useQueueUrlAsEndpoint: false, ...config });
 }
 
 /** Waits `ms` milliseconds; backoff for the partial failures the SDK does not retry. */

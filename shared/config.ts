@@ -1,5 +1,6 @@
+import * as z from "zod/mini";
 import { parseSchedule } from "./retry.ts";
-import { toFieldErrors, z } from "./validation.ts";
+import { toFieldErrors } from "./validation.ts";
 
 /**
  * The one configuration of every function, read from the environment once per cold start,

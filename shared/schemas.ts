@@ -1,7 +1,8 @@
+import * as z from "zod/mini";
 import { EVENT_NAMES, type EventName } from "./catalog.ts";
 import { DELIVERY_STATUSES } from "./domain.ts";
 import { ID_PATTERNS } from "./ids.ts";
-import { z } from "./validation.ts";
+import "./validation.ts";
 
 /** Request schemas of the HTTP API: the single source of validation and input types. */
 

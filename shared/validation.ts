@@ -3,6 +3,8 @@ import en from "zod/v4/locales/en.js";
 import { type FieldError, ValidationError } from "./errors.ts";
 
 // zod/mini ships without messages (that is what keeps it ~15 KB); English is all we publish.
+// Modules import "zod/mini" themselves: re-exporting its namespace from here would defeat
+// tree-shaking and put all of zod (~430 KB) in every Lambda bundle.
 z.config(en());
 
 type Issue = z.core.$ZodIssue;
@@ -36,5 +38,3 @@ export function parseOrThrow<S extends z.ZodMiniType>(
   if (result.success) return result.data;
   throw new ValidationError(toFieldErrors(result.error.issues, prefix));
 }
-
-export { z };

@@ -1,7 +1,8 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import type * as z from "zod/mini";
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from "../errors.ts";
 import { MAX_EVENT_BYTES } from "../schemas.ts";
-import { parseOrThrow, type z } from "../validation.ts";
+import { parseOrThrow } from "../validation.ts";
 
 /** Header lookup; API Gateway (payload v2) lowercases header names. */
 export function header(event: APIGatewayProxyEventV2, name: string): string | undefined {

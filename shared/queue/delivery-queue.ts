@@ -4,10 +4,11 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import * as z from "zod/mini";
 import { backoffMs, sleep } from "../aws.ts";
 import { EVENT_NAMES } from "../catalog.ts";
 import type { DeliveryMessage } from "../domain.ts";
-import { z } from "../validation.ts";
+import "../validation.ts";
 
 /** SQS takes at most ten entries per batch call. */
 export const SQS_BATCH = 10;

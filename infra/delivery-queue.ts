@@ -1,0 +1,37 @@
+import { Duration } from "aws-cdk-lib";
+import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import { queueSettings } from "../shared/retry.ts";
+
+/**
+ * The deliveries queue and its dead-letter queue. Retention and the redrive count come from
+ * the retry schedule through `queueSettings`, the function the local stack uses too; the
+ * visibility timeout is six times the deliver function's timeout, as AWS advises for Lambda.
+ */
+export class DeliveryQueue extends Construct {
+  readonly queue: Queue;
+  readonly deadLetterQueue: Queue;
+
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { namePrefix: string; schedule: readonly number[]; consumerTimeout: Duration },
+  ) {
+    super(scope, id);
+    const settings = queueSettings(props.schedule);
+    this.deadLetterQueue = new Queue(this, "DeadLetters", {
+      queueName: `${props.namePrefix}-deliveries-dlq`,
+      retentionPeriod: Duration.seconds(settings.deadLetterRetentionSeconds),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    this.queue = new Queue(this, "Deliveries", {
+      queueName: `${props.namePrefix}-deliveries`,
+      retentionPeriod: Duration.seconds(settings.retentionSeconds),
+      visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * 6),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: settings.maxReceiveCount },
+    });
+  }
+}

@@ -1,0 +1,96 @@
+import * as z from "zod/mini";
+import { DEFAULT_SCHEDULE, parseSchedule } from "../shared/retry.ts";
+import { toFieldErrors } from "../shared/validation.ts";
+
+/**
+ * Deployment settings, from CDK context (`cdk.json`, or `-c key=value`). Validated before any
+ * construct is built, so a bad value fails `cdk synth` with a message naming it.
+ */
+const whole = (min: number, max: number) =>
+  z.pipe(
+    z.union([z.number(), z.string().check(z.regex(/^\d+$/, "must be a whole number"))]),
+    z.pipe(z.transform(Number), z.number().check(z.int(), z.minimum(min), z.maximum(max))),
+  );
+
+/** The retention periods CloudWatch Logs accepts, in days. */
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+  3653,
+] as const;
+
+const SettingsSchema = z.object({
+  /** Prefix of every resource name: one stack per stage (`dev`, `prod`, …). */
+  stage: z.prefault(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^[a-z][a-z0-9-]{0,19}$/,
+          "must be lowercase letters, digits or -, starting with a letter, at most 20",
+        ),
+      ),
+    "dev",
+  ),
+  /** Delay before each delivery attempt in seconds, first included (`0,5,300,…`). */
+  retrySchedule: z.prefault(
+    z.pipe(
+      z.string(),
+      z.transform((text, ctx) => {
+        try {
+          return parseSchedule(text);
+        } catch (error) {
+          ctx.issues.push({ code: "custom", message: (error as Error).message, input: text });
+          return z.NEVER;
+        }
+      }),
+    ),
+    DEFAULT_SCHEDULE.join(","),
+  ),
+  /** Most concurrent deliver invocations (the event source mapping's maximum concurrency). */
+  deliverConcurrency: z.prefault(whole(2, 1000), 20),
+  /** Days events and deliveries are kept before DynamoDB's TTL removes them. */
+  retentionDays: z.prefault(whole(1, 365), 30),
+  /** Days CloudWatch keeps function and access logs. */
+  logRetentionDays: z.prefault(
+    z.pipe(
+      whole(1, 3653),
+      z
+        .number()
+        .check(
+          z.refine(
+            (days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days),
+            `must be one of ${LOG_RETENTION_DAYS.join(", ")}`,
+          ),
+        ),
+    ),
+    30,
+  ),
+  /** Steady-state request rate the HTTP API accepts per second (burst is twice this). */
+  apiRateLimit: z.prefault(whole(1, 10_000), 200),
+  /** Keep the table and its data when the stack is deleted (the default), or destroy them. */
+  retainData: z.prefault(
+    z.pipe(
+      z.union([z.boolean(), z.enum(["true", "false"])]),
+      z.transform((v) => v === true || v === "true"),
+    ),
+    true,
+  ),
+});
+
+export type Settings = z.output<typeof SettingsSchema>;
+
+export class SettingsError extends Error {}
+
+/** Reads and validates the settings; `read(key)` looks a context value up. */
+export function readSettings(read: (key: string) => unknown): Settings {
+  const keys = Object.keys(SettingsSchema.shape) as Array<keyof Settings>;
+  const raw = Object.fromEntries(
+    keys.map((key) => [key, read(key)]).filter(([, value]) => value !== undefined),
+  );
+  const result = SettingsSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = toFieldErrors(result.error.issues).map((e) => `  ${e.field}: ${e.detail}`);
+    throw new SettingsError(`Invalid deployment settings (CDK context):\n${lines.join("\n")}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,83 @@
+import { resolve } from "node:path";
+import { CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import type { Construct } from "constructs";
+import { Api } from "./api.ts";
+import { DeliveryQueue } from "./delivery-queue.ts";
+import { HouseFunction } from "./house-function.ts";
+import type { Settings } from "./settings.ts";
+import { Store } from "./store.ts";
+
+const root = resolve(import.meta.dirname, "..");
+const DELIVER_TIMEOUT = Duration.seconds(60);
+
+/** The whole service, reading like the diagram in DESIGN.md. */
+export class WebhooksStack extends Stack {
+  constructor(scope: Construct, id: string, props: StackProps & { settings: Settings }) {
+    super(scope, id, props);
+    const { settings } = props;
+    const prefix = `webhooks-${settings.stage}`;
+
+    const store = new Store(this, "Store", { tableName: prefix, retainData: settings.retainData });
+    const queues = new DeliveryQueue(this, "Queues", {
+      namePrefix: prefix,
+      schedule: settings.retrySchedule,
+      consumerTimeout: DELIVER_TIMEOUT,
+    });
+    const shared = {
+      WEBHOOKS_TABLE_NAME: store.table.tableName,
+      WEBHOOKS_QUEUE_URL: queues.queue.queueUrl,
+      WEBHOOKS_DLQ_URL: queues.deadLetterQueue.queueUrl,
+      WEBHOOKS_RETRY_SCHEDULE: settings.retrySchedule.join(","),
+      WEBHOOKS_RETENTION_DAYS: String(settings.retentionDays),
+    };
+
+    const api = new HouseFunction(this, "ApiFunction", {
+      entry: resolve(root, "functions/api/handler.ts"),
+      description: "Webhooks HTTP API: events in, subscriptions and deliveries",
+      environment: shared,
+      timeout: Duration.seconds(10),
+      logRetention: settings.logRetentionDays,
+    });
+    store.table.grant(
+      api,
+      "dynamodb:GetItem",
+      "dynamodb:Query",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+    );
+    queues.queue.grantSendMessages(api);
+
+    const deliver = new HouseFunction(this, "DeliverFunction", {
+      entry: resolve(root, "functions/deliver/handler.ts"),
+      description: "Webhooks delivery: signs and POSTs queued deliveries",
+      environment: shared,
+      timeout: DELIVER_TIMEOUT,
+      logRetention: settings.logRetentionDays,
+    });
+    store.table.grant(deliver, "dynamodb:BatchGetItem", "dynamodb:UpdateItem");
+    queues.deadLetterQueue.grantSendMessages(deliver);
+    deliver.addEventSource(
+      new SqsEventSource(queues.queue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: settings.deliverConcurrency,
+      }),
+    );
+
+    const http = new Api(this, "Api", {
+      name: prefix,
+      handler: api,
+      rateLimit: settings.apiRateLimit,
+      logRetention: settings.logRetentionDays,
+    });
+
+    new CfnOutput(this, "ApiUrl", { value: http.httpApi.apiEndpoint });
+    new CfnOutput(this, "TableName", { value: store.table.tableName });
+    new CfnOutput(this, "QueueUrl", { value: queues.queue.queueUrl });
+    new CfnOutput(this, "DeadLetterQueueUrl", { value: queues.deadLetterQueue.queueUrl });
+    new CfnOutput(this, "ApiFunctionName", { value: api.functionName });
+    new CfnOutput(this, "DeliverFunctionName", { value: deliver.functionName });
+  }
+}

@@ -1,0 +1,63 @@
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { lambdaContext } from "../../local/lambda-context.ts";
+import { matchRoute } from "../../shared/http/routes.ts";
+
+/** An API Gateway HTTP API (payload 2.0) event, routed the way API Gateway routes it. */
+export function apiEvent(
+  method: string,
+  pathAndQuery: string,
+  options: { key?: string; body?: unknown; headers?: Record<string, string> } = {},
+): APIGatewayProxyEventV2 {
+  const url = new URL(pathAndQuery, "https://api.example");
+  const match = matchRoute(method, url.pathname);
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.key) headers.authorization = `Bearer ${options.key}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+    headers["content-type"] ??= "application/json";
+  }
+  const query = Object.fromEntries(url.searchParams);
+  return {
+    version: "2.0",
+    routeKey: match.kind === "route" ? match.routeKey : "$default",
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
+    ...(match.kind === "route" && Object.keys(match.pathParameters).length
+      ? { pathParameters: match.pathParameters }
+      : {}),
+    requestContext: {
+      accountId: "1",
+      apiId: "test",
+      domainName: "api.example",
+      domainPrefix: "api",
+      http: {
+        method,
+        path: url.pathname,
+        protocol: "HTTP/1.1",
+        sourceIp: "203.0.113.9",
+        userAgent: "test",
+      },
+      requestId: "req-1",
+      routeKey: match.kind === "route" ? match.routeKey : "$default",
+      stage: "$default",
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
+    ...(body === undefined ? {} : { body }),
+    isBase64Encoded: false,
+  };
+}
+
+export const context = () => lambdaContext("test", 30_000);
+
+export const FUNCTION_ENV = {
+  WEBHOOKS_TABLE_NAME: "webhooks-test",
+  WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/deliveries",
+  WEBHOOKS_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/deliveries-dlq",
+  AWS_REGION: "us-east-1",
+  AWS_ACCESS_KEY_ID: "test",
+  AWS_SECRET_ACCESS_KEY: "test",
+};

@@ -1,0 +1,142 @@
+/**
+ * Small in-memory stand-ins for the ports, for use-case unit tests only. The adapters behind
+ * these ports are tested against dynalite and fauxqs in test/integration.
+ */
+import type { Delivery, DeliveryMessage, StoredEvent, Subscription } from "../../shared/domain.ts";
+import type { SendRequest, SendResult, WebhookSender } from "../../shared/http/sender.ts";
+import type { DeliveryQueue, VisibilityChange } from "../../shared/queue/delivery-queue.ts";
+import {
+  type AttemptRecord,
+  contextKey,
+  type DeliveryContext,
+  type DeliveryRef,
+  type DeliveryStore,
+} from "../../shared/store/delivery-store.ts";
+import type { CreateEventResult, EventStore } from "../../shared/store/event-store.ts";
+
+export class FakeQueue implements DeliveryQueue {
+  sent: DeliveryMessage[] = [];
+  deadLetters: string[] = [];
+  visibility: VisibilityChange[] = [];
+  failEnqueue = 0;
+  failDeadLetter = false;
+
+  async enqueue(messages: readonly DeliveryMessage[]) {
+    if (this.failEnqueue > 0) {
+      this.failEnqueue--;
+      throw new Error("SQS is down");
+    }
+    this.sent.push(...messages);
+  }
+  async changeVisibility(changes: readonly VisibilityChange[]) {
+    this.visibility.push(...changes);
+  }
+  async sendToDeadLetter(bodies: readonly string[]) {
+    if (this.failDeadLetter) throw new Error("DLQ is down");
+    this.deadLetters.push(...bodies);
+  }
+}
+
+export class FakeEventStore implements EventStore {
+  events = new Map<string, StoredEvent>();
+  fannedOut = new Set<string>();
+
+  async create(event: StoredEvent): Promise<CreateEventResult> {
+    const key = `${event.workspaceId}/${event.id}`;
+    const existing = this.events.get(key);
+    if (existing) return { created: false, existing, fannedOut: this.fannedOut.has(key) };
+    this.events.set(key, event);
+    return { created: true };
+  }
+  async markFannedOut(workspaceId: string, eventId: string) {
+    this.fannedOut.add(`${workspaceId}/${eventId}`);
+  }
+  async get(workspaceId: string, eventId: string) {
+    return this.events.get(`${workspaceId}/${eventId}`);
+  }
+}
+
+export class FakeDeliveryStore implements DeliveryStore {
+  subscriptions = new Map<string, Subscription>();
+  deliveries = new Map<string, Delivery>();
+  events = new Map<string, StoredEvent>();
+  records: AttemptRecord[] = [];
+  failLoad = false;
+
+  async loadContext(refs: readonly DeliveryRef[]): Promise<DeliveryContext> {
+    if (this.failLoad) throw new Error("DynamoDB is down");
+    const context: DeliveryContext = {
+      subscriptions: new Map(),
+      deliveries: new Map(),
+      events: new Map(),
+    };
+    for (const ref of refs) {
+      const sub = this.subscriptions.get(contextKey(ref.workspaceId, ref.subscriptionId));
+      const delivery = this.deliveries.get(contextKey(ref.workspaceId, ref.deliveryId));
+      const event = this.events.get(contextKey(ref.workspaceId, ref.eventId));
+      if (sub) context.subscriptions.set(contextKey(ref.workspaceId, sub.id), structuredClone(sub));
+      if (delivery)
+        context.deliveries.set(contextKey(ref.workspaceId, delivery.id), structuredClone(delivery));
+      if (event) context.events.set(contextKey(ref.workspaceId, event.id), event);
+    }
+    return context;
+  }
+
+  async recordAttempt(record: AttemptRecord): Promise<"recorded" | "stale"> {
+    const key = contextKey(record.workspaceId, record.deliveryId);
+    const current = this.deliveries.get(key);
+    if (current && current.generation !== record.generation) return "stale";
+    this.records.push(record);
+    this.deliveries.set(key, {
+      id: record.deliveryId,
+      workspaceId: record.workspaceId,
+      eventId: record.eventId,
+      event: record.event,
+      subscriptionId: record.subscriptionId,
+      status: record.status,
+      generation: record.generation,
+      attemptCount: (current?.attemptCount ?? 0) + 1,
+      attempts: [...(current?.attempts ?? []), record.attempt],
+      createdAt: current?.createdAt ?? record.now,
+      updatedAt: record.now,
+      nextAttemptAt: record.attempt.nextAttemptAt,
+      lastError: record.lastError,
+    });
+    return "recorded";
+  }
+
+  async get(workspaceId: string, deliveryId: string) {
+    return this.deliveries.get(contextKey(workspaceId, deliveryId));
+  }
+  async list() {
+    return { items: [...this.deliveries.values()] };
+  }
+}
+
+/** Answers from a script keyed by URL; records every request and when it started and ended. */
+export class ScriptedSender implements WebhookSender {
+  requests: Array<SendRequest & { startedAt: number; endedAt?: number }> = [];
+  readonly answer: (request: SendRequest) => SendResult | Promise<SendResult>;
+  constructor(answer: (request: SendRequest) => SendResult | Promise<SendResult>) {
+    this.answer = answer;
+  }
+  async send(request: SendRequest): Promise<SendResult> {
+    const entry = { ...request, startedAt: performance.now() } as SendRequest & {
+      startedAt: number;
+      endedAt?: number;
+    };
+    this.requests.push(entry);
+    const result = await this.answer(request);
+    entry.endedAt = performance.now();
+    return result;
+  }
+}
+
+export const ok = (status = 200, headers: Record<string, string> = {}): SendResult => ({
+  kind: "response",
+  status,
+  headers,
+  body: "ok",
+  bodyTruncated: false,
+  durationMs: 3,
+});

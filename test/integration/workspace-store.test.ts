@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ApiKey, Subscription } from "../../shared/domain.ts";
+import { newKeyId, newSubscriptionId } from "../../shared/ids.ts";
+import { generateApiKey, hashApiKey } from "../../shared/keys.ts";
+import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
+import { type LocalAws, startLocalAws } from "../helpers/aws-local.ts";
+
+let aws: LocalAws;
+let store: DynamoWorkspaceStore;
+beforeAll(async () => {
+  aws = await startLocalAws();
+  store = new DynamoWorkspaceStore(aws.table);
+});
+afterAll(() => aws.stop());
+
+const key = (workspaceId: string, role: ApiKey["role"] = "admin"): ApiKey => {
+  const plain = generateApiKey(workspaceId);
+  return {
+    id: newKeyId(),
+    workspaceId,
+    hash: hashApiKey(plain),
+    role,
+    name: role,
+    hint: "h",
+    createdAt: new Date().toISOString(),
+  };
+};
+const subscription = (workspaceId: string, patch: Partial<Subscription> = {}): Subscription => ({
+  id: newSubscriptionId(),
+  workspaceId,
+  url: "https://hooks.example.com/",
+  events: ["contact.created", "deal.deleted"],
+  enabled: true,
+  description: "test",
+  secret: "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTIzNDU2",
+  createdAt: "2026-11-26T10:00:00.000Z",
+  updatedAt: "2026-11-26T10:00:00.000Z",
+  ...patch,
+});
+
+describe("DynamoWorkspaceStore (dynalite)", () => {
+  it("loads a workspace's keys and subscriptions in one read, and nothing of other workspaces", async () => {
+    const [admin, ingest] = [key("alpha"), key("alpha", "ingest")];
+    const sub = subscription("alpha");
+    await store.putKey(admin);
+    await store.putKey(ingest);
+    await store.createSubscription(sub);
+    await store.putKey(key("beta"));
+    await store.createSubscription(subscription("beta"));
+
+    const snapshot = await store.load("alpha");
+    expect(snapshot.keys.map((k) => k.id).sort()).toEqual([admin.id, ingest.id].sort());
+    expect(snapshot.subscriptions).toEqual([sub]);
+    expect((await store.load("nobody")).keys).toEqual([]);
+  });
+
+  it("finds a key by hash, refuses a second key with the same hash, and revokes by id", async () => {
+    const admin = key("gamma");
+    expect(await store.putKey(admin)).toBe(true);
+    expect(await store.putKey(admin)).toBe(false);
+    expect(await store.getKey("gamma", admin.hash)).toEqual(admin);
+    expect(await store.getKey("delta", admin.hash)).toBeUndefined();
+    const revoked = await store.revokeKey("gamma", admin.id, "2026-11-26T11:00:00.000Z");
+    expect(revoked?.revokedAt).toBe("2026-11-26T11:00:00.000Z");
+    expect((await store.getKey("gamma", admin.hash))?.revokedAt).toBe("2026-11-26T11:00:00.000Z");
+    expect(await store.revokeKey("gamma", "key_nope", "x")).toBeUndefined();
+  });
+
+  it("replaces a subscription only if nobody changed it meanwhile", async () => {
+    const sub = subscription("epsilon");
+    await store.createSubscription(sub);
+    const first = { ...sub, url: "https://a.example.com/", updatedAt: "2026-11-26T10:00:01.000Z" };
+    const second = { ...sub, url: "https://b.example.com/", updatedAt: "2026-11-26T10:00:02.000Z" };
+    expect(await store.replaceSubscription(first, sub.updatedAt)).toBe(true);
+    expect(await store.replaceSubscription(second, sub.updatedAt)).toBe(false);
+    expect((await store.getSubscription("epsilon", sub.id))?.url).toBe("https://a.example.com/");
+  });
+
+  it("deletes a subscription once", async () => {
+    const sub = subscription("zeta", { secret: null });
+    await store.createSubscription(sub);
+    expect(await store.getSubscription("zeta", sub.id)).toEqual(sub);
+    expect(await store.deleteSubscription("zeta", sub.id)).toBe(true);
+    expect(await store.deleteSubscription("zeta", sub.id)).toBe(false);
+    expect(await store.listSubscriptions("zeta")).toEqual([]);
+  });
+});

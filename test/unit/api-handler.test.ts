@@ -1,0 +1,248 @@
+import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from "@aws-sdk/lib-dynamodb";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { generateApiKey, hashApiKey } from "../../shared/keys.ts";
+import { apiEvent, context, FUNCTION_ENV } from "../helpers/api-event.ts";
+
+const dynamo = mockClient(DynamoDBDocumentClient);
+const sqs = mockClient(SQSClient);
+type Handler = (
+  e: APIGatewayProxyEventV2,
+  c: unknown,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+let handler: Handler;
+
+const admin = generateApiKey("acme");
+const ingest = generateApiKey("acme");
+const revoked = generateApiKey("acme");
+const keyItem = (key: string, role: string, extra: Record<string, unknown> = {}) => ({
+  pk: "WS#acme",
+  sk: `KEY#${hashApiKey(key)}`,
+  id: `key_${role}`,
+  role,
+  name: role,
+  hint: "h",
+  createdAt: "2026-11-01T00:00:00.000Z",
+  ...extra,
+});
+const keys: Record<string, Record<string, unknown>> = {
+  [hashApiKey(admin)]: keyItem(admin, "admin"),
+  [hashApiKey(ingest)]: keyItem(ingest, "ingest"),
+  [hashApiKey(revoked)]: keyItem(revoked, "admin", { revokedAt: "2026-11-02T00:00:00.000Z" }),
+};
+const subscriptionItem = {
+  pk: "WS#acme",
+  sk: "SUB#sub_01JTESTSUB0000000000000001",
+  id: "sub_01JTESTSUB0000000000000001",
+  url: "https://hooks.example.com/crm",
+  events: ["contact.created"],
+  enabled: true,
+  description: "CRM sync",
+  secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYqr",
+  createdAt: "2026-11-01T00:00:00.000Z",
+  updatedAt: "2026-11-01T00:00:00.000Z",
+};
+
+beforeAll(async () => {
+  for (const [name, value] of Object.entries(FUNCTION_ENV)) vi.stubEnv(name, value);
+  ({ handler } = (await import("../../functions/api/handler.ts")) as unknown as {
+    handler: Handler;
+  });
+});
+
+beforeEach(() => {
+  dynamo.reset();
+  sqs.reset();
+  dynamo.on(GetCommand).callsFake((input: { Key: { pk: string; sk: string } }) => {
+    const hash = input.Key.sk.startsWith("KEY#") ? input.Key.sk.slice(4) : "";
+    const item = input.Key.pk === "WS#acme" ? keys[hash] : undefined;
+    return { Item: item };
+  });
+  dynamo
+    .on(QueryCommand)
+    .callsFake((input: { ExpressionAttributeValues: Record<string, string> }) => {
+      const { ":pk": pk, ":prefix": prefix = "" } = input.ExpressionAttributeValues;
+      const partition = pk === "WS#acme" ? [...Object.values(keys), subscriptionItem] : [];
+      return { Items: partition.filter((item) => String(item.sk).startsWith(prefix)) };
+    });
+  dynamo.on(PutCommand).resolves({});
+  sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+});
+
+const call = (event: APIGatewayProxyEventV2) => handler(event, context());
+const json = (response: APIGatewayProxyStructuredResultV2) => JSON.parse(response.body ?? "null");
+const writes = () =>
+  dynamo.commandCalls(PutCommand).length + sqs.commandCalls(SendMessageBatchCommand).length;
+
+const event = { event: "contact.created", data: { id: "c_1", name: "Ada" } };
+
+describe("API handler", () => {
+  it("GET /health needs no key", async () => {
+    const response = await call(apiEvent("GET", "/health"));
+    expect(response.statusCode).toBe(200);
+    expect(json(response)).toEqual({ status: "ok" });
+  });
+
+  it("POST /v1/events stores the event once and queues one message per matching subscription", async () => {
+    const response = await call(apiEvent("POST", "/v1/events", { key: ingest, body: event }));
+    expect(response.statusCode).toBe(202);
+    expect(json(response)).toMatchObject({ event: "contact.created", deliveries: 1 });
+    expect(dynamo.commandCalls(QueryCommand)).toHaveLength(1);
+    expect(dynamo.commandCalls(GetCommand)).toHaveLength(0);
+    expect(dynamo.commandCalls(PutCommand)).toHaveLength(1);
+    const [batch] = sqs.commandCalls(SendMessageBatchCommand);
+    const bodies =
+      batch?.args[0].input.Entries?.map((entry) => JSON.parse(entry.MessageBody ?? "")) ?? [];
+    expect(bodies).toEqual([
+      expect.objectContaining({ s: subscriptionItem.id, w: "acme", n: "contact.created" }),
+    ]);
+    expect(JSON.stringify(bodies)).not.toContain(subscriptionItem.secret);
+  });
+
+  it("an admin key may post events too", async () => {
+    expect(
+      (await call(apiEvent("POST", "/v1/events", { key: admin, body: event }))).statusCode,
+    ).toBe(202);
+  });
+
+  it("lists subscriptions with secrets masked", async () => {
+    const response = await call(apiEvent("GET", "/v1/subscriptions", { key: admin }));
+    expect(response.statusCode).toBe(200);
+    expect(json(response).data[0]).toMatchObject({
+      id: subscriptionItem.id,
+      secret: "whsec_********",
+    });
+    expect(response.body).not.toContain(subscriptionItem.secret);
+  });
+
+  it.each([
+    { who: "no key", key: undefined, status: 401, slug: "unauthorized" },
+    { who: "a malformed key", key: "nope", status: 401, slug: "unauthorized" },
+    { who: "an unknown key", key: generateApiKey("acme"), status: 401, slug: "unauthorized" },
+    { who: "a revoked key", key: revoked, status: 401, slug: "unauthorized" },
+    { who: "an ingest key on an admin route", key: ingest, status: 403, slug: "forbidden" },
+    {
+      who: "a key of another workspace",
+      key: generateApiKey("other"),
+      status: 401,
+      slug: "unauthorized",
+    },
+  ])("answers $who with $status and touches nothing", async ({ key, status, slug }) => {
+    const response = await call(apiEvent("GET", "/v1/subscriptions", key ? { key } : {}));
+    expect(response.statusCode).toBe(status);
+    expect(response.headers?.["content-type"]).toBe("application/problem+json");
+    expect(json(response)).toMatchObject({ type: `/problems/${slug}`, status });
+    if (status === 401) expect(response.headers?.["www-authenticate"]).toContain("Bearer");
+    expect(writes()).toBe(0);
+  });
+
+  interface Refusal {
+    what: string;
+    body: unknown;
+    headers?: Record<string, string>;
+    status: number;
+    field?: string;
+  }
+  it.each<Refusal>([
+    {
+      what: "an unknown event",
+      body: { ...event, event: "contact.merged" },
+      status: 422,
+      field: "event",
+    },
+    {
+      what: "data that is not an object",
+      body: { ...event, data: [1, 2] },
+      status: 422,
+      field: "data",
+    },
+    { what: "an unknown field", body: { ...event, extra: true }, status: 422, field: "extra" },
+    {
+      what: "a timestamp without a zone",
+      body: { ...event, timestamp: "2026-11-26 10:00" },
+      status: 422,
+      field: "timestamp",
+    },
+    { what: "an id with spaces", body: { ...event, id: "a b" }, status: 422, field: "id" },
+    { what: "malformed JSON", body: '{"event": "contact.created",', status: 400 },
+    { what: "an empty body", body: "", status: 400 },
+    {
+      what: "another content type",
+      body: "event=x",
+      headers: { "content-type": "text/plain" },
+      status: 415,
+    },
+    {
+      what: "an Idempotency-Key that differs from id",
+      body: { ...event, id: "a" },
+      headers: { "idempotency-key": "b" },
+      status: 422,
+      field: "id",
+    },
+  ])(
+    "refuses $what with $status, naming the field, and writes nothing",
+    async ({ body, headers, status, field }) => {
+      const response = await call(
+        apiEvent("POST", "/v1/events", { key: ingest, body, headers: headers ?? {} }),
+      );
+      expect(response.statusCode).toBe(status);
+      expect(response.headers?.["content-type"]).toBe("application/problem+json");
+      const problem = json(response);
+      expect(problem).toMatchObject({
+        status,
+        title: expect.any(String),
+        detail: expect.any(String),
+      });
+      if (field) expect(problem.errors.map((e: { field: string }) => e.field)).toContain(field);
+      expect(writes()).toBe(0);
+    },
+  );
+
+  it("refuses an event body above 256 KiB with 413", async () => {
+    const big = { ...event, data: { blob: "x".repeat(256 * 1024) } };
+    const response = await call(apiEvent("POST", "/v1/events", { key: ingest, body: big }));
+    expect(response.statusCode).toBe(413);
+    expect(writes()).toBe(0);
+  });
+
+  it("answers unknown paths with 404 and wrong methods with 405 + Allow", async () => {
+    const missing = await call(apiEvent("GET", "/v1/nothing", { key: admin }));
+    expect(missing.statusCode).toBe(404);
+    const wrong = await call(apiEvent("PUT", "/v1/subscriptions", { key: admin }));
+    expect(wrong.statusCode).toBe(405);
+    expect(wrong.headers?.allow).toBe("POST, GET");
+  });
+
+  it("looks ids up inside the caller's workspace only", async () => {
+    const response = await call(
+      apiEvent("GET", "/v1/subscriptions/sub_01JTESTSUB0000000000000001", { key: admin }),
+    );
+    expect(response.statusCode).toBe(404);
+    const lookups = dynamo.commandCalls(GetCommand).map((c) => c.args[0].input.Key);
+    expect(lookups.at(-1)).toEqual({ pk: "WS#acme", sk: "SUB#sub_01JTESTSUB0000000000000001" });
+  });
+
+  it("turns an unexpected failure into a generic 500 that reveals nothing", async () => {
+    dynamo.on(QueryCommand).rejects(new Error("secret internal detail"));
+    const response = await call(apiEvent("POST", "/v1/events", { key: ingest, body: event }));
+    expect(response.statusCode).toBe(500);
+    expect(response.body).not.toContain("secret internal detail");
+    expect(json(response)).toMatchObject({ type: "/problems/internal-error", status: 500 });
+  });
+
+  it("answers 503 (retry) when SQS refuses the fan-out", async () => {
+    sqs.on(SendMessageBatchCommand).rejects(new Error("throttled"));
+    const response = await call(
+      apiEvent("POST", "/v1/events", { key: ingest, body: { ...event, id: "crm-1" } }),
+    );
+    expect(response.statusCode).toBe(503);
+    expect(response.headers?.["retry-after"]).toBe("1");
+  });
+});

@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../shared/config.ts";
+
+const minimal = {
+  WEBHOOKS_TABLE_NAME: "webhooks",
+  WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/1/deliveries",
+  WEBHOOKS_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/1/deliveries-dlq",
+};
+
+describe("loadConfig", () => {
+  it("fills documented defaults and freezes the result", () => {
+    const config = loadConfig(minimal);
+    expect(config).toMatchObject({
+      retrySchedule: [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000],
+      allowLoopbackHttp: false,
+      responseBodyLimit: 4096,
+      retentionSeconds: 30 * 86_400,
+      connectTimeoutMs: 5000,
+      requestTimeoutMs: 15_000,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it("fails at start with every wrong setting named", () => {
+    const attempt = () =>
+      loadConfig({
+        ...minimal,
+        WEBHOOKS_QUEUE_URL: "not a url",
+        WEBHOOKS_RETRY_SCHEDULE: "5,10",
+        WEBHOOKS_CONNECT_TIMEOUT_MS: "60000",
+        WEBHOOKS_ALLOW_LOOPBACK_HTTP: "yes",
+      });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(
+      /WEBHOOKS_QUEUE_URL[\s\S]*WEBHOOKS_RETRY_SCHEDULE[\s\S]*WEBHOOKS_ALLOW_LOOPBACK_HTTP[\s\S]*WEBHOOKS_CONNECT_TIMEOUT_MS/,
+    );
+  });
+
+  it("requires the table and both queues", () => {
+    expect(() => loadConfig({})).toThrow(
+      /WEBHOOKS_TABLE_NAME[\s\S]*WEBHOOKS_QUEUE_URL[\s\S]*WEBHOOKS_DLQ_URL/,
+    );
+  });
+
+  it("refuses a connect timeout longer than the whole request", () => {
+    expect(() =>
+      loadConfig({
+        ...minimal,
+        WEBHOOKS_CONNECT_TIMEOUT_MS: "5000",
+        WEBHOOKS_REQUEST_TIMEOUT_MS: "1000",
+      }),
+    ).toThrow("must not exceed");
+  });
+});

@@ -1,0 +1,144 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
+import { BatchGetCommand, DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { deliveryIdFor } from "../../shared/ids.ts";
+import { context, FUNCTION_ENV } from "../helpers/api-event.ts";
+import { startServer, type TestServer } from "../helpers/http-server.ts";
+
+const dynamo = mockClient(DynamoDBDocumentClient);
+const sqs = mockClient(SQSClient);
+type Handler = (event: SQSEvent, ctx: unknown) => Promise<SQSBatchResponse>;
+let handler: Handler;
+let healthy: TestServer;
+let broken: TestServer;
+
+const SEQ = "01JTESTSEQ0000000000000000";
+const subs = { good: "sub_01JTESTSUB0000000000000001", bad: "sub_01JTESTSUB0000000000000002" };
+const body = '{"event":"deal.updated","data":{"id":"d_1"},"timestamp":"2026-11-26T10:00:00.000Z"}';
+
+beforeAll(async () => {
+  healthy = await startServer();
+  broken = await startServer((_r, res) => {
+    res.writeHead(500);
+    res.end("boom");
+  });
+  for (const [name, value] of Object.entries(FUNCTION_ENV)) vi.stubEnv(name, value);
+  vi.stubEnv("WEBHOOKS_ALLOW_LOOPBACK_HTTP", "true");
+  vi.stubEnv("WEBHOOKS_RETRY_SCHEDULE", "0,100,1000");
+  ({ handler } = (await import("../../functions/deliver/handler.ts")) as unknown as {
+    handler: Handler;
+  });
+});
+afterAll(async () => {
+  await healthy.close();
+  await broken.close();
+});
+
+beforeEach(() => {
+  dynamo.reset();
+  sqs.reset();
+  const subscription = (id: string, url: string) => ({
+    pk: "WS#acme",
+    sk: `SUB#${id}`,
+    id,
+    url,
+    events: ["deal.updated"],
+    enabled: true,
+    description: "",
+    createdAt: "x",
+    updatedAt: "x",
+  });
+  dynamo.on(BatchGetCommand).resolves({
+    Responses: {
+      "webhooks-test": [
+        subscription(subs.good, `${healthy.url}/in`),
+        subscription(subs.bad, `${broken.url}/in`),
+        {
+          pk: "WS#acme#EVT#evt_1",
+          sk: "EVENT",
+          id: "evt_1",
+          name: "deal.updated",
+          body,
+          seq: SEQ,
+          receivedAt: "x",
+          targets: [],
+          requestHash: "h",
+        },
+      ],
+    },
+  });
+  dynamo.on(UpdateCommand).resolves({});
+  sqs.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
+  sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+});
+
+function record(sub: string, receiveCount: number): SQSRecord {
+  const message = {
+    v: 1,
+    w: "acme",
+    d: deliveryIdFor(SEQ, sub),
+    e: "evt_1",
+    n: "deal.updated",
+    s: sub,
+    g: 0,
+    a: 0,
+  };
+  return {
+    messageId: `m-${sub}`,
+    receiptHandle: `r-${sub}`,
+    body: JSON.stringify(message),
+    attributes: {
+      ApproximateReceiveCount: String(receiveCount),
+      SentTimestamp: "1",
+      SenderId: "x",
+      ApproximateFirstReceiveTimestamp: "1",
+    },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: "arn",
+    awsRegion: "us-east-1",
+  };
+}
+
+describe("deliver handler", () => {
+  it("reports only the failed item, backs it off per the schedule, and records both attempts", async () => {
+    const result = await handler(
+      { Records: [record(subs.good, 1), record(subs.bad, 1)] },
+      context(),
+    );
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: `m-${subs.bad}` }] });
+    expect(healthy.requests.at(-1)?.body.toString()).toBe(body);
+    const [change] = sqs.commandCalls(ChangeMessageVisibilityBatchCommand);
+    const entry = change?.args[0].input.Entries?.[0];
+    expect(entry?.ReceiptHandle).toBe(`r-${subs.bad}`);
+    expect(entry?.VisibilityTimeout).toBeGreaterThanOrEqual(80);
+    expect(entry?.VisibilityTimeout).toBeLessThanOrEqual(120);
+
+    const updates = dynamo.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    const statuses = Object.fromEntries(
+      updates.map((u) => [
+        u.ExpressionAttributeValues?.[":subscriptionId"],
+        u.ExpressionAttributeValues?.[":status"],
+      ]),
+    );
+    expect(statuses).toEqual({ [subs.good]: "succeeded", [subs.bad]: "retrying" });
+    expect(JSON.stringify(updates)).not.toContain("secret");
+  });
+
+  it("on the last attempt sends the message to the DLQ and lets the queue delete it", async () => {
+    const result = await handler({ Records: [record(subs.bad, 3)] }, context());
+    expect(result).toEqual({ batchItemFailures: [] });
+    const [dlq] = sqs.commandCalls(SendMessageBatchCommand);
+    expect(dlq?.args[0].input.QueueUrl).toBe(FUNCTION_ENV.WEBHOOKS_DLQ_URL);
+    const update = dynamo.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(update?.ExpressionAttributeValues?.[":status"]).toBe("failed");
+  });
+});

@@ -1,0 +1,113 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import type { Subscription } from "../../shared/domain.ts";
+import { ConflictError, ServiceUnavailableError } from "../../shared/errors.ts";
+import { deliveryIdFor } from "../../shared/ids.ts";
+import { type IngestInput, ingestEvent } from "../../shared/use-cases/ingest-event.ts";
+import { FakeEventStore, FakeQueue } from "../helpers/fakes.ts";
+
+const WS = "acme";
+const sub = (n: number, patch: Partial<Subscription> = {}): Subscription => ({
+  id: `sub_01JTESTSUB00000000000000${String(n).padStart(2, "0")}`,
+  workspaceId: WS,
+  url: `https://s${n}.example.com/`,
+  events: ["contact.created"],
+  enabled: true,
+  description: "",
+  secret: null,
+  createdAt: "2026-11-26T09:00:00.000Z",
+  updatedAt: "2026-11-26T09:00:00.000Z",
+  ...patch,
+});
+
+let events: FakeEventStore;
+let queue: FakeQueue;
+const deps = () => ({
+  events,
+  queue,
+  retentionSeconds: 86_400,
+  now: () => Date.parse("2026-11-26T12:00:00Z"),
+});
+const input = (patch: Partial<IngestInput> = {}): IngestInput => ({
+  workspaceId: WS,
+  subscriptions: [sub(1), sub(2, { enabled: false }), sub(3, { events: ["deal.created"] }), sub(4)],
+  event: "contact.created",
+  data: { id: "c_1", name: "Ada" },
+  ...patch,
+});
+
+beforeEach(() => {
+  events = new FakeEventStore();
+  queue = new FakeQueue();
+});
+
+describe("ingestEvent", () => {
+  it("queues one message per enabled subscription of that event, and nothing for the others", async () => {
+    const result = await ingestEvent(input(), deps());
+    expect(result).toMatchObject({ event: "contact.created", deliveries: 2, replayed: false });
+    expect(result.id).toMatch(/^evt_/);
+    const stored = [...events.events.values()][0];
+    expect(queue.sent.map((m) => m.s)).toEqual([sub(1).id, sub(4).id]);
+    expect(queue.sent[0]).toEqual({
+      v: 1,
+      w: WS,
+      d: deliveryIdFor(stored?.seq ?? "", sub(1).id),
+      e: result.id,
+      n: "contact.created",
+      s: sub(1).id,
+      g: 0,
+      a: 0,
+    });
+  });
+
+  it("serializes the body once: exactly {event, data, timestamp}, defaulting the timestamp to now", async () => {
+    await ingestEvent(input(), deps());
+    const stored = [...events.events.values()][0];
+    expect(stored?.body).toBe(
+      '{"event":"contact.created","data":{"id":"c_1","name":"Ada"},"timestamp":"2026-11-26T12:00:00.000Z"}',
+    );
+    await ingestEvent(input({ timestamp: "2026-01-02T03:04:05+01:00", id: "e2" }), deps());
+    expect(events.events.get(`${WS}/e2`)?.body).toContain(
+      '"timestamp":"2026-01-02T03:04:05+01:00"',
+    );
+  });
+
+  it("a repeat with the same id is a no-op that returns the first answer", async () => {
+    const first = await ingestEvent(input({ id: "crm-1" }), deps());
+    const again = await ingestEvent(input({ id: "crm-1", subscriptions: [sub(1)] }), deps());
+    expect(again).toEqual({ ...first, replayed: true });
+    expect(queue.sent).toHaveLength(2);
+  });
+
+  it("refuses an id reused for a different event", async () => {
+    await ingestEvent(input({ id: "crm-1" }), deps());
+    await expect(ingestEvent(input({ id: "crm-1", data: { id: "c_2" } }), deps())).rejects.toThrow(
+      ConflictError,
+    );
+  });
+
+  it("after a failed fan-out, a retry finishes it to the subscribers chosen the first time", async () => {
+    queue.failEnqueue = 1;
+    await expect(ingestEvent(input({ id: "crm-1" }), deps())).rejects.toThrow(
+      ServiceUnavailableError,
+    );
+    expect(queue.sent).toHaveLength(0);
+    const retry = await ingestEvent(input({ id: "crm-1", subscriptions: [] }), deps());
+    expect(retry.deliveries).toBe(2);
+    expect(queue.sent.map((m) => m.s)).toEqual([sub(1).id, sub(4).id]);
+    expect(events.fannedOut.has(`${WS}/crm-1`)).toBe(true);
+  });
+
+  it("marks the fan-out complete only for client-chosen ids (nobody can retry a generated one)", async () => {
+    await ingestEvent(input(), deps());
+    expect(events.fannedOut.size).toBe(0);
+    await ingestEvent(input({ id: "crm-9" }), deps());
+    expect(events.fannedOut.size).toBe(1);
+  });
+
+  it("stores an event nobody subscribes to, and sends nothing", async () => {
+    const result = await ingestEvent(input({ event: "task.deleted" }), deps());
+    expect(result.deliveries).toBe(0);
+    expect(queue.sent).toEqual([]);
+    expect(events.events.size).toBe(1);
+  });
+});

@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { UnauthorizedError } from "../../shared/errors.ts";
+import { generateApiKey, hashApiKey, keyHint, parseBearer, sameHash } from "../../shared/keys.ts";
+
+describe("API keys", () => {
+  it("are whk_<workspace>_<64 hex> with 256 bits of randomness, and never collide", () => {
+    const keys = new Set(Array.from({ length: 100 }, () => generateApiKey("acme-inc")));
+    expect(keys.size).toBe(100);
+    for (const key of keys) expect(key).toMatch(/^whk_acme-inc_[0-9a-f]{64}$/);
+  });
+
+  it("parse into the workspace and the SHA-256 of the whole key", () => {
+    const key = generateApiKey("demo");
+    expect(parseBearer(`Bearer ${key}`)).toEqual({ workspaceId: "demo", hash: hashApiKey(key) });
+    expect(parseBearer(`bearer   ${key}`).workspaceId).toBe("demo");
+  });
+
+  it.each([
+    [undefined, "Send an API key"],
+    ["Basic dXNlcjpwYXNz", "must be 'Bearer <key>'"],
+    ["Bearer", "must be 'Bearer <key>'"],
+    ["Bearer not-a-key", "not valid"],
+    ["Bearer whk_demo_short", "not valid"],
+    ["Bearer whk_Demo_0123456789abcdef0123456789abcdef", "not valid"],
+  ])("refuses %j with a 401", (header, why) => {
+    expect(() => parseBearer(header)).toThrow(UnauthorizedError);
+    expect(() => parseBearer(header)).toThrow(why);
+  });
+
+  it("hints show the workspace and 4 characters, nothing more", () => {
+    expect(keyHint("whk_demo_abcdef0123456789abcdef0123456789")).toBe("whk_demo_abcd…");
+  });
+
+  it("compares hashes in constant time, and never matches empty input", () => {
+    const hash = hashApiKey("whk_demo_x");
+    expect(sameHash(hash, hash)).toBe(true);
+    expect(sameHash(hash, hashApiKey("whk_demo_y"))).toBe(false);
+    expect(sameHash("", "")).toBe(false);
+  });
+});

@@ -1,0 +1,135 @@
+import { describe, expect, it } from "vitest";
+import {
+  DEFAULT_SCHEDULE,
+  MAX_STEP_SECONDS,
+  nextRetry,
+  parseRetryAfter,
+  parseSchedule,
+  queueSettings,
+} from "../../shared/retry.ts";
+
+describe("parseSchedule", () => {
+  it("reads comma-separated seconds, the first attempt included", () => {
+    expect(parseSchedule("0, 5,300")).toEqual([0, 5, 300]);
+  });
+
+  it.each([
+    ["", "comma-separated"],
+    ["0,,5", "comma-separated"],
+    ["5,10", "must be 0"],
+    ["0,1.5", "whole number"],
+    ["0,-1", "whole number"],
+    ["0,50000", "longer than SQS allows"],
+    [Array.from({ length: 21 }, () => "0").join(","), "at most 20"],
+  ])("refuses %j with a message that says why", (text, why) => {
+    expect(() => parseSchedule(text)).toThrow(why);
+  });
+
+  it("the default is about a day: 0, 5s, 5m, 30m, 2h, 5h, 10h, 10h", () => {
+    expect(DEFAULT_SCHEDULE).toEqual([0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000]);
+    const total = DEFAULT_SCHEDULE.reduce((a, b) => a + b, 0);
+    expect(total / 3600).toBeGreaterThan(24);
+    expect(total / 3600).toBeLessThan(30);
+  });
+});
+
+describe("nextRetry", () => {
+  const schedule = [0, 10, 100, 1000];
+
+  it("waits the step after the failed attempt, jittered within ±20 %", () => {
+    const low = nextRetry({ schedule, attempt: 2, kind: "other", random: () => 0 });
+    const high = nextRetry({ schedule, attempt: 2, kind: "other", random: () => 0.999999 });
+    expect(low).toEqual({ retry: true, delaySeconds: 80 });
+    expect(high).toEqual({ retry: true, delaySeconds: 120 });
+    for (let i = 0; i < 200; i++) {
+      const decision = nextRetry({ schedule, attempt: 3, kind: "other" });
+      expect(decision.retry && decision.delaySeconds).toBeGreaterThanOrEqual(800);
+      expect(decision.retry && decision.delaySeconds).toBeLessThanOrEqual(1200);
+    }
+  });
+
+  it("is exhausted after the schedule's last attempt", () => {
+    expect(nextRetry({ schedule, attempt: 4, kind: "other" })).toEqual({ retry: false });
+  });
+
+  it("timeouts and 429s never wait less than their step", () => {
+    for (const kind of ["timeout", "rate_limited"] as const) {
+      expect(nextRetry({ schedule, attempt: 2, kind, random: () => 0 })).toEqual({
+        retry: true,
+        delaySeconds: 120,
+      });
+      expect(nextRetry({ schedule, attempt: 2, kind, random: () => 0.5 })).toEqual({
+        retry: true,
+        delaySeconds: 100,
+      });
+    }
+  });
+
+  it("honours Retry-After on 429 (never below the step) and 503 (as given)", () => {
+    const half = () => 0.5;
+    expect(
+      nextRetry({
+        schedule,
+        attempt: 1,
+        kind: "rate_limited",
+        retryAfterSeconds: 60,
+        random: half,
+      }),
+    ).toEqual({ retry: true, delaySeconds: 60 });
+    expect(
+      nextRetry({ schedule, attempt: 2, kind: "rate_limited", retryAfterSeconds: 5, random: half }),
+    ).toEqual({ retry: true, delaySeconds: 100 });
+    expect(
+      nextRetry({ schedule, attempt: 2, kind: "unavailable", retryAfterSeconds: 5, random: half }),
+    ).toEqual({ retry: true, delaySeconds: 5 });
+    expect(
+      nextRetry({ schedule, attempt: 2, kind: "other", retryAfterSeconds: 5, random: half }),
+    ).toEqual({ retry: true, delaySeconds: 100 });
+  });
+
+  it("clamps to what SQS can hold: 12 hours from the receive", () => {
+    const decision = nextRetry({
+      schedule,
+      attempt: 1,
+      kind: "unavailable",
+      retryAfterSeconds: 10 ** 9,
+    });
+    expect(decision).toEqual({ retry: true, delaySeconds: MAX_STEP_SECONDS });
+    const held = nextRetry({
+      schedule,
+      attempt: 1,
+      kind: "unavailable",
+      retryAfterSeconds: 10 ** 9,
+      heldSeconds: 100,
+    });
+    expect(held).toEqual({ retry: true, delaySeconds: MAX_STEP_SECONDS - 100 });
+  });
+});
+
+describe("parseRetryAfter", () => {
+  const now = Date.parse("2026-11-26T12:00:00Z");
+  it("reads delta-seconds and HTTP-dates, ignores anything else", () => {
+    expect(parseRetryAfter("120", now)).toBe(120);
+    expect(parseRetryAfter("Thu, 26 Nov 2026 12:01:30 GMT", now)).toBe(90);
+    expect(parseRetryAfter("Thu, 26 Nov 2026 11:00:00 GMT", now)).toBe(0);
+    expect(parseRetryAfter("soon", now)).toBeUndefined();
+    expect(parseRetryAfter(undefined, now)).toBeUndefined();
+  });
+});
+
+describe("queueSettings", () => {
+  it("derives the redrive count and retention from the schedule", () => {
+    const settings = queueSettings(DEFAULT_SCHEDULE);
+    expect(settings.maxReceiveCount).toBe(DEFAULT_SCHEDULE.length + 3);
+    // Every step could be stretched to 12 h by Retry-After: the queue must keep the message.
+    expect(settings.retentionSeconds).toBeGreaterThanOrEqual(
+      (DEFAULT_SCHEDULE.length - 1) * MAX_STEP_SECONDS,
+    );
+    expect(settings.retentionSeconds).toBeLessThanOrEqual(1_209_600);
+    expect(settings.deadLetterRetentionSeconds).toBe(1_209_600);
+  });
+
+  it("a short schedule gets a short retention", () => {
+    expect(queueSettings([0, 2, 4]).retentionSeconds).toBeLessThan(2 * MAX_STEP_SECONDS + 4000);
+  });
+});

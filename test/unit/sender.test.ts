@@ -1,0 +1,164 @@
+import type { LookupAddress } from "node:dns";
+import { afterEach, describe, expect, it } from "vitest";
+import { createHttpSender, type HttpSenderOptions } from "../../shared/http/sender.ts";
+import { startServer, type TestServer } from "../helpers/http-server.ts";
+
+const servers: TestServer[] = [];
+const senders: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  await Promise.all([...servers.splice(0), ...senders.splice(0)].map((s) => s.close()));
+});
+
+async function server(...args: Parameters<typeof startServer>) {
+  const s = await startServer(...args);
+  servers.push(s);
+  return s;
+}
+
+function sender(patch: Partial<HttpSenderOptions> = {}) {
+  const s = createHttpSender({
+    policy: { allowLoopbackHttp: true },
+    connectTimeoutMs: 1000,
+    requestTimeoutMs: 1000,
+    responseBodyLimit: 16,
+    ...patch,
+  });
+  senders.push(s);
+  return s;
+}
+
+/** A resolver that answers every name with `address` (to play DNS tricks without DNS). */
+function resolvesTo(address: string): HttpSenderOptions["lookup"] {
+  return ((_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    const family = address.includes(":") ? 6 : 4;
+    if (options.all) callback(null, [{ address, family } satisfies LookupAddress]);
+    else callback(null, address, family);
+  }) as unknown as HttpSenderOptions["lookup"];
+}
+
+const body = '{"event":"contact.created","data":{},"timestamp":"2026-11-26T10:00:00Z"}';
+
+describe("HTTP sender", () => {
+  it("POSTs the exact body and headers and reads the answer", async () => {
+    const target = await server((_r, res) => {
+      res.writeHead(201, { "x-receiver": "yes" });
+      res.end("created");
+    });
+    const result = await sender().send({
+      url: `${target.url}/in?x=1`,
+      headers: { "content-type": "application/json", "webhook-id": "dlv_1" },
+      body,
+    });
+    expect(result).toMatchObject({
+      kind: "response",
+      status: 201,
+      body: "created",
+      bodyTruncated: false,
+    });
+    expect(result.kind === "response" && result.headers["x-receiver"]).toBe("yes");
+    const [got] = target.requests;
+    expect(got?.method).toBe("POST");
+    expect(got?.url).toBe("/in?x=1");
+    expect(got?.body.toString()).toBe(body);
+    expect(got?.headers["webhook-id"]).toBe("dlv_1");
+  });
+
+  it("never follows a redirect: a 3xx is the answer, and the target is never contacted", async () => {
+    const elsewhere = await server();
+    const target = await server((_r, res) => {
+      res.writeHead(307, { location: `${elsewhere.url}/` });
+      res.end();
+    });
+    const result = await sender().send({ url: target.url, headers: {}, body });
+    expect(result).toMatchObject({ kind: "response", status: 307 });
+    expect(elsewhere.requests).toHaveLength(0);
+  });
+
+  it("keeps only the first bytes of a large answer", async () => {
+    const target = await server((_r, res) => res.end("x".repeat(100_000)));
+    const result = await sender().send({ url: target.url, headers: {}, body });
+    expect(result).toMatchObject({
+      kind: "response",
+      status: 200,
+      body: "x".repeat(16),
+      bodyTruncated: true,
+    });
+  });
+
+  it("gives up on a receiver that does not answer in time", async () => {
+    const target = await server(() => {});
+    const started = Date.now();
+    const result = await sender({ requestTimeoutMs: 600 }).send({
+      url: target.url,
+      headers: {},
+      body,
+    });
+    expect(result).toMatchObject({ kind: "error", errorClass: "timeout" });
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it("classifies a refused connection", async () => {
+    const target = await server();
+    await target.close();
+    servers.pop();
+    const result = await sender().send({ url: target.url, headers: {}, body });
+    expect(result).toMatchObject({ kind: "error", errorClass: "connection_error" });
+  });
+
+  it("reuses keep-alive connections instead of opening one per delivery", async () => {
+    const target = await server();
+    const s = sender();
+    for (let i = 0; i < 20; i++) await s.send({ url: target.url, headers: {}, body });
+    expect(target.requests).toHaveLength(20);
+    // undici opens a second socket while the first response is being settled, then reuses both.
+    expect(target.connections).toBeLessThanOrEqual(2);
+  });
+
+  describe("refuses private destinations at connect time", () => {
+    const production = { policy: { allowLoopbackHttp: false } };
+
+    it("a name that resolves to a loopback address never gets a connection", async () => {
+      const target = await server();
+      const s = sender({ ...production, lookup: resolvesTo("127.0.0.1") });
+      const result = await s.send({
+        url: `https://innocent.example:${target.port}/`,
+        headers: {},
+        body,
+      });
+      expect(result).toMatchObject({ kind: "error", errorClass: "destination_refused" });
+      expect(result.kind === "error" && result.message).toContain(
+        "innocent.example resolves to 127.0.0.1",
+      );
+      expect(target.connections).toBe(0);
+    });
+
+    it("a name that resolves to 10.0.0.1 is refused, even in the local stack", async () => {
+      const s = sender({ lookup: resolvesTo("10.0.0.1") });
+      const result = await s.send({ url: "http://internal.example/", headers: {}, body });
+      expect(result).toMatchObject({ kind: "error", errorClass: "destination_refused" });
+    });
+
+    it.each([
+      "http://169.254.169.254/latest/meta-data/",
+      "http://[::ffff:127.0.0.1]/",
+      "http://2130706433/",
+      "https://[fd00:ec2::254]/",
+    ])("%s is refused in production without a connection", async (url) => {
+      const result = await sender(production).send({ url, headers: {}, body });
+      expect(result).toMatchObject({
+        kind: "error",
+        errorClass: "destination_refused",
+        durationMs: 0,
+      });
+    });
+
+    it("plain http to a public address is refused even in the local stack", async () => {
+      const result = await sender({ lookup: resolvesTo("93.184.215.14") }).send({
+        url: "http://public.example/",
+        headers: {},
+        body,
+      });
+      expect(result).toMatchObject({ kind: "error", errorClass: "destination_refused" });
+    });
+  });
+});

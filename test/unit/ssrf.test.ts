@@ -1,0 +1,99 @@
+import { describe, expect, it } from "vitest";
+import { checkAddress, checkUrl } from "../../shared/ssrf.ts";
+
+const production = { allowLoopbackHttp: false };
+const local = { allowLoopbackHttp: true };
+
+describe("checkAddress", () => {
+  it.each([
+    "127.0.0.1",
+    "127.255.0.1",
+    "10.0.0.1",
+    "172.16.5.4",
+    "192.168.1.1",
+    "169.254.169.254",
+    "100.64.0.1",
+    "100.100.100.200",
+    "0.0.0.0",
+    "224.0.0.1",
+    "255.255.255.255",
+    "192.0.2.1",
+    "198.18.0.1",
+    "240.0.0.1",
+    "::1",
+    "::",
+    "fe80::1",
+    "fc00::1",
+    "fd00:ec2::254",
+    "ff02::1",
+    "::ffff:127.0.0.1",
+    "::ffff:10.0.0.1",
+    "::ffff:169.254.169.254",
+    "64:ff9b::a00:1",
+    "2002:a00:1::",
+    "2001:db8::1",
+    "2001::1",
+    "100::1",
+  ])("refuses %s", (address) => {
+    expect(checkAddress(address, production).ok).toBe(false);
+  });
+
+  it.each(["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8"])(
+    "allows the public address %s",
+    (address) => {
+      expect(checkAddress(address, production)).toEqual({ ok: true });
+    },
+  );
+
+  it("allows loopback only when the local stack says so, and nothing else private", () => {
+    expect(checkAddress("127.0.0.1", local).ok).toBe(true);
+    expect(checkAddress("::1", local).ok).toBe(true);
+    expect(checkAddress("::ffff:127.0.0.1", local).ok).toBe(true);
+    expect(checkAddress("10.0.0.1", local).ok).toBe(false);
+    expect(checkAddress("169.254.169.254", local).ok).toBe(false);
+  });
+
+  it("says why", () => {
+    expect(checkAddress("169.254.169.254", production)).toEqual({
+      ok: false,
+      reason: "169.254.169.254 is a link-local (cloud metadata) address",
+    });
+  });
+});
+
+describe("checkUrl", () => {
+  it.each([
+    ["http://example.com/", "must use https"],
+    ["ftp://example.com/", "must use https"],
+    ["https://user:pass@example.com/", "credentials"],
+    ["https://127.0.0.1/", "loopback"],
+    ["https://2130706433/", "127.0.0.1 is a loopback"],
+    ["https://0x7f.1/", "127.0.0.1 is a loopback"],
+    ["https://0177.0.0.1/", "127.0.0.1 is a loopback"],
+    ["https://[::ffff:127.0.0.1]/", "loopback"],
+    ["https://[::ffff:a9fe:a9fe]/", "169.254.169.254"],
+    ["https://169.254.169.254/latest/meta-data/", "link-local"],
+    ["https://localhost/", "loopback"],
+    ["https://api.localhost/", "loopback"],
+    ["not a url", "not a valid absolute URL"],
+  ])("refuses %s in production (%s)", (url, why) => {
+    const verdict = checkUrl(url, production);
+    expect(verdict.ok).toBe(false);
+    expect(!verdict.ok && verdict.reason).toContain(why);
+  });
+
+  it("accepts https to a public name or address", () => {
+    expect(checkUrl("https://hooks.example.com/crm", production)).toEqual({ ok: true });
+    expect(checkUrl("https://93.184.215.14/", production)).toEqual({ ok: true });
+  });
+
+  it("the local stack allows plain http to loopback only", () => {
+    expect(checkUrl("http://127.0.0.1:4000/hooks", local)).toEqual({ ok: true });
+    expect(checkUrl("http://localhost:4000/", local)).toEqual({ ok: true });
+    expect(checkUrl("http://[::1]:4000/", local)).toEqual({ ok: true });
+    expect(checkUrl("http://example.com/", local).ok).toBe(false);
+    expect(checkUrl("http://10.0.0.1/", local).ok).toBe(false);
+    expect(checkUrl("http://169.254.169.254/", local).ok).toBe(false);
+    expect(checkUrl("https://10.0.0.1/", local).ok).toBe(false);
+  });
+});
