@@ -7,6 +7,8 @@ import type { Construct } from "constructs";
 export interface HouseFunctionProps {
   /** The handler module, e.g. functions/api/handler.ts. */
   entry: string;
+  /** A fixed name, for functions operators invoke by name. */
+  functionName?: string;
   description: string;
   environment: Record<string, string>;
   timeout: Duration;
@@ -27,6 +29,7 @@ export class HouseFunction extends NodejsFunction {
     });
     super(scope, id, {
       entry: props.entry,
+      ...(props.functionName ? { functionName: props.functionName } : {}),
       handler: "handler",
       description: props.description,
       runtime: Runtime.NODEJS_24_X,

@@ -1,12 +1,19 @@
 import { RemovalPolicy } from "aws-cdk-lib";
-import { AttributeType, Billing, TableEncryptionV2, TableV2 } from "aws-cdk-lib/aws-dynamodb";
+import {
+  AttributeType,
+  Billing,
+  ProjectionType,
+  TableEncryptionV2,
+  TableV2,
+} from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
-import { TTL_ATTRIBUTE } from "../shared/store/table.ts";
+import { DEAD_LETTER_INDEX, DEAD_LETTER_PROJECTION, TTL_ATTRIBUTE } from "../shared/store/table.ts";
 
 /**
  * The single table (see shared/store/table.ts for its layout). On-demand, point-in-time
  * recovery, TTL on `expiresAt`, and kept when the stack is deleted unless told otherwise.
- * No secondary indexes: each would double the write units of every delivery.
+ * One sparse index of dead letters: only failed (or being resent) deliveries are in it, so
+ * a delivery that succeeds never pays for it.
  */
 export class Store extends Construct {
   readonly table: TableV2;
@@ -21,6 +28,15 @@ export class Store extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: TTL_ATTRIBUTE,
       encryption: TableEncryptionV2.awsManagedKey(),
+      globalSecondaryIndexes: [
+        {
+          indexName: DEAD_LETTER_INDEX,
+          partitionKey: { name: "dlqPk", type: AttributeType.STRING },
+          sortKey: { name: "dlqSk", type: AttributeType.STRING },
+          projectionType: ProjectionType.INCLUDE,
+          nonKeyAttributes: DEAD_LETTER_PROJECTION,
+        },
+      ],
       deletionProtection: props.retainData,
       removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });

@@ -66,6 +66,25 @@ export class WebhooksStack extends Stack {
       }),
     );
 
+    const resend = new HouseFunction(this, "ResendFunction", {
+      entry: resolve(root, "functions/resend/handler.ts"),
+      functionName: `${prefix}-resend`,
+      description:
+        "Webhooks resend: drain the dead-letter queue, resend one delivery, replay a window",
+      environment: shared,
+      timeout: Duration.minutes(5),
+      logRetention: settings.logRetentionDays,
+    });
+    store.table.grant(
+      resend,
+      "dynamodb:GetItem",
+      "dynamodb:BatchGetItem",
+      "dynamodb:Query",
+      "dynamodb:UpdateItem",
+    );
+    queues.queue.grantSendMessages(resend);
+    queues.deadLetterQueue.grantConsumeMessages(resend);
+
     const http = new Api(this, "Api", {
       name: prefix,
       handler: api,
@@ -79,5 +98,6 @@ export class WebhooksStack extends Stack {
     new CfnOutput(this, "DeadLetterQueueUrl", { value: queues.deadLetterQueue.queueUrl });
     new CfnOutput(this, "ApiFunctionName", { value: api.functionName });
     new CfnOutput(this, "DeliverFunctionName", { value: deliver.functionName });
+    new CfnOutput(this, "ResendFunctionName", { value: resend.functionName });
   }
 }

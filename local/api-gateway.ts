@@ -14,6 +14,14 @@ type ApiHandler = (
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
+/** Functions that can be invoked by name, as with `aws lambda invoke`. */
+export type InvokableFunctions = Record<
+  string,
+  (event: unknown, context: Context) => Promise<unknown>
+>;
+
+const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
+
 /** API Gateway refuses bodies above 10 MB before a function ever sees them. */
 const MAX_BODY = 10 * 1024 * 1024;
 const TEXT_TYPES = /^(text\/|application\/(json|.+\+json|xml|javascript|x-www-form-urlencoded))/i;
@@ -25,10 +33,20 @@ const TEXT_TYPES = /^(text\/|application\/(json|.+\+json|xml|javascript|x-www-fo
  */
 export async function startApiGateway(
   handler: ApiHandler,
-  options: { port: number; host: string; timeoutMs: number },
+  options: { port: number; host: string; timeoutMs: number; functions?: InvokableFunctions },
 ): Promise<{ url: string; close(): Promise<void> }> {
   const server = createServer((req, res) => {
-    serve(req, res, handler, options.timeoutMs).catch((error) => {
+    const invoke = INVOKE_PATH.exec(req.url ?? "");
+    const work = invoke
+      ? serveInvoke(
+          req,
+          res,
+          decodeURIComponent(invoke[1] ?? ""),
+          options.functions ?? {},
+          options.timeoutMs,
+        )
+      : serve(req, res, handler, options.timeoutMs);
+    work.catch((error) => {
       console.error(
         JSON.stringify({ level: "error", message: "gateway failure", detail: String(error) }),
       );
@@ -75,6 +93,66 @@ async function serve(
   res.end(
     result.body ? Buffer.from(result.body, result.isBase64Encoded ? "base64" : "utf8") : undefined,
   );
+}
+
+/**
+ * Lambda's Invoke API (`POST /2015-03-31/functions/{name}/invocations`), so operators can run
+ * the resend function locally as they would on AWS (`webhooks dlq drain`, or
+ * `aws lambda invoke --endpoint-url …`). Operator-only functions have no authentication of
+ * their own, so this answers loopback callers only, whatever interface the API listens on.
+ */
+async function serveInvoke(
+  req: IncomingMessage,
+  res: ServerResponse,
+  name: string,
+  functions: InvokableFunctions,
+  timeoutMs: number,
+): Promise<void> {
+  const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+    res.writeHead(status, { "content-type": "application/json", ...headers });
+    res.end(JSON.stringify(body));
+  };
+  const remote = req.socket.remoteAddress ?? "";
+  if (!["127.0.0.1", "::1", "::ffff:127.0.0.1"].includes(remote)) {
+    return reply(403, { message: "Local function invocation is open to loopback callers only." });
+  }
+  const fn = functions[name.split(":").at(-1) ?? ""];
+  if (req.method !== "POST" || !fn) {
+    return reply(
+      404,
+      { Type: "User", message: `Function not found: ${name}` },
+      {
+        "x-amzn-errortype": "ResourceNotFoundException",
+      },
+    );
+  }
+  const body = (await readBody(req))?.toString("utf8") ?? "";
+  let payload: unknown;
+  try {
+    payload = body ? JSON.parse(body) : {};
+  } catch {
+    return reply(
+      400,
+      { Type: "User", message: "Could not parse request body into json" },
+      {
+        "x-amzn-errortype": "InvalidRequestContentException",
+      },
+    );
+  }
+  try {
+    const result = await fn(payload, lambdaContext(name, timeoutMs));
+    return reply(200, result ?? null, { "x-amz-executed-version": "$LATEST" });
+  } catch (error) {
+    // As Lambda does: the invocation succeeds, the function's error is the payload.
+    const e = error as Error;
+    return reply(
+      200,
+      { errorType: e.name ?? "Error", errorMessage: e.message ?? String(error) },
+      {
+        "x-amz-function-error": "Unhandled",
+      },
+    );
+  }
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {

@@ -6,6 +6,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { queueSettings } from "../shared/retry.ts";
+import { DEAD_LETTER_INDEX, DEAD_LETTER_PROJECTION } from "../shared/store/table.ts";
 
 export interface Provisioned {
   tableName: string;
@@ -38,10 +39,22 @@ export async function provision(
         AttributeDefinitions: [
           { AttributeName: "pk", AttributeType: "S" },
           { AttributeName: "sk", AttributeType: "S" },
+          { AttributeName: "dlqPk", AttributeType: "S" },
+          { AttributeName: "dlqSk", AttributeType: "S" },
         ],
         KeySchema: [
           { AttributeName: "pk", KeyType: "HASH" },
           { AttributeName: "sk", KeyType: "RANGE" },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: DEAD_LETTER_INDEX,
+            KeySchema: [
+              { AttributeName: "dlqPk", KeyType: "HASH" },
+              { AttributeName: "dlqSk", KeyType: "RANGE" },
+            ],
+            Projection: { ProjectionType: "INCLUDE", NonKeyAttributes: DEAD_LETTER_PROJECTION },
+          },
         ],
       }),
     );

@@ -6,7 +6,7 @@ import { jsonLogger, type Logger } from "../shared/log.ts";
 import { LOCAL_SCHEDULE, parseSchedule } from "../shared/retry.ts";
 import { DynamoWorkspaceStore } from "../shared/store/workspace-store.ts";
 import { toFieldErrors } from "../shared/validation.ts";
-import { startApiGateway } from "./api-gateway.ts";
+import { type InvokableFunctions, startApiGateway } from "./api-gateway.ts";
 import { ensureDemoKeys } from "./demo-keys.ts";
 import { startEmulators } from "./emulators.ts";
 import { provision } from "./provision.ts";
@@ -40,6 +40,7 @@ const LocalEnv = z.object({
 
 export interface LocalStack {
   url: string;
+  dynamoEndpoint: string;
   adminKey: string;
   ingestKey: string;
   keySource: string;
@@ -49,6 +50,8 @@ export interface LocalStack {
 }
 
 const FUNCTION_TIMEOUT_MS = 60_000;
+/** The resend function's name, locally as in the CDK app's default stage. */
+export const RESEND_FUNCTION = "webhooks-resend";
 
 /**
  * The whole pipeline on one machine: emulators, table and queues, the demo workspace, the API
@@ -111,10 +114,12 @@ export async function startLocalStack(
 
   const api = await import("../functions/api/handler.ts");
   const deliver = await import("../functions/deliver/handler.ts");
+  const resend = await import("../functions/resend/handler.ts");
   const gateway = await startApiGateway(api.handler, {
     port: settings.PORT,
     host: settings.WEBHOOKS_LOCAL_HOST,
     timeoutMs: 30_000,
+    functions: { [RESEND_FUNCTION]: resend.handler as InvokableFunctions[string] },
   });
   const poller = startPoller(sqs, deliver.handler, {
     queueUrl: resources.queueUrl,
@@ -126,6 +131,7 @@ export async function startLocalStack(
 
   return {
     url: gateway.url,
+    dynamoEndpoint: emulators.dynamoEndpoint,
     adminKey: keys.admin,
     ingestKey: keys.ingest,
     keySource: keys.source,

@@ -96,6 +96,21 @@ export interface Delivery {
   nextAttemptAt?: string | undefined;
   /** Why the latest attempt failed, in one line, for lists. */
   lastError?: string | undefined;
+  /** When the delivery last failed for good (it is in the dead-letter queue). */
+  failedAt?: string | undefined;
+  /** When a resend claimed it; a claim older than the lease is treated as abandoned. */
+  pendingSince?: string | undefined;
+}
+
+/** A delivery in a workspace's dead-letter index: failed, or claimed by a resend. */
+export interface DeadLetter {
+  id: string;
+  subscriptionId: string;
+  event: EventName;
+  status: DeliveryStatus;
+  generation: number;
+  failedAt?: string | undefined;
+  pendingSince?: string | undefined;
 }
 
 /**

@@ -10,8 +10,8 @@ const JITTER = 0.2;
 
 /** `0, 5s, 5m, 30m, 2h, 5h, 10h, 10h`: eight attempts over about 27 hours. */
 export const DEFAULT_SCHEDULE: readonly number[] = [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000];
-/** What `npm start` uses unless told otherwise: the whole path can be watched in a minute. */
-export const LOCAL_SCHEDULE: readonly number[] = [0, 2, 4, 8, 15];
+/** What `npm start` uses unless told otherwise: five attempts over 15 seconds. */
+export const LOCAL_SCHEDULE: readonly number[] = [0, 1, 2, 4, 8];
 
 /**
  * Parses `WEBHOOKS_RETRY_SCHEDULE`: comma-separated whole seconds, one per attempt, the first

@@ -1,7 +1,8 @@
 import * as z from "zod/mini";
 import { EVENT_NAMES, type EventName } from "./catalog.ts";
-import { DELIVERY_STATUSES } from "./domain.ts";
+import { DELIVERY_STATUSES, type DeliveryStatus } from "./domain.ts";
 import { ID_PATTERNS } from "./ids.ts";
+import { ROLES, type Role, WORKSPACE_ID } from "./keys.ts";
 import "./validation.ts";
 
 /** Request schemas of the HTTP API: the single source of validation and input types. */
@@ -112,3 +113,90 @@ export const DeliveryListQuery = z.strictObject({
   cursor: z.optional(z.string().check(z.maxLength(200))),
 });
 export type DeliveryListQuery = z.output<typeof DeliveryListQuery>;
+
+const deliveryStatus = z.enum(DELIVERY_STATUSES as [DeliveryStatus, ...DeliveryStatus[]]);
+const subscriptionId = z
+  .string()
+  .check(z.regex(ID_PATTERNS.subscription, "is not a subscription id"));
+const isoTime = z.iso.datetime({
+  offset: true,
+  error: "must be an ISO 8601 date-time with a time zone",
+});
+const batchLimit = (max: number) => z.number().check(z.int(), z.minimum(1), z.maximum(max));
+
+/** `POST /v1/dlq/redrive`: at most `limit` dead letters per call (the CLI loops). */
+export const RedriveInput = z.strictObject({
+  subscriptionId: z.optional(subscriptionId),
+  event: z.optional(eventName),
+  limit: z.optional(batchLimit(100)),
+});
+export type RedriveInput = z.output<typeof RedriveInput>;
+
+export const DeadLetterQuery = z.strictObject({
+  subscriptionId: z.optional(subscriptionId),
+  event: z.optional(eventName),
+});
+
+/** `POST /v1/deliveries/replay`: deliveries of events accepted between two times. */
+export const ReplayInput = z
+  .strictObject({
+    from: isoTime,
+    to: isoTime,
+    subscriptionId: z.optional(subscriptionId),
+    status: z.optional(z.array(deliveryStatus).check(z.minLength(1))),
+    limit: z.optional(batchLimit(100)),
+    cursor: z.optional(z.string().check(z.maxLength(200))),
+  })
+  .check(
+    z.refine((input) => Date.parse(input.from) <= Date.parse(input.to), {
+      message: "must not be after `to`",
+      path: ["from"],
+    }),
+  );
+export type ReplayInput = z.output<typeof ReplayInput>;
+
+export const KeyCreate = z.strictObject({
+  role: z.enum(ROLES as [Role, ...Role[]]),
+  name: z.optional(z.string().check(z.minLength(1), z.maxLength(100))),
+});
+
+export const WorkspaceId = z
+  .string()
+  .check(z.regex(WORKSPACE_ID, "must be lowercase letters, digits and -, at most 40"));
+export const DeliveryId = z.string().check(z.regex(ID_PATTERNS.delivery, "is not a delivery id"));
+
+/**
+ * What the resend function accepts: one of its three jobs. Invoked by operators from the AWS
+ * console or `webhooks dlq drain`; see docs/operations.md for the JSON of each.
+ */
+export const ResendJob = z.discriminatedUnion("action", [
+  z.strictObject({
+    action: z.literal("redrive"),
+    workspaceId: z.optional(WorkspaceId),
+    subscriptionId: z.optional(subscriptionId),
+    event: z.optional(eventName),
+    limit: z.optional(batchLimit(10_000)),
+  }),
+  z.strictObject({
+    action: z.literal("resend"),
+    workspaceId: WorkspaceId,
+    deliveryId: DeliveryId,
+  }),
+  z
+    .strictObject({
+      action: z.literal("replay"),
+      workspaceId: WorkspaceId,
+      from: isoTime,
+      to: isoTime,
+      subscriptionId: z.optional(subscriptionId),
+      status: z.optional(z.array(deliveryStatus).check(z.minLength(1))),
+      limit: z.optional(batchLimit(10_000)),
+    })
+    .check(
+      z.refine((input) => Date.parse(input.from) <= Date.parse(input.to), {
+        message: "must not be after `to`",
+        path: ["from"],
+      }),
+    ),
+]);
+export type ResendJob = z.output<typeof ResendJob>;

@@ -1,16 +1,31 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { EVENT_TYPES } from "../../shared/catalog.ts";
 import type { Config } from "../../shared/config.ts";
-import { MethodNotAllowedError, NotFoundError, ValidationError } from "../../shared/errors.ts";
+import {
+  ConflictError,
+  MethodNotAllowedError,
+  NotFoundError,
+  ValidationError,
+} from "../../shared/errors.ts";
 import { header, jsonBody, noBody, query } from "../../shared/http/request.ts";
 import { matchRoute, ROUTES, type RouteKey } from "../../shared/http/routes.ts";
-import { deliverySummaryView, deliveryView, subscriptionView } from "../../shared/http/views.ts";
+import {
+  apiKeyView,
+  deliverySummaryView,
+  deliveryView,
+  subscriptionView,
+} from "../../shared/http/views.ts";
+import { ID_PATTERNS } from "../../shared/ids.ts";
 import { parseBearer } from "../../shared/keys.ts";
 import type { DeliveryQueue } from "../../shared/queue/delivery-queue.ts";
 import {
+  DeadLetterQuery,
   DeliveryListQuery,
   EventId,
   EventInput,
+  KeyCreate,
+  RedriveInput,
+  ReplayInput,
   SubscriptionCreate,
   SubscriptionPatch,
 } from "../../shared/schemas.ts";
@@ -20,6 +35,13 @@ import type { WorkspaceSnapshot, WorkspaceStore } from "../../shared/store/works
 import { authorize, findKey } from "../../shared/use-cases/authenticate.ts";
 import { getDelivery, listDeliveries } from "../../shared/use-cases/deliveries.ts";
 import { ingestEvent } from "../../shared/use-cases/ingest-event.ts";
+import { createKey, revokeKey } from "../../shared/use-cases/keys.ts";
+import {
+  deadLetterSummary,
+  redriveWorkspace,
+  replayWindow,
+  resendDelivery,
+} from "../../shared/use-cases/resend.ts";
 import {
   createSubscription,
   deleteSubscription,
@@ -57,6 +79,13 @@ const subscriptionDeps = (deps: ApiDeps) => ({
   policy: { allowLoopbackHttp: deps.config.allowLoopbackHttp },
   maxSubscriptions: deps.config.maxSubscriptions,
   resolveHost: deps.resolveHost,
+});
+
+const resendDeps = (deps: ApiDeps) => ({
+  deliveries: deps.deliveries,
+  events: deps.events,
+  queue: deps.queue,
+  retentionSeconds: deps.config.retentionSeconds,
 });
 
 const handlers: Record<Exclude<RouteKey, "GET /health">, (call: Call) => Promise<Reply>> = {
@@ -147,7 +176,105 @@ const handlers: Record<Exclude<RouteKey, "GET /health">, (call: Call) => Promise
     const { delivery, event } = await getDelivery(workspaceId, params.id ?? "", deps);
     return { status: 200, body: deliveryView(delivery, event) };
   },
+
+  "POST /v1/deliveries/{id}/resend": async ({ request, workspaceId, params, deps }) => {
+    const id = params.id ?? "";
+    if (request.body) noBody(request);
+    const result = ID_PATTERNS.delivery.test(id)
+      ? await resendDelivery(workspaceId, id, resendDeps(deps))
+      : { outcome: "not-found" as const };
+    switch (result.outcome) {
+      case "queued":
+        return { status: 202, body: { id, status: "pending", generation: result.generation } };
+      case "not-found":
+        throw new NotFoundError(`No delivery '${id}' in this workspace.`);
+      case "expired":
+        throw new ConflictError(
+          "Its event is past the retention period; there is nothing to resend.",
+        );
+      default:
+        throw new ConflictError(
+          "A resend of this delivery is already under way; try again shortly.",
+        );
+    }
+  },
+
+  "POST /v1/deliveries/replay": async ({ request, workspaceId, deps }) => {
+    const input = jsonBody(request, ReplayInput);
+    const result = await replayWindow(
+      workspaceId,
+      {
+        from: input.from,
+        to: input.to,
+        subscriptionId: input.subscriptionId,
+        statuses: input.status,
+        limit: input.limit ?? 100,
+        after: input.cursor === undefined ? undefined : decodeReplayCursor(input.cursor),
+      },
+      resendDeps(deps),
+    );
+    return {
+      status: 200,
+      body: {
+        queued: result.queued,
+        skipped: result.skipped,
+        expired: result.expired,
+        nextCursor: result.next ? Buffer.from(result.next).toString("base64url") : null,
+      },
+    };
+  },
+
+  "GET /v1/dlq": async ({ request, workspaceId, deps }) => {
+    noBody(request);
+    const filter = query(request, DeadLetterQuery);
+    return { status: 200, body: await deadLetterSummary(workspaceId, filter, resendDeps(deps)) };
+  },
+
+  "POST /v1/dlq/redrive": async ({ request, workspaceId, deps }) => {
+    const input = request.body ? jsonBody(request, RedriveInput) : {};
+    const result = await redriveWorkspace(
+      workspaceId,
+      { subscriptionId: input.subscriptionId, event: input.event },
+      input.limit ?? 100,
+      resendDeps(deps),
+    );
+    return {
+      status: 200,
+      body: {
+        moved: result.queued,
+        skipped: result.skipped,
+        expired: result.expired,
+        left: result.left,
+      },
+    };
+  },
+
+  "POST /v1/keys": async ({ request, workspaceId, deps }) => {
+    const input = jsonBody(request, KeyCreate);
+    const { apiKey, plaintext } = await createKey(workspaceId, input, deps.workspaces);
+    return { status: 201, body: { ...apiKeyView(apiKey), key: plaintext } };
+  },
+
+  "GET /v1/keys": async ({ request, workspaceId, deps }) => {
+    noBody(request);
+    const keys = await deps.workspaces.listKeys(workspaceId);
+    return { status: 200, body: { data: keys.map(apiKeyView) } };
+  },
+
+  "DELETE /v1/keys/{id}": async ({ request, workspaceId, params, deps }) => {
+    noBody(request);
+    await revokeKey(workspaceId, params.id ?? "", deps.workspaces);
+    return { status: 204 };
+  },
 };
+
+function decodeReplayCursor(cursor: string): string {
+  const id = Buffer.from(cursor, "base64url").toString("utf8");
+  if (!ID_PATTERNS.delivery.test(id)) {
+    throw new ValidationError([{ field: "cursor", detail: "Is not a cursor this API issued." }]);
+  }
+  return id;
+}
 
 /** The event id: body `id` and `Idempotency-Key` mean the same, so they must agree. */
 function idempotentId(bodyId: string | undefined, headerId: string | undefined) {

@@ -16,6 +16,13 @@ export const ROUTES = {
   "DELETE /v1/subscriptions/{id}": { auth: ["admin"] },
   "GET /v1/deliveries": { auth: ["admin"] },
   "GET /v1/deliveries/{id}": { auth: ["admin"] },
+  "POST /v1/deliveries/{id}/resend": { auth: ["admin"] },
+  "POST /v1/deliveries/replay": { auth: ["admin"] },
+  "GET /v1/dlq": { auth: ["admin"] },
+  "POST /v1/dlq/redrive": { auth: ["admin"] },
+  "POST /v1/keys": { auth: ["admin"] },
+  "GET /v1/keys": { auth: ["admin"] },
+  "DELETE /v1/keys/{id}": { auth: ["admin"] },
 } as const satisfies Record<string, { auth: "public" | readonly Role[] }>;
 
 export type RouteKey = keyof typeof ROUTES;

@@ -64,7 +64,11 @@ export function attemptView(attempt: Attempt) {
 export function deliveryView(delivery: Delivery, event: StoredEvent | undefined) {
   return {
     ...deliverySummaryView(delivery),
+    /** Resends so far: attempts of the same run share it. */
     generation: delivery.generation,
+    failedAt: delivery.failedAt ?? null,
+    /** Older attempts dropped from a long history (the first attempt is always kept). */
+    attemptsOmitted: delivery.attemptCount - delivery.attempts.length,
     /** The exact body sent (null once the event is past retention). */
     payload: event ? event.body : null,
     attempts: delivery.attempts.map(attemptView),
@@ -80,4 +84,13 @@ export function apiKeyView(apiKey: ApiKey) {
     createdAt: apiKey.createdAt,
     revokedAt: apiKey.revokedAt ?? null,
   };
+}
+
+export type SubscriptionView = ReturnType<typeof subscriptionView>;
+export type DeliverySummaryView = ReturnType<typeof deliverySummaryView>;
+export type DeliveryView = ReturnType<typeof deliveryView>;
+export type ApiKeyView = ReturnType<typeof apiKeyView>;
+export interface Page<T> {
+  data: T[];
+  nextCursor?: string | null;
 }

@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { StoredEvent } from "../domain.ts";
 import { eventToItem, itemToEvent } from "./items.ts";
 import { EVENT_SK, FANOUT_SK, key, type Table, TTL_ATTRIBUTE } from "./table.ts";
@@ -14,6 +14,8 @@ export interface EventStore {
   /** Records that every target has its queue message (only needed for client-chosen ids). */
   markFannedOut(workspaceId: string, eventId: string, expiresAt: number): Promise<void>;
   get(workspaceId: string, eventId: string): Promise<StoredEvent | undefined>;
+  /** Pushes the event's expiry out (a resend must not outlive its payload). */
+  extend(workspaceId: string, eventId: string, expiresAt: number): Promise<void>;
 }
 
 export class DynamoEventStore implements EventStore {
@@ -72,5 +74,22 @@ export class DynamoEventStore implements EventStore {
       }),
     );
     return item ? itemToEvent(workspaceId, item) : undefined;
+  }
+
+  async extend(workspaceId: string, eventId: string, expiresAt: number): Promise<void> {
+    try {
+      await this.#table.client.send(
+        new UpdateCommand({
+          TableName: this.#table.name,
+          Key: { pk: key.event(workspaceId, eventId), sk: EVENT_SK },
+          UpdateExpression: `SET ${TTL_ATTRIBUTE} = :expiresAt`,
+          ConditionExpression: `attribute_exists(pk) AND ${TTL_ATTRIBUTE} < :expiresAt`,
+          ExpressionAttributeValues: { ":expiresAt": expiresAt },
+        }),
+      );
+    } catch (error) {
+      // Already expiring later, or gone: either way there is nothing to extend.
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 }

@@ -2,6 +2,7 @@ import type { EventName } from "../catalog.ts";
 import type {
   ApiKey,
   Attempt,
+  DeadLetter,
   Delivery,
   DeliveryStatus,
   StoredEvent,
@@ -159,5 +160,19 @@ export function itemToDelivery(workspaceId: string, item: Item): Delivery {
     updatedAt: item.updatedAt as string,
     nextAttemptAt: item.nextAttemptAt as string | undefined,
     lastError: item.lastError as string | undefined,
+    failedAt: item.failedAt as string | undefined,
+    pendingSince: item.pendingSince as string | undefined,
+  };
+}
+
+export function itemToDeadLetter(item: Item): DeadLetter {
+  return {
+    id: item.sk as string,
+    subscriptionId: item.subscriptionId as string,
+    event: item.event as EventName,
+    status: item.status as DeliveryStatus,
+    generation: (item.generation as number | undefined) ?? 0,
+    failedAt: item.failedAt as string | undefined,
+    pendingSince: item.pendingSince as string | undefined,
   };
 }

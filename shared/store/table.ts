@@ -11,8 +11,10 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
  * | fan-out done  | WS#<ws>#EVT#<eventId> | FANOUT          |
  * | delivery      | WS#<ws>#DLV           | <deliveryId>    |
  *
- * Every key starts with the workspace, so no query can reach across workspaces. There are no
- * secondary indexes: each would double the write units of every delivery.
+ * Every key starts with the workspace, so no query can reach across workspaces. One sparse
+ * index, `dead-letters` (dlqPk = WS#<ws>#DEAD, dlqSk = <deliveryId>), holds only deliveries
+ * that failed or are being resent: a first-try success never writes to it, so it costs the
+ * delivery path nothing.
  */
 export const key = {
   workspace: (workspaceId: string) => `WS#${workspaceId}`,
@@ -20,7 +22,19 @@ export const key = {
   subscription: (id: string) => `SUB#${id}`,
   event: (workspaceId: string, eventId: string) => `WS#${workspaceId}#EVT#${eventId}`,
   deliveries: (workspaceId: string) => `WS#${workspaceId}#DLV`,
+  deadLetters: (workspaceId: string) => `WS#${workspaceId}#DEAD`,
 } as const;
+
+export const DEAD_LETTER_INDEX = "dead-letters";
+/** Attributes the dead-letter index carries besides its keys. */
+export const DEAD_LETTER_PROJECTION = [
+  "subscriptionId",
+  "event",
+  "status",
+  "generation",
+  "failedAt",
+  "pendingSince",
+];
 
 export const EVENT_SK = "EVENT";
 export const FANOUT_SK = "FANOUT";

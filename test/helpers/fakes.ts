@@ -9,8 +9,10 @@ import {
   type AttemptRecord,
   contextKey,
   type DeliveryContext,
+  type DeliveryFilter,
   type DeliveryRef,
   type DeliveryStore,
+  type PendingClaim,
 } from "../../shared/store/delivery-store.ts";
 import type { CreateEventResult, EventStore } from "../../shared/store/event-store.ts";
 
@@ -54,6 +56,10 @@ export class FakeEventStore implements EventStore {
   async get(workspaceId: string, eventId: string) {
     return this.events.get(`${workspaceId}/${eventId}`);
   }
+  extended: string[] = [];
+  async extend(workspaceId: string, eventId: string) {
+    this.extended.push(`${workspaceId}/${eventId}`);
+  }
 }
 
 export class FakeDeliveryStore implements DeliveryStore {
@@ -82,10 +88,78 @@ export class FakeDeliveryStore implements DeliveryStore {
     return context;
   }
 
+  async getMany(refs: ReadonlyArray<{ workspaceId: string; deliveryId: string }>) {
+    const found = new Map<string, Delivery>();
+    for (const ref of refs) {
+      const delivery = this.deliveries.get(contextKey(ref.workspaceId, ref.deliveryId));
+      if (delivery)
+        found.set(contextKey(ref.workspaceId, ref.deliveryId), structuredClone(delivery));
+    }
+    return found;
+  }
+
+  async claimForResend(claim: PendingClaim) {
+    const key = contextKey(claim.workspaceId, claim.deliveryId);
+    const current = this.deliveries.get(key);
+    if (
+      claim.fromGeneration === undefined ? current : current?.generation !== claim.fromGeneration
+    ) {
+      return false;
+    }
+    this.deliveries.set(key, {
+      id: claim.deliveryId,
+      workspaceId: claim.workspaceId,
+      eventId: claim.eventId,
+      event: claim.event,
+      subscriptionId: claim.subscriptionId,
+      attemptCount: current?.attemptCount ?? 0,
+      attempts: (current?.attempts ?? []).filter(
+        (_a, index) => !claim.trimAttempts.includes(index),
+      ),
+      createdAt: current?.createdAt ?? claim.now,
+      lastError: current?.lastError,
+      status: "pending",
+      generation: claim.toGeneration,
+      pendingSince: claim.now,
+      updatedAt: claim.now,
+    });
+    return true;
+  }
+
+  async releaseClaim(workspaceId: string, deliveryId: string, generation: number) {
+    const current = this.deliveries.get(contextKey(workspaceId, deliveryId));
+    if (current?.generation === generation && current.status === "pending") {
+      current.pendingSince = "1970-01-01T00:00:00.000Z";
+    }
+  }
+
+  async listDeadLetters(
+    workspaceId: string,
+    filter: Pick<DeliveryFilter, "subscriptionId" | "event">,
+  ) {
+    const items = [...this.deliveries.values()]
+      .filter(
+        (d) => d.workspaceId === workspaceId && (d.status === "failed" || d.status === "pending"),
+      )
+      .filter((d) => !filter.subscriptionId || d.subscriptionId === filter.subscriptionId)
+      .filter((d) => !filter.event || d.event === filter.event)
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .map((d) => ({
+        id: d.id,
+        subscriptionId: d.subscriptionId,
+        event: d.event,
+        status: d.status,
+        generation: d.generation,
+        failedAt: d.failedAt,
+        pendingSince: d.pendingSince,
+      }));
+    return { items };
+  }
+
   async recordAttempt(record: AttemptRecord): Promise<"recorded" | "stale"> {
     const key = contextKey(record.workspaceId, record.deliveryId);
     const current = this.deliveries.get(key);
-    if (current && current.generation !== record.generation) return "stale";
+    if (current && current.generation > record.generation) return "stale";
     this.records.push(record);
     this.deliveries.set(key, {
       id: record.deliveryId,
@@ -101,6 +175,7 @@ export class FakeDeliveryStore implements DeliveryStore {
       updatedAt: record.now,
       nextAttemptAt: record.attempt.nextAttemptAt,
       lastError: record.lastError,
+      failedAt: record.status === "failed" ? record.now : undefined,
     });
     return "recorded";
   }

@@ -159,9 +159,13 @@ describe("DynamoDeliveryStore (dynalite)", () => {
     expect(delivery?.lastError).toBeUndefined();
     expect(delivery?.attempts.map((a) => a.statusCode)).toEqual([500, 200]);
     expect(delivery?.attempts[0]).toEqual(attempt());
-    expect(await deliveries.recordAttempt(attemptRecord("ws3", id, { generation: 1 }))).toBe(
+    // A newer generation (a resend whose claim was never written) takes over; older ones are stale.
+    const newer = attemptRecord("ws3", id, { generation: 1 });
+    expect(await deliveries.recordAttempt(newer)).toBe("recorded");
+    expect(await deliveries.recordAttempt(attemptRecord("ws3", id, { generation: 0 }))).toBe(
       "stale",
     );
+    expect((await deliveries.get("ws3", id))?.generation).toBe(1);
     expect(await deliveries.get("other", id)).toBeUndefined();
   });
 
