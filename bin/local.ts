@@ -3,7 +3,7 @@
  * `npm start`: the whole webhook pipeline on this machine, no AWS account and no Docker.
  * Prints the API URL and the demo workspace's keys, then runs until Ctrl-C.
  */
-import { startLocalStack } from "../local/stack.ts";
+import { RESEND_FUNCTION, startLocalStack } from "../local/stack.ts";
 
 try {
   const stack = await startLocalStack();
@@ -22,6 +22,8 @@ Customermates Webhooks — local stack
                (${keyNote})
   Data         ${stack.dataDir}
   Retries      ${stack.schedule.join(", ")} seconds  (WEBHOOKS_RETRY_SCHEDULE)
+  Operators    resend function "${RESEND_FUNCTION}" at ${stack.url} (Lambda Invoke API, loopback only);
+               DynamoDB at ${stack.dynamoEndpoint}
 
   export WEBHOOKS_API_URL=${stack.url}
   export WEBHOOKS_API_KEY=${stack.adminKey}

@@ -3,10 +3,11 @@
  * `npm run receiver`: a webhook endpoint for trying the service out. It verifies both
  * signatures exactly as a receiver in production would (the Standard Webhooks one with the
  * official `standardwebhooks` package), answers 401 to anything that does not verify, and
- * prints each delivery. `--status 500` makes it fail on purpose, to watch retries.
+ * prints each delivery. `--status 500` makes it fail on purpose, to watch retries, and
+ * `PUT /_receiver/status` with a status code in the body changes its answer while it runs.
  */
 import { timingSafeEqual } from "node:crypto";
-import { createServer } from "node:http";
+import { createServer, type ServerResponse } from "node:http";
 import { parseArgs } from "node:util";
 import { Webhook } from "standardwebhooks";
 import { hexSignature } from "../shared/signing.ts";
@@ -27,12 +28,14 @@ if (values.help) {
   --port    port to listen on (RECEIVER_PORT, default 4000)
   --secret  the subscription's signing secret (WEBHOOK_SECRET); without it, signatures are not checked
   --status  HTTP status to answer verified deliveries with (RECEIVER_STATUS, default 200)
-  --quiet   print one line per delivery instead of the whole body`);
+  --quiet   print one line per delivery instead of the whole body
+
+While it runs, change its answer: curl -X PUT http://127.0.0.1:<port>/_receiver/status -d 500`);
   process.exit(0);
 }
 
 const port = Number(values.port);
-const status = Number(values.status);
+let status = Number(values.status);
 if (!Number.isInteger(port) || port < 0 || port > 65_535)
   fail(`--port: '${values.port}' is not a port`);
 if (!Number.isInteger(status) || status < 200 || status > 599)
@@ -67,6 +70,8 @@ const server = createServer((req, res) => {
   req.on("data", (chunk: Buffer) => chunks.push(chunk));
   req.on("end", () => {
     const body = Buffer.concat(chunks);
+    if (req.url === "/_receiver/status")
+      return control(req.method, body.toString("utf8").trim(), res);
     const headers = Object.fromEntries(
       Object.entries(req.headers).map(([name, value]) => [name, String(value)]),
     );
@@ -91,6 +96,20 @@ const server = createServer((req, res) => {
     res.end(JSON.stringify({ received: status < 300 }));
   });
 });
+
+/** `PUT /_receiver/status` with `500` (say) in the body: the answer to every later delivery. */
+function control(method: string | undefined, text: string, res: ServerResponse) {
+  const wanted = Number(text);
+  if (method !== "PUT" || !Number.isInteger(wanted) || wanted < 200 || wanted > 599) {
+    res.writeHead(400, { "content-type": "text/plain" });
+    res.end("PUT a status code from 200 to 599\n");
+    return;
+  }
+  status = wanted;
+  console.log(`${new Date().toISOString()}  receiver now answers ${status}`);
+  res.writeHead(204);
+  res.end();
+}
 
 server.listen(port, "127.0.0.1", () => {
   const address = server.address();

@@ -248,6 +248,13 @@ describe("the local pipeline, end to end", () => {
         status: 404,
       },
       {
+        what: "another workspace's delivery, resent",
+        key: "other",
+        method: "POST",
+        path: "/v1/deliveries/{delivery}/resend",
+        status: 404,
+      },
+      {
         what: "another workspace's delivery id",
         key: "other",
         method: "GET",

@@ -49,7 +49,7 @@ function runShell(
     output += chunk;
   });
   return new Promise((done) => {
-    const timer = setTimeout(() => process.kill(-(child.pid ?? 0), "SIGKILL"), 60_000);
+    const timer = setTimeout(() => process.kill(-(child.pid ?? 0), "SIGKILL"), 90_000);
     child.on("exit", (code) => {
       clearTimeout(timer);
       try {
@@ -63,7 +63,7 @@ function runShell(
 }
 
 describe("README walkthrough", () => {
-  it("works verbatim against a fresh `npm start`", async () => {
+  it("works verbatim against a fresh `npm start`", { timeout: 120_000 }, async () => {
     const script = await walkthrough();
     const { code, output } = await runShell(script, {
       WEBHOOKS_API_URL: stack.url,
@@ -77,5 +77,12 @@ describe("README walkthrough", () => {
     expect(output).not.toContain("REJECTED");
     expect(output).toMatch(/"status":"succeeded","attemptCount":1/);
     expect(output).toMatch(/"attempts":\[\{"number":1,/);
+    // When a receiver fails: five attempts, failed into the DLQ, redriven, delivered.
+    expect(output).toMatch(/dead letters +1/);
+    expect(output).toMatch(/status +failed/);
+    expect(output).toMatch(/5 +0 .* HTTP 500/);
+    expect(output).toContain("Redrove 1; skipped 0");
+    expect(output).toMatch(/status +succeeded\nattempts +6/);
+    expect(output).toMatch(/6 +1 .* HTTP 200/);
   });
 });
