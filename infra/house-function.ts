@@ -1,4 +1,6 @@
-import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { resolve } from "node:path";
+import { type Duration, RemovalPolicy } from "aws-cdk-lib";
+import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
@@ -18,8 +20,9 @@ export interface HouseFunctionProps {
 
 /**
  * The one way this project builds a Lambda function: Node.js 24 on arm64, an ESM bundle made
- * by esbuild (minified, with source maps, AWS SDK included so its version is ours), and an
- * explicit log group with a retention period.
+ * by esbuild (minified, with source maps, AWS SDK included so its version is ours), an
+ * explicit log group with a retention period, and a role of its own that may write to that
+ * log group and nothing else until the stack grants more, next to the variable it goes with.
  */
 export class HouseFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: HouseFunctionProps) {
@@ -27,6 +30,12 @@ export class HouseFunction extends NodejsFunction {
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    // Instead of the managed AWSLambdaBasicExecutionRole, which may write to any log group.
+    const role = new Role(scope, `${id}Role`, {
+      assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
+      description: `${props.description} (function role)`,
+    });
+    logGroup.grantWrite(role);
     super(scope, id, {
       entry: props.entry,
       ...(props.functionName ? { functionName: props.functionName } : {}),
@@ -37,6 +46,7 @@ export class HouseFunction extends NodejsFunction {
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout,
       logGroup,
+      role,
       environment: { NODE_OPTIONS: "--enable-source-maps", ...props.environment },
       bundling: {
         format: OutputFormat.ESM,
@@ -49,9 +59,11 @@ export class HouseFunction extends NodejsFunction {
         // Bundled CommonJS dependencies still call require() for Node built-ins.
         banner:
           "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
+        // Lambda's credentials are always in the environment: see shared/lambda-credentials.ts.
+        esbuildArgs: { "--alias:@aws-sdk/credential-provider-node": LAMBDA_CREDENTIALS },
       },
     });
   }
 }
 
-export const seconds = Duration.seconds;
+const LAMBDA_CREDENTIALS = resolve(import.meta.dirname, "../shared/lambda-credentials.ts");

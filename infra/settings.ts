@@ -67,6 +67,8 @@ const SettingsSchema = z.object({
   ),
   /** Steady-state request rate the HTTP API accepts per second (burst is twice this). */
   apiRateLimit: z.prefault(whole(1, 10_000), 200),
+  /** Where alarms are emailed (SNS); without it the topic has no subscriber. */
+  alarmEmail: z.optional(z.email({ error: "must be an email address" })),
   /** Keep the table and its data when the stack is deleted (the default), or destroy them. */
   retainData: z.prefault(
     z.pipe(

@@ -6,6 +6,7 @@ import {
   TableEncryptionV2,
   TableV2,
 } from "aws-cdk-lib/aws-dynamodb";
+import { type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { Construct } from "constructs";
 import { DEAD_LETTER_INDEX, DEAD_LETTER_PROJECTION, TTL_ATTRIBUTE } from "../shared/store/table.ts";
 
@@ -40,5 +41,25 @@ export class Store extends Construct {
       deletionProtection: props.retainData,
       removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
+  }
+
+  /**
+   * Grants exactly these DynamoDB actions on the table, plus the dead-letter index when asked:
+   * never `index/*`, never an action the function does not call.
+   */
+  grant(
+    grantee: IGrantable,
+    actions: readonly string[],
+    options: { deadLetterIndex?: boolean } = {},
+  ) {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: actions.map((action) => `dynamodb:${action}`),
+        resources: [
+          this.table.tableArn,
+          ...(options.deadLetterIndex ? [`${this.table.tableArn}/index/${DEAD_LETTER_INDEX}`] : []),
+        ],
+      }),
+    );
   }
 }

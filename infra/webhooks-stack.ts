@@ -2,6 +2,9 @@ import { resolve } from "node:path";
 import { CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { Construct } from "constructs";
+import { functionEnvironment } from "../shared/config.ts";
+import { queueSettings } from "../shared/retry.ts";
+import { Alarms } from "./alarms.ts";
 import { Api } from "./api.ts";
 import { DeliveryQueue } from "./delivery-queue.ts";
 import { HouseFunction } from "./house-function.ts";
@@ -24,13 +27,13 @@ export class WebhooksStack extends Stack {
       schedule: settings.retrySchedule,
       consumerTimeout: DELIVER_TIMEOUT,
     });
-    const shared = {
-      WEBHOOKS_TABLE_NAME: store.table.tableName,
-      WEBHOOKS_QUEUE_URL: queues.queue.queueUrl,
-      WEBHOOKS_DLQ_URL: queues.deadLetterQueue.queueUrl,
-      WEBHOOKS_RETRY_SCHEDULE: settings.retrySchedule.join(","),
-      WEBHOOKS_RETENTION_DAYS: String(settings.retentionDays),
-    };
+    const shared = functionEnvironment({
+      tableName: store.table.tableName,
+      queueUrl: queues.queue.queueUrl,
+      deadLetterQueueUrl: queues.deadLetterQueue.queueUrl,
+      retrySchedule: settings.retrySchedule,
+      retentionDays: settings.retentionDays,
+    });
 
     const api = new HouseFunction(this, "ApiFunction", {
       entry: resolve(root, "functions/api/handler.ts"),
@@ -39,14 +42,10 @@ export class WebhooksStack extends Stack {
       timeout: Duration.seconds(10),
       logRetention: settings.logRetentionDays,
     });
-    store.table.grant(
-      api,
-      "dynamodb:GetItem",
-      "dynamodb:Query",
-      "dynamodb:PutItem",
-      "dynamodb:UpdateItem",
-      "dynamodb:DeleteItem",
-    );
+    // Keys, subscriptions, events, deliveries; the dead-letter index for /v1/dlq.
+    store.grant(api, ["GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"], {
+      deadLetterIndex: true,
+    });
     queues.queue.grantSendMessages(api);
 
     const deliver = new HouseFunction(this, "DeliverFunction", {
@@ -56,8 +55,10 @@ export class WebhooksStack extends Stack {
       timeout: DELIVER_TIMEOUT,
       logRetention: settings.logRetentionDays,
     });
-    store.table.grant(deliver, "dynamodb:BatchGetItem", "dynamodb:UpdateItem");
+    store.grant(deliver, ["BatchGetItem", "UpdateItem"]);
     queues.deadLetterQueue.grantSendMessages(deliver);
+    // Maximum concurrency on the event source (not reserved concurrency) is what keeps Lambda
+    // from receiving more batches than it can run: a throttled batch would burn receive counts.
     deliver.addEventSource(
       new SqsEventSource(queues.queue, {
         batchSize: 10,
@@ -75,13 +76,8 @@ export class WebhooksStack extends Stack {
       timeout: Duration.minutes(5),
       logRetention: settings.logRetentionDays,
     });
-    store.table.grant(
-      resend,
-      "dynamodb:GetItem",
-      "dynamodb:BatchGetItem",
-      "dynamodb:Query",
-      "dynamodb:UpdateItem",
-    );
+    // Reads deliveries and events, claims deliveries, extends events; Query for replays.
+    store.grant(resend, ["GetItem", "BatchGetItem", "Query", "UpdateItem"]);
     queues.queue.grantSendMessages(resend);
     queues.deadLetterQueue.grantConsumeMessages(resend);
 
@@ -92,7 +88,20 @@ export class WebhooksStack extends Stack {
       logRetention: settings.logRetentionDays,
     });
 
+    const alarms = new Alarms(this, "Alarms", {
+      namePrefix: prefix,
+      deliveries: queues.queue,
+      deadLetters: queues.deadLetterQueue,
+      oldestHealthyMessage: Duration.seconds(
+        queueSettings(settings.retrySchedule).expectedMaxAgeSeconds,
+      ),
+      functions: { api, deliver, resend },
+      api: http.httpApi,
+      email: settings.alarmEmail,
+    });
+
     new CfnOutput(this, "ApiUrl", { value: http.httpApi.apiEndpoint });
+    new CfnOutput(this, "AlarmTopicArn", { value: alarms.topic.topicArn });
     new CfnOutput(this, "TableName", { value: store.table.tableName });
     new CfnOutput(this, "QueueUrl", { value: queues.queue.queueUrl });
     new CfnOutput(this, "DeadLetterQueueUrl", { value: queues.deadLetterQueue.queueUrl });

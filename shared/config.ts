@@ -100,3 +100,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxSubscriptions: env_.WEBHOOKS_MAX_SUBSCRIPTIONS,
   });
 }
+
+/** The settings a deployment chooses; the rest of Config comes from the resources. */
+export interface FunctionSettings {
+  tableName: string;
+  queueUrl: string;
+  deadLetterQueueUrl: string;
+  retrySchedule: readonly number[];
+  retentionDays: number;
+}
+
+/**
+ * The environment variables that make `loadConfig` produce these settings: how the CDK app
+ * configures every function, so the names can never drift from the schema above.
+ */
+export function functionEnvironment(settings: FunctionSettings): Record<string, string> {
+  const env: Partial<Record<keyof typeof EnvSchema.shape, string>> = {
+    WEBHOOKS_TABLE_NAME: settings.tableName,
+    WEBHOOKS_QUEUE_URL: settings.queueUrl,
+    WEBHOOKS_DLQ_URL: settings.deadLetterQueueUrl,
+    WEBHOOKS_RETRY_SCHEDULE: settings.retrySchedule.join(","),
+    WEBHOOKS_RETENTION_DAYS: String(settings.retentionDays),
+  };
+  return env as Record<string, string>;
+}

@@ -90,6 +90,11 @@ export interface QueueSettings {
   retentionSeconds: number;
   /** The dead-letter queue keeps failures as long as SQS allows (14 days). */
   deadLetterRetentionSeconds: number;
+  /**
+   * How old a message gets when every step waits its longest (+20 % jitter) and no receiver
+   * asks for more with Retry-After: older than this, something is stuck (an alarm).
+   */
+  expectedMaxAgeSeconds: number;
 }
 
 const SQS_MAX_RETENTION = 1_209_600;
@@ -105,10 +110,12 @@ export function queueSettings(schedule: readonly number[]): QueueSettings {
   // plus a minute of processing per attempt and an hour of slack. A message must never
   // outlive the queue's retention, or SQS would drop it silently.
   const worstCase = (schedule.length - 1) * MAX_STEP_SECONDS + schedule.length * 60 + 3600;
+  const jittered = schedule.reduce((sum, delay) => sum + delay, 0) * (1 + JITTER);
   return {
     maxReceiveCount: schedule.length + SPARE_RECEIVES,
     retentionSeconds: clamp(worstCase, 3600, SQS_MAX_RETENTION),
     deadLetterRetentionSeconds: SQS_MAX_RETENTION,
+    expectedMaxAgeSeconds: Math.ceil(jittered + schedule.length * 60 + 600),
   };
 }
 

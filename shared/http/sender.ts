@@ -1,6 +1,10 @@
 import { type LookupAddress, lookup as systemLookup } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
-import { Agent, buildConnector, type Dispatcher } from "undici";
+import type { buildConnector, Dispatcher } from "undici";
+import dispatch from "undici/lib/api/api-request.js";
+import build from "undici/lib/core/connect.js";
+// By path, not the package root: see types/undici-internals.d.ts.
+import Agent from "undici/lib/dispatcher/agent.js";
 import { checkAddress, checkUrl, isLoopback, type NetworkPolicy } from "../ssrf.ts";
 
 /** Why an attempt produced no HTTP response. `destination_refused` is never retried. */
@@ -81,7 +85,7 @@ export function createHttpSender(options: HttpSenderOptions): WebhookSender & {
       };
     }
     try {
-      const response = await agent.request({
+      const response = await dispatch.call(agent, {
         ...target(request.url),
         method: "POST",
         headers: request.headers,
@@ -121,8 +125,8 @@ function guardedConnector(
   timeout: number,
   resolve: typeof systemLookup,
 ): buildConnector.connector {
-  const https = buildConnector({ timeout, lookup: guardedLookup(policy, "https:", resolve) });
-  const http = buildConnector({ timeout, lookup: guardedLookup(policy, "http:", resolve) });
+  const https = build({ timeout, lookup: guardedLookup(policy, "https:", resolve) });
+  const http = build({ timeout, lookup: guardedLookup(policy, "http:", resolve) });
   return (opts, callback) => {
     const host = opts.hostname.replace(/^\[|\]$/g, "");
     if (isIP(host) !== 0) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../shared/config.ts";
+import { ConfigError, functionEnvironment, loadConfig } from "../../shared/config.ts";
 
 const minimal = {
   WEBHOOKS_TABLE_NAME: "webhooks",
@@ -50,5 +50,24 @@ describe("loadConfig", () => {
         WEBHOOKS_REQUEST_TIMEOUT_MS: "1000",
       }),
     ).toThrow("must not exceed");
+  });
+});
+
+describe("functionEnvironment", () => {
+  it("is exactly what loadConfig reads back (the CDK app configures functions with it)", () => {
+    const env = functionEnvironment({
+      tableName: "webhooks-prod",
+      queueUrl: minimal.WEBHOOKS_QUEUE_URL,
+      deadLetterQueueUrl: minimal.WEBHOOKS_DLQ_URL,
+      retrySchedule: [0, 10, 600],
+      retentionDays: 14,
+    });
+    expect(loadConfig(env)).toMatchObject({
+      tableName: "webhooks-prod",
+      queueUrl: minimal.WEBHOOKS_QUEUE_URL,
+      deadLetterQueueUrl: minimal.WEBHOOKS_DLQ_URL,
+      retrySchedule: [0, 10, 600],
+      retentionSeconds: 14 * 86_400,
+    });
   });
 });

@@ -129,6 +129,12 @@ describe("queueSettings", () => {
     expect(settings.deadLetterRetentionSeconds).toBe(1_209_600);
   });
 
+  it("expects a healthy message to be no older than the jittered schedule plus processing", () => {
+    const settings = queueSettings([0, 100, 1000]);
+    expect(settings.expectedMaxAgeSeconds).toBe(Math.ceil(1100 * 1.2 + 3 * 60 + 600));
+    expect(settings.expectedMaxAgeSeconds).toBeLessThan(settings.retentionSeconds);
+  });
+
   it("a short schedule gets a short retention", () => {
     expect(queueSettings([0, 2, 4]).retentionSeconds).toBeLessThan(2 * MAX_STEP_SECONDS + 4000);
   });

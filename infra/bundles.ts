@@ -1,0 +1,36 @@
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+
+/** The budget DESIGN.md sets for each function's minified bundle. */
+export const BUNDLE_BUDGET_BYTES = 400 * 1024;
+
+export interface BundleSize {
+  /** The construct id, e.g. DeliverFunction. */
+  name: string;
+  /** The bundle's directory in the cloud assembly. */
+  path: string;
+  bytes: number;
+  withinBudget: boolean;
+}
+
+/**
+ * The minified bundle of every Lambda function in a synthesized stack, read from the cloud
+ * assembly (`cdk.out`): the very files `cdk deploy` would upload.
+ */
+export async function bundleSizes(assemblyDir: string): Promise<BundleSize[]> {
+  const templates = (await readdir(assemblyDir)).filter((file) => file.endsWith(".template.json"));
+  const sizes: BundleSize[] = [];
+  for (const file of templates) {
+    const template = JSON.parse(await readFile(join(assemblyDir, file), "utf8")) as {
+      Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>;
+    };
+    for (const resource of Object.values(template.Resources)) {
+      const assetPath = resource.Metadata?.["aws:asset:path"];
+      if (resource.Type !== "AWS::Lambda::Function" || !assetPath) continue;
+      const name = (resource.Metadata?.["aws:cdk:path"] ?? "").split("/").at(-2) ?? "function";
+      const { size } = await stat(join(assemblyDir, assetPath, "index.mjs"));
+      sizes.push({ name, path: assetPath, bytes: size, withinBudget: size <= BUNDLE_BUDGET_BYTES });
+    }
+  }
+  return sizes.sort((a, b) => a.name.localeCompare(b.name));
+}
