@@ -52,6 +52,13 @@ const eventsOption = (value: string) => {
   }
   return events;
 };
+const hoursOption = (value: string) => {
+  const hours = Number(value);
+  if (!Number.isFinite(hours) || hours < 0 || hours > 168) {
+    throw new InvalidArgumentError("must be a number of hours from 0 to 168");
+  }
+  return hours;
+};
 const isoTime = (value: string) => {
   if (Number.isNaN(Date.parse(value))) throw new InvalidArgumentError("must be an ISO 8601 time");
   return new Date(value).toISOString();
@@ -191,6 +198,28 @@ export function createProgram(
         patch,
       );
       print(command, s, () => subscriptionFields(s));
+    });
+
+  subscriptions
+    .command("rotate-secret <id>")
+    .description("replace the secret; the old one keeps signing during the grace period")
+    .option("--secret <secret>", "your own new secret (default: a generated whsec_ secret)")
+    .option("--grace <hours>", "hours the old secret keeps signing (0-168)", hoursOption, 24)
+    .action(async (id: string, opts, command: Command) => {
+      const s = await client(command).request<SubscriptionView>(
+        "POST",
+        `/v1/subscriptions/${encodeURIComponent(id)}/rotate-secret`,
+        {
+          gracePeriodSeconds: Math.round(opts.grace * 3600),
+          ...(opts.secret ? { secret: opts.secret } : {}),
+        },
+      );
+      print(
+        command,
+        s,
+        () =>
+          `${subscriptionFields(s)}\n\nKeep the new secret now: it is not shown again. Until ${s.rotationEndsAt ?? "now"} deliveries carry signatures with both.`,
+      );
     });
 
   subscriptions
@@ -536,6 +565,7 @@ function subscriptionFields(s: SubscriptionView): string {
     ["events", s.events.join(", ")],
     ["enabled", s.enabled ? "yes" : "no"],
     ["secret", s.secret ?? "none"],
+    ["rotation ends", s.rotationEndsAt],
     ["description", s.description || null],
     ["created", s.createdAt],
     ["updated", s.updatedAt],

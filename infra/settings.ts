@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import { DEFAULT_SCHEDULE, parseSchedule } from "../shared/retry.ts";
+import { parseCidrs } from "../shared/ssrf.ts";
 import { toFieldErrors } from "../shared/validation.ts";
 
 /**
@@ -67,6 +68,28 @@ const SettingsSchema = z.object({
   ),
   /** Steady-state request rate the HTTP API accepts per second (burst is twice this). */
   apiRateLimit: z.prefault(whole(1, 10_000), 200),
+  /**
+   * Private deployments: CIDR ranges deliveries may reach although not public, comma-separated
+   * (`10.20.0.0/16`). Cloud metadata addresses stay refused.
+   */
+  allowedCidrs: z.prefault(
+    z.pipe(
+      z.string(),
+      z.transform((text, ctx) => {
+        try {
+          parseCidrs(text);
+          return text
+            .split(",")
+            .map((cidr) => cidr.trim())
+            .filter(Boolean);
+        } catch (error) {
+          ctx.issues.push({ code: "custom", message: (error as Error).message, input: text });
+          return z.NEVER;
+        }
+      }),
+    ),
+    "",
+  ),
   /** Where alarms are emailed (SNS); without it the topic has no subscriber. */
   alarmEmail: z.optional(z.email({ error: "must be an email address" })),
   /** Keep the table and its data when the stack is deleted (the default), or destroy them. */

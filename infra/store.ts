@@ -7,7 +7,9 @@ import {
   TableV2,
 } from "aws-cdk-lib/aws-dynamodb";
 import { type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
+import { Key } from "aws-cdk-lib/aws-kms";
 import { Construct } from "constructs";
+import { ENCRYPTION_CONTEXT } from "../shared/secrets/kms-keyring.ts";
 import { DEAD_LETTER_INDEX, DEAD_LETTER_PROJECTION, TTL_ATTRIBUTE } from "../shared/store/table.ts";
 
 /**
@@ -18,6 +20,11 @@ import { DEAD_LETTER_INDEX, DEAD_LETTER_PROJECTION, TTL_ATTRIBUTE } from "../sha
  */
 export class Store extends Construct {
   readonly table: TableV2;
+  /**
+   * Wraps the data keys that seal subscription secrets (shared/secrets): a table export alone
+   * reveals no secret. Kept as long as the table is, or its secrets could never be opened.
+   */
+  readonly secretsKey: Key;
 
   constructor(scope: Construct, id: string, props: { tableName: string; retainData: boolean }) {
     super(scope, id);
@@ -41,12 +48,30 @@ export class Store extends Construct {
       deletionProtection: props.retainData,
       removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
+    this.secretsKey = new Key(this, "SecretsKey", {
+      description: `Seals the signing secrets in ${props.tableName}`,
+      enableKeyRotation: true,
+      removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
   }
 
   /**
    * Grants exactly these DynamoDB actions on the table, plus the dead-letter index when asked:
    * never `index/*`, never an action the function does not call.
    */
+  /** Sealing new secrets (the API) or opening stored ones (deliver): one KMS action each. */
+  grantSecrets(grantee: IGrantable, action: "kms:GenerateDataKey" | "kms:Decrypt") {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: [action],
+        resources: [this.secretsKey.keyArn],
+        conditions: {
+          StringEquals: { "kms:EncryptionContext:purpose": ENCRYPTION_CONTEXT.purpose },
+        },
+      }),
+    );
+  }
+
   grant(
     grantee: IGrantable,
     actions: readonly string[],

@@ -33,6 +33,8 @@ export class WebhooksStack extends Stack {
       deadLetterQueueUrl: queues.deadLetterQueue.queueUrl,
       retrySchedule: settings.retrySchedule,
       retentionDays: settings.retentionDays,
+      allowedCidrs: settings.allowedCidrs,
+      kmsKeyId: store.secretsKey.keyArn,
     });
 
     const api = new HouseFunction(this, "ApiFunction", {
@@ -47,6 +49,7 @@ export class WebhooksStack extends Stack {
       deadLetterIndex: true,
     });
     queues.queue.grantSendMessages(api);
+    store.grantSecrets(api, "kms:GenerateDataKey");
 
     const deliver = new HouseFunction(this, "DeliverFunction", {
       entry: resolve(root, "functions/deliver/handler.ts"),
@@ -57,6 +60,7 @@ export class WebhooksStack extends Stack {
     });
     store.grant(deliver, ["BatchGetItem", "UpdateItem"]);
     queues.deadLetterQueue.grantSendMessages(deliver);
+    store.grantSecrets(deliver, "kms:Decrypt");
     // Maximum concurrency on the event source (not reserved concurrency) is what keeps Lambda
     // from receiving more batches than it can run: a throttled batch would burn receive counts.
     deliver.addEventSource(

@@ -1,9 +1,11 @@
-import { resolve } from "node:path";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import * as z from "zod/mini";
 import { createDocumentClient, createSqsClient } from "../shared/aws.ts";
 import { jsonLogger, type Logger } from "../shared/log.ts";
 import { LOCAL_SCHEDULE, parseSchedule } from "../shared/retry.ts";
+import { newKeyFileContents } from "../shared/secrets/secret-box.ts";
 import { DynamoWorkspaceStore } from "../shared/store/workspace-store.ts";
 import { toFieldErrors } from "../shared/validation.ts";
 import { type InvokableFunctions, startApiGateway } from "./api-gateway.ts";
@@ -76,6 +78,7 @@ export async function startLocalStack(
   );
 
   const emulators = await startEmulators(dataDir);
+  const secretKeyFile = await ensureSecretKeyFile(dataDir);
   const region = "us-east-1";
   const credentials = { accessKeyId: "local", secretAccessKey: "local" };
   const dynamo = new DynamoDBClient({ endpoint: emulators.dynamoEndpoint, region, credentials });
@@ -99,7 +102,9 @@ export async function startLocalStack(
     WEBHOOKS_DLQ_URL: resources.deadLetterQueueUrl,
     WEBHOOKS_RETRY_SCHEDULE: schedule.join(","),
     WEBHOOKS_ALLOW_LOOPBACK_HTTP: "true",
+    WEBHOOKS_SECRET_KEY_FILE: secretKeyFile,
   });
+  delete process.env.WEBHOOKS_KMS_KEY_ID;
   delete process.env.AWS_PROFILE;
   delete process.env.AWS_SESSION_TOKEN;
 
@@ -143,6 +148,21 @@ export async function startLocalStack(
       await emulators.stop();
     },
   };
+}
+
+/**
+ * The local stand-in for the KMS key that seals subscription secrets: 32 random bytes in the
+ * data directory, readable by its owner only, made on first start and kept across restarts.
+ */
+async function ensureSecretKeyFile(dataDir: string): Promise<string> {
+  const path = join(dataDir, "secret-key");
+  await mkdir(dataDir, { recursive: true });
+  try {
+    await writeFile(path, newKeyFileContents(), { mode: 0o600, flag: "wx" });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+  }
+  return path;
 }
 
 function parseScheduleOrExplain(text: string): number[] {

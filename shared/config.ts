@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import { parseSchedule } from "./retry.ts";
+import { type Cidr, type NetworkPolicy, parseCidrs } from "./ssrf.ts";
 import { toFieldErrors } from "./validation.ts";
 
 /**
@@ -48,6 +49,28 @@ const EnvSchema = z.object({
    * link-local or metadata address stays refused.
    */
   WEBHOOKS_ALLOW_LOOPBACK_HTTP: z.prefault(bool, "false"),
+  /**
+   * Private deployments only: comma-separated CIDR ranges deliveries may reach although they
+   * are not public (`10.20.0.0/16`). Cloud metadata addresses stay refused.
+   */
+  WEBHOOKS_ALLOWED_CIDRS: z.prefault(
+    z.pipe(
+      z.string(),
+      z.transform((text, ctx) => {
+        try {
+          return parseCidrs(text);
+        } catch (error) {
+          ctx.issues.push({ code: "custom", message: (error as Error).message, input: text });
+          return z.NEVER;
+        }
+      }),
+    ),
+    "",
+  ),
+  /** AWS: the KMS key that wraps the data keys sealing subscription secrets. */
+  WEBHOOKS_KMS_KEY_ID: z.optional(z.string().check(z.minLength(1))),
+  /** Local stack: a file of 32 random bytes (base64) standing in for the KMS key. */
+  WEBHOOKS_SECRET_KEY_FILE: z.optional(z.string().check(z.minLength(1))),
   /** How much of a receiver's response body an attempt record keeps (bytes). */
   WEBHOOKS_RESPONSE_BODY_LIMIT: whole(0, 16_384, 4096),
   /** Events and deliveries expire this many days after their last change (DynamoDB TTL). */
@@ -66,6 +89,9 @@ export interface Config {
   deadLetterQueueUrl: string;
   retrySchedule: readonly number[];
   allowLoopbackHttp: boolean;
+  allowedCidrs: readonly Cidr[];
+  /** Where subscription secrets' data keys come from: exactly one of the two. */
+  secretKeys: { kmsKeyId: string } | { keyFile: string };
   responseBodyLimit: number;
   retentionSeconds: number;
   connectTimeoutMs: number;
@@ -87,12 +113,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       "Invalid configuration:\n  WEBHOOKS_CONNECT_TIMEOUT_MS: must not exceed WEBHOOKS_REQUEST_TIMEOUT_MS.",
     );
   }
+  const { WEBHOOKS_KMS_KEY_ID: kmsKeyId, WEBHOOKS_SECRET_KEY_FILE: keyFile } = env_;
+  if (Boolean(kmsKeyId) === Boolean(keyFile)) {
+    throw new ConfigError(
+      "Invalid configuration:\n  WEBHOOKS_KMS_KEY_ID / WEBHOOKS_SECRET_KEY_FILE: set exactly one (KMS on AWS, a key file locally).",
+    );
+  }
   return Object.freeze({
+    secretKeys: kmsKeyId ? { kmsKeyId } : { keyFile: keyFile as string },
     tableName: env_.WEBHOOKS_TABLE_NAME,
     queueUrl: env_.WEBHOOKS_QUEUE_URL,
     deadLetterQueueUrl: env_.WEBHOOKS_DLQ_URL,
     retrySchedule: Object.freeze(env_.WEBHOOKS_RETRY_SCHEDULE),
     allowLoopbackHttp: env_.WEBHOOKS_ALLOW_LOOPBACK_HTTP,
+    allowedCidrs: Object.freeze(env_.WEBHOOKS_ALLOWED_CIDRS),
     responseBodyLimit: env_.WEBHOOKS_RESPONSE_BODY_LIMIT,
     retentionSeconds: env_.WEBHOOKS_RETENTION_DAYS * 86_400,
     connectTimeoutMs: env_.WEBHOOKS_CONNECT_TIMEOUT_MS,
@@ -103,6 +137,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
 /** The settings a deployment chooses; the rest of Config comes from the resources. */
 export interface FunctionSettings {
+  kmsKeyId: string;
+  /** As written in settings, e.g. "10.20.0.0/16"; empty for none. */
+  allowedCidrs?: readonly string[];
   tableName: string;
   queueUrl: string;
   deadLetterQueueUrl: string;
@@ -119,8 +156,18 @@ export function functionEnvironment(settings: FunctionSettings): Record<string, 
     WEBHOOKS_TABLE_NAME: settings.tableName,
     WEBHOOKS_QUEUE_URL: settings.queueUrl,
     WEBHOOKS_DLQ_URL: settings.deadLetterQueueUrl,
+    WEBHOOKS_KMS_KEY_ID: settings.kmsKeyId,
     WEBHOOKS_RETRY_SCHEDULE: settings.retrySchedule.join(","),
     WEBHOOKS_RETENTION_DAYS: String(settings.retentionDays),
+    ...(settings.allowedCidrs?.length
+      ? { WEBHOOKS_ALLOWED_CIDRS: settings.allowedCidrs.join(",") }
+      : {}),
   };
   return env as Record<string, string>;
 }
+
+/** The destination policy every delivery and subscription check applies. */
+export const networkPolicy = (config: Config): NetworkPolicy => ({
+  allowLoopbackHttp: config.allowLoopbackHttp,
+  allowedCidrs: config.allowedCidrs,
+});

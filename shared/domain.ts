@@ -15,6 +15,18 @@ export interface ApiKey {
   revokedAt?: string | undefined;
 }
 
+/** A signing secret as stored: sealed (shared/secrets), never in clear. */
+export interface StoredSecret {
+  sealed: string;
+  /** `whsec` for generated (Standard Webhooks) secrets, `custom` for a user's own: for masking. */
+  kind: "whsec" | "custom";
+}
+
+/** A replaced secret that still signs deliveries until its grace period ends. */
+export interface RotatingSecret extends StoredSecret {
+  expiresAt: string;
+}
+
 export interface Subscription {
   id: string;
   workspaceId: string;
@@ -22,8 +34,10 @@ export interface Subscription {
   events: EventName[];
   enabled: boolean;
   description: string;
-  /** Signing secret, or null when deliveries are unsigned. Never leaves the API after creation. */
-  secret: string | null;
+  /** Signing secret, or null when deliveries are unsigned. Shown in clear only when set. */
+  secret: StoredSecret | null;
+  /** Secrets replaced by a rotation, still signing until they expire (newest first). */
+  previousSecrets: RotatingSecret[];
   createdAt: string;
   updatedAt: string;
 }

@@ -38,16 +38,16 @@ export type EventInput = z.output<typeof EventInput>;
 const WHSEC = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
 
 /**
- * A user's own signing secret: 16–256 characters with no control characters or surrounding
- * spaces; a `whsec_` secret must carry 24–64 base64 bytes (Standard Webhooks keys).
+ * A user's own signing secret: 16–256 printable ASCII characters, no leading or trailing
+ * space. ASCII because the Standard Webhooks libraries key a raw secret by its character codes
+ * while `X-Webhook-Signature` uses its UTF-8 bytes: the two agree only for ASCII. A `whsec_`
+ * secret must carry 24–64 base64 bytes (Standard Webhooks keys).
  */
 export const Secret = z.string().check(
   z.minLength(16, "must be at least 16 characters"),
   z.maxLength(256),
-  z.refine(
-    (value) => value === value.trim() && !/\p{Cc}/u.test(value),
-    "must not contain control characters or leading/trailing spaces",
-  ),
+  z.regex(/^[\x20-\x7e]*$/, "must be printable ASCII characters"),
+  z.refine((value) => value === value.trim(), "must not start or end with a space"),
   z.refine((value) => {
     if (!value.startsWith("whsec_")) return true;
     const match = WHSEC.exec(value);
@@ -154,6 +154,15 @@ export const ReplayInput = z
     }),
   );
 export type ReplayInput = z.output<typeof ReplayInput>;
+
+/** `POST /v1/subscriptions/{id}/rotate-secret`: a new secret, the old one kept for a while. */
+export const RotateSecretInput = z.strictObject({
+  /** Your own new secret; by default one is generated. */
+  secret: z.optional(Secret),
+  /** How long the old secret keeps signing: 0 (at once) to 7 days; default 24 hours. */
+  gracePeriodSeconds: z.optional(z.number().check(z.int(), z.minimum(0), z.maximum(7 * 86_400))),
+});
+export type RotateSecretInput = z.output<typeof RotateSecretInput>;
 
 export const KeyCreate = z.strictObject({
   role: z.enum(ROLES as [Role, ...Role[]]),

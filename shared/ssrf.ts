@@ -12,7 +12,34 @@ import ipaddr from "ipaddr.js";
 export interface NetworkPolicy {
   /** Local stack only: loopback destinations allowed, and plain http to them. */
   allowLoopbackHttp: boolean;
+  /**
+   * Private deployments: ranges that are allowed although they are not public (a receiver in
+   * the same VPC, say). Cloud metadata addresses stay refused even inside them.
+   */
+  allowedCidrs?: readonly Cidr[] | undefined;
 }
+
+export type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+/** Parses `10.20.0.0/16,fd12::/48`; throws with the offending entry named. */
+export function parseCidrs(text: string): Cidr[] {
+  return text
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      try {
+        return ipaddr.parseCIDR(entry);
+      } catch {
+        throw new Error(`'${entry}' is not a CIDR range like 10.20.0.0/16`);
+      }
+    });
+}
+
+/** Where clouds serve instance credentials: refused whatever the allow-list says. */
+const METADATA = ["169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200"].map((a) =>
+  ipaddr.parse(a).toString(),
+);
 
 export type Verdict = { ok: true } | { ok: false; reason: string };
 
@@ -22,7 +49,7 @@ const LABELS: Record<string, string> = {
   unspecified: "an unspecified",
   broadcast: "a broadcast",
   multicast: "a multicast",
-  linkLocal: "a link-local (cloud metadata)",
+  linkLocal: "a link-local",
   loopback: "a loopback",
   carrierGradeNat: "a carrier-grade NAT",
   private: "a private",
@@ -42,7 +69,17 @@ export function checkAddress(address: string, policy: NetworkPolicy): Verdict {
     parsed = parsed.toIPv4Address();
   }
   const range = parsed.range();
+  if (METADATA.includes(parsed.toString())) {
+    return { ok: false, reason: `${parsed.toString()} is a cloud metadata address` };
+  }
   if (range === "loopback" && policy.allowLoopbackHttp) return { ok: true };
+  const ip = parsed;
+  const allowListed = policy.allowedCidrs?.some(
+    // Same family; the casts only tell TypeScript what `kind()` has just established.
+    ([net, bits]) =>
+      net.kind() === ip.kind() && (ip as ipaddr.IPv4).match(net as ipaddr.IPv4, bits),
+  );
+  if (allowListed) return { ok: true };
   const globalUnicast =
     range === "unicast" &&
     (parsed.kind() === "ipv4" || (parsed as ipaddr.IPv6).match(GLOBAL_UNICAST_V6));

@@ -6,6 +6,8 @@ import { loadConfig } from "../../shared/config.ts";
 import { problemJson } from "../../shared/http/problem.ts";
 import { jsonLogger } from "../../shared/log.ts";
 import { SqsDeliveryQueue } from "../../shared/queue/delivery-queue.ts";
+import { createKeyring } from "../../shared/secrets/keyring.ts";
+import { SecretBox } from "../../shared/secrets/secret-box.ts";
 import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
 import { DynamoEventStore } from "../../shared/store/event-store.ts";
 import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
@@ -20,6 +22,7 @@ const deps: ApiDeps = {
   events: new DynamoEventStore(table),
   deliveries: new DynamoDeliveryStore(table),
   queue: new SqsDeliveryQueue(createSqsClient(), config.queueUrl, config.deadLetterQueueUrl),
+  secrets: new SecretBox(createKeyring(config)),
   resolveHost: async (host) =>
     (await lookup(host, { all: true }).catch(() => [])).map((entry) => entry.address),
 };

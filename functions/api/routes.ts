@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { EVENT_TYPES } from "../../shared/catalog.ts";
-import type { Config } from "../../shared/config.ts";
+import { type Config, networkPolicy } from "../../shared/config.ts";
 import {
   ConflictError,
   MethodNotAllowedError,
@@ -26,9 +26,11 @@ import {
   KeyCreate,
   RedriveInput,
   ReplayInput,
+  RotateSecretInput,
   SubscriptionCreate,
   SubscriptionPatch,
 } from "../../shared/schemas.ts";
+import type { SecretSealer } from "../../shared/secrets/secret-box.ts";
 import type { DeliveryStore } from "../../shared/store/delivery-store.ts";
 import type { EventStore } from "../../shared/store/event-store.ts";
 import type { WorkspaceSnapshot, WorkspaceStore } from "../../shared/store/workspace-store.ts";
@@ -46,6 +48,7 @@ import {
   createSubscription,
   deleteSubscription,
   getSubscription,
+  rotateSecret,
   updateSubscription,
 } from "../../shared/use-cases/subscriptions.ts";
 import { parseOrThrow } from "../../shared/validation.ts";
@@ -56,6 +59,8 @@ export interface ApiDeps {
   events: EventStore;
   deliveries: DeliveryStore;
   queue: DeliveryQueue;
+  /** Seals new signing secrets; the API never needs one back. */
+  secrets: SecretSealer;
   resolveHost: (host: string) => Promise<string[]>;
 }
 
@@ -76,7 +81,8 @@ interface Reply {
 
 const subscriptionDeps = (deps: ApiDeps) => ({
   store: deps.workspaces,
-  policy: { allowLoopbackHttp: deps.config.allowLoopbackHttp },
+  secrets: deps.secrets,
+  policy: networkPolicy(deps.config),
   maxSubscriptions: deps.config.maxSubscriptions,
   resolveHost: deps.resolveHost,
 });
@@ -117,14 +123,14 @@ const handlers: Record<Exclude<RouteKey, "GET /health">, (call: Call) => Promise
 
   "POST /v1/subscriptions": async ({ request, workspaceId, deps }) => {
     const input = jsonBody(request, SubscriptionCreate);
-    const { subscription, revealSecret } = await createSubscription(
+    const { subscription, secret } = await createSubscription(
       workspaceId,
       input,
       subscriptionDeps(deps),
     );
     return {
       status: 201,
-      body: subscriptionView(subscription, revealSecret),
+      body: subscriptionView(subscription, secret),
       headers: { location: `/v1/subscriptions/${subscription.id}` },
     };
   },
@@ -143,13 +149,24 @@ const handlers: Record<Exclude<RouteKey, "GET /health">, (call: Call) => Promise
 
   "PATCH /v1/subscriptions/{id}": async ({ request, workspaceId, params, deps }) => {
     const patch = jsonBody(request, SubscriptionPatch);
-    const { subscription, revealSecret } = await updateSubscription(
+    const { subscription, secret } = await updateSubscription(
       workspaceId,
       params.id ?? "",
       patch,
       subscriptionDeps(deps),
     );
-    return { status: 200, body: subscriptionView(subscription, revealSecret) };
+    return { status: 200, body: subscriptionView(subscription, secret) };
+  },
+
+  "POST /v1/subscriptions/{id}/rotate-secret": async ({ request, workspaceId, params, deps }) => {
+    const input = request.body ? jsonBody(request, RotateSecretInput) : {};
+    const { subscription, secret } = await rotateSecret(
+      workspaceId,
+      params.id ?? "",
+      input,
+      subscriptionDeps(deps),
+    );
+    return { status: 200, body: subscriptionView(subscription, secret) };
   },
 
   "DELETE /v1/subscriptions/{id}": async ({ request, workspaceId, params, deps }) => {

@@ -1,10 +1,12 @@
 import middy from "@middy/core";
 import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createDocumentClient, createSqsClient } from "../../shared/aws.ts";
-import { loadConfig } from "../../shared/config.ts";
+import { loadConfig, networkPolicy } from "../../shared/config.ts";
 import { createHttpSender } from "../../shared/http/sender.ts";
 import { jsonLogger } from "../../shared/log.ts";
 import { SqsDeliveryQueue } from "../../shared/queue/delivery-queue.ts";
+import { createKeyring } from "../../shared/secrets/keyring.ts";
+import { SecretBox } from "../../shared/secrets/secret-box.ts";
 import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
 import { type DeliverDeps, deliverBatch } from "../../shared/use-cases/deliver-batch.ts";
 
@@ -14,8 +16,9 @@ const config = loadConfig();
 const deps: DeliverDeps = {
   store: new DynamoDeliveryStore({ client: createDocumentClient(), name: config.tableName }),
   queue: new SqsDeliveryQueue(createSqsClient(), config.queueUrl, config.deadLetterQueueUrl),
+  secrets: new SecretBox(createKeyring(config)),
   sender: createHttpSender({
-    policy: { allowLoopbackHttp: config.allowLoopbackHttp },
+    policy: networkPolicy(config),
     connectTimeoutMs: config.connectTimeoutMs,
     requestTimeoutMs: config.requestTimeoutMs,
     responseBodyLimit: config.responseBodyLimit,

@@ -14,6 +14,7 @@ export const ROUTES = {
   "GET /v1/subscriptions/{id}": { auth: ["admin"] },
   "PATCH /v1/subscriptions/{id}": { auth: ["admin"] },
   "DELETE /v1/subscriptions/{id}": { auth: ["admin"] },
+  "POST /v1/subscriptions/{id}/rotate-secret": { auth: ["admin"] },
   "GET /v1/deliveries": { auth: ["admin"] },
   "GET /v1/deliveries/{id}": { auth: ["admin"] },
   "POST /v1/deliveries/{id}/resend": { auth: ["admin"] },

@@ -178,7 +178,7 @@ function guardedLookup(
         if (refusal) {
           refusal.message = refusal.message.replace(
             "Destination refused: ",
-            `Destination refused: ${hostname} resolves to `,
+            `Destination refused: ${hostname} resolves to a refused address: `,
           );
           return callback(refusal, "", 0);
         }

@@ -1,21 +1,40 @@
-import type { ApiKey, Attempt, Delivery, StoredEvent, Subscription } from "../domain.ts";
-import { isWhsecSecret } from "../signing.ts";
+import type {
+  ApiKey,
+  Attempt,
+  Delivery,
+  StoredEvent,
+  StoredSecret,
+  Subscription,
+} from "../domain.ts";
 
 /** JSON shapes of the API. Secrets appear only where `revealSecret` is set (create, rotate). */
 
-export function maskSecret(secret: string | null): string | null {
+export function maskSecret(secret: StoredSecret | null): string | null {
   if (secret === null) return null;
-  return isWhsecSecret(secret) ? "whsec_********" : "********";
+  return secret.kind === "whsec" ? "whsec_********" : "********";
 }
 
-export function subscriptionView(subscription: Subscription, revealSecret = false) {
+/** `secret` is the plaintext to reveal, only in the answer of the call that set it. */
+export function subscriptionView(
+  subscription: Subscription,
+  secret: string | null = null,
+  now = Date.now(),
+) {
+  const rotating = subscription.previousSecrets.filter((p) => Date.parse(p.expiresAt) > now);
   return {
     id: subscription.id,
     url: subscription.url,
     events: subscription.events,
     enabled: subscription.enabled,
     description: subscription.description,
-    secret: revealSecret ? subscription.secret : maskSecret(subscription.secret),
+    secret: secret ?? maskSecret(subscription.secret),
+    /** While set, deliveries also carry signatures made with the previous secret(s). */
+    rotationEndsAt: rotating.length
+      ? (rotating
+          .map((p) => p.expiresAt)
+          .sort()
+          .at(-1) ?? null)
+      : null,
     createdAt: subscription.createdAt,
     updatedAt: subscription.updatedAt,
   };

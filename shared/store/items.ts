@@ -6,6 +6,7 @@ import type {
   Delivery,
   DeliveryStatus,
   StoredEvent,
+  StoredSecret,
   Subscription,
 } from "../domain.ts";
 import type { Role } from "../keys.ts";
@@ -59,7 +60,11 @@ export function subscriptionToItem(subscription: Subscription): Item {
     events: subscription.events,
     enabled: subscription.enabled,
     description: subscription.description,
-    secret: subscription.secret ?? undefined,
+    secret: subscription.secret?.sealed,
+    secretKind: subscription.secret?.kind,
+    previousSecrets: subscription.previousSecrets.length
+      ? subscription.previousSecrets.map((p) => ({ s: p.sealed, k: p.kind, x: p.expiresAt }))
+      : undefined,
     createdAt: subscription.createdAt,
     updatedAt: subscription.updatedAt,
   };
@@ -73,7 +78,17 @@ export function itemToSubscription(workspaceId: string, item: Item): Subscriptio
     events: item.events as EventName[],
     enabled: item.enabled as boolean,
     description: (item.description as string | undefined) ?? "",
-    secret: (item.secret as string | undefined) ?? null,
+    secret: item.secret
+      ? {
+          sealed: item.secret as string,
+          kind: (item.secretKind as StoredSecret["kind"]) ?? "custom",
+        }
+      : null,
+    previousSecrets: ((item.previousSecrets as Item[] | undefined) ?? []).map((p) => ({
+      sealed: p.s as string,
+      kind: p.k as StoredSecret["kind"],
+      expiresAt: p.x as string,
+    })),
     createdAt: item.createdAt as string,
     updatedAt: item.updatedAt as string,
   };

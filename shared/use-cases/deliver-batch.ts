@@ -1,4 +1,10 @@
-import type { Attempt, AttemptErrorClass, DeliveryMessage, DeliveryStatus } from "../domain.ts";
+import type {
+  Attempt,
+  AttemptErrorClass,
+  DeliveryMessage,
+  DeliveryStatus,
+  Subscription,
+} from "../domain.ts";
 import type { SendResult, WebhookSender } from "../http/sender.ts";
 import { describeError, type Logger } from "../log.ts";
 import {
@@ -7,6 +13,8 @@ import {
   type VisibilityChange,
 } from "../queue/delivery-queue.ts";
 import { type FailureKind, nextRetry, parseRetryAfter } from "../retry.ts";
+import { secretContext } from "../secrets/keyring.ts";
+import type { SecretOpener } from "../secrets/secret-box.ts";
 import { deliveryHeaders } from "../signing.ts";
 import { contextKey, type DeliveryContext, type DeliveryStore } from "../store/delivery-store.ts";
 import { expiresAt } from "../store/items.ts";
@@ -24,6 +32,8 @@ export interface DeliverDeps {
   store: DeliveryStore;
   queue: DeliveryQueue;
   sender: WebhookSender;
+  /** Opens sealed signing secrets, at the moment they are needed. */
+  secrets: SecretOpener;
   schedule: readonly number[];
   retentionSeconds: number;
   requestTimeoutMs: number;
@@ -246,7 +256,7 @@ async function deliverOne(
     event: message.n,
     body: event.body,
     timestamp: Math.floor(startedAt / 1000),
-    secrets: subscription.secret ? [subscription.secret] : [],
+    secrets: await signingSecrets(subscription, deps.secrets, startedAt),
   });
   const result = await deps.sender.send({ url: subscription.url, headers, body: event.body });
   const outcome = classify(result, startedAt);
@@ -293,6 +303,20 @@ async function deliverOne(
   if (outcome.ok) return { kind: "done", reason: "succeeded" };
   if (decision?.retry) return { kind: "retry", delaySeconds: decision.delaySeconds };
   return "dead-letter";
+}
+
+/** The current secret first, then those still inside a rotation's grace period. */
+async function signingSecrets(
+  subscription: Subscription,
+  opener: SecretOpener,
+  now: number,
+): Promise<string[]> {
+  const context = secretContext(subscription.workspaceId, subscription.id);
+  const live = [
+    ...(subscription.secret ? [subscription.secret] : []),
+    ...subscription.previousSecrets.filter((p) => Date.parse(p.expiresAt) > now),
+  ];
+  return Promise.all(live.map((secret) => opener.open(secret.sealed, context)));
 }
 
 export type Classification =

@@ -1,16 +1,18 @@
 import { isIP } from "node:net";
-import type { EventName } from "../catalog.ts";
-import { EVENT_NAMES } from "../catalog.ts";
-import type { Subscription } from "../domain.ts";
+import { EVENT_NAMES, type EventName } from "../catalog.ts";
+import type { RotatingSecret, StoredSecret, Subscription } from "../domain.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import { newSubscriptionId } from "../ids.ts";
-import type { SubscriptionCreate, SubscriptionPatch } from "../schemas.ts";
-import { generateSecret } from "../signing.ts";
+import type { RotateSecretInput, SubscriptionCreate, SubscriptionPatch } from "../schemas.ts";
+import { secretContext } from "../secrets/keyring.ts";
+import type { SecretSealer } from "../secrets/secret-box.ts";
+import { generateSecret, isWhsecSecret } from "../signing.ts";
 import { checkAddress, checkUrl, type NetworkPolicy } from "../ssrf.ts";
 import type { WorkspaceStore } from "../store/workspace-store.ts";
 
 export interface SubscriptionDeps {
   store: WorkspaceStore;
+  secrets: SecretSealer;
   policy: NetworkPolicy;
   maxSubscriptions: number;
   /** Resolves a host name to its addresses; failures resolve to [] (checked again at send). */
@@ -18,11 +20,15 @@ export interface SubscriptionDeps {
   now?: () => number;
 }
 
-/** A subscription together with its secret in clear, which only create and rotate reveal. */
+/** A subscription, with its new secret in clear when this call set one (shown this once). */
 export interface WithSecret {
   subscription: Subscription;
-  revealSecret: boolean;
+  secret: string | null;
 }
+
+/** At most this many replaced secrets keep signing at once (each adds a signature). */
+const MAX_ROTATING = 3;
+export const DEFAULT_GRACE_SECONDS = 24 * 3600;
 
 export async function createSubscription(
   workspaceId: string,
@@ -37,19 +43,22 @@ export async function createSubscription(
     );
   }
   const at = new Date((deps.now ?? Date.now)()).toISOString();
+  const id = newSubscriptionId();
+  const secret = input.secret ?? (input.generateSecret ? generateSecret() : null);
   const subscription: Subscription = {
-    id: newSubscriptionId(),
+    id,
     workspaceId,
     url: input.url,
     events: normalizeEvents(input.events),
     enabled: input.enabled ?? true,
     description: input.description ?? "",
-    secret: input.secret ?? (input.generateSecret ? generateSecret() : null),
+    secret: secret === null ? null : await seal(secret, workspaceId, id, deps.secrets),
+    previousSecrets: [],
     createdAt: at,
     updatedAt: at,
   };
   await deps.store.createSubscription(subscription);
-  return { subscription, revealSecret: subscription.secret !== null };
+  return { subscription, secret };
 }
 
 export async function getSubscription(
@@ -62,6 +71,7 @@ export async function getSubscription(
   return subscription;
 }
 
+/** Changes apply to the next attempt. A new secret here replaces the old one at once. */
 export async function updateSubscription(
   workspaceId: string,
   id: string,
@@ -71,29 +81,77 @@ export async function updateSubscription(
   const current = await getSubscription(workspaceId, id, deps.store);
   if (patch.url !== undefined && patch.url !== current.url)
     await assertDestination(patch.url, deps);
-  const secretChanged = patch.secret !== undefined || patch.generateSecret === true;
+  const replaced = patch.secret !== undefined || patch.generateSecret === true;
+  const secret = patch.generateSecret ? generateSecret() : (patch.secret ?? null);
   const next: Subscription = {
     ...current,
     url: patch.url ?? current.url,
     events: patch.events ? normalizeEvents(patch.events) : current.events,
     enabled: patch.enabled ?? current.enabled,
     description: patch.description ?? current.description,
-    secret: patch.generateSecret
-      ? generateSecret()
-      : patch.secret !== undefined
-        ? patch.secret
-        : current.secret,
+    ...(replaced
+      ? {
+          secret: secret === null ? null : await seal(secret, workspaceId, id, deps.secrets),
+          previousSecrets: [],
+        }
+      : {}),
     updatedAt: laterThan(current.updatedAt, deps.now),
   };
-  if (!(await deps.store.replaceSubscription(next, current.updatedAt))) {
-    throw new ConflictError("The subscription changed while this update ran; read it and retry.");
-  }
-  return { subscription: next, revealSecret: secretChanged && next.secret !== null };
+  await replace(next, current.updatedAt, deps.store);
+  return { subscription: next, secret: replaced ? secret : null };
+}
+
+/**
+ * Rotates the signing secret with a grace period: the new secret signs from the next attempt
+ * (and alone in `X-Webhook-Signature`); the old one keeps signing in `webhook-signature` until
+ * the grace period ends, so receivers can switch at their own pace.
+ */
+export async function rotateSecret(
+  workspaceId: string,
+  id: string,
+  input: RotateSecretInput,
+  deps: SubscriptionDeps,
+): Promise<WithSecret> {
+  const current = await getSubscription(workspaceId, id, deps.store);
+  const now = (deps.now ?? Date.now)();
+  const secret = input.secret ?? generateSecret();
+  const grace = input.gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS;
+  const still = current.previousSecrets.filter((p) => Date.parse(p.expiresAt) > now);
+  const retiring: RotatingSecret[] =
+    current.secret && grace > 0
+      ? [{ ...current.secret, expiresAt: new Date(now + grace * 1000).toISOString() }]
+      : [];
+  const next: Subscription = {
+    ...current,
+    secret: await seal(secret, workspaceId, id, deps.secrets),
+    previousSecrets: [...retiring, ...still].slice(0, MAX_ROTATING),
+    updatedAt: laterThan(current.updatedAt, deps.now),
+  };
+  await replace(next, current.updatedAt, deps.store);
+  return { subscription: next, secret };
 }
 
 export async function deleteSubscription(workspaceId: string, id: string, store: WorkspaceStore) {
   if (!(await store.deleteSubscription(workspaceId, id))) {
     throw new NotFoundError(`No subscription '${id}' in this workspace.`);
+  }
+}
+
+async function seal(
+  secret: string,
+  workspaceId: string,
+  id: string,
+  sealer: SecretSealer,
+): Promise<StoredSecret> {
+  return {
+    sealed: await sealer.seal(secret, secretContext(workspaceId, id)),
+    kind: isWhsecSecret(secret) ? "whsec" : "custom",
+  };
+}
+
+async function replace(next: Subscription, previousUpdatedAt: string, store: WorkspaceStore) {
+  if (!(await store.replaceSubscription(next, previousUpdatedAt))) {
+    throw new ConflictError("The subscription changed while this update ran; read it and retry.");
   }
 }
 
@@ -109,7 +167,9 @@ async function assertDestination(url: string, deps: SubscriptionDeps): Promise<v
   if (isIP(host) !== 0) return;
   for (const address of await deps.resolveHost(host)) {
     const check = checkAddress(address, deps.policy);
-    if (!check.ok) throw urlError(`the URL's host ${host} resolves to ${check.reason}`);
+    if (!check.ok) {
+      throw urlError(`the URL's host ${host} resolves to a refused address: ${check.reason}`);
+    }
   }
 }
 

@@ -13,6 +13,7 @@ import { generateSecret } from "../../shared/signing.ts";
 import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
 import { type LocalAws, startLocalAws } from "../helpers/aws-local.ts";
 import { startServer, type TestServer } from "../helpers/http-server.ts";
+import { sealedSecret, TEST_KEY_FILE } from "../helpers/secrets.ts";
 
 /**
  * The artifacts `cdk deploy` would upload — the esbuild bundles in cdk.out, with their
@@ -69,6 +70,7 @@ writeFileSync(${JSON.stringify(`${name}.json`)}, JSON.stringify(await handler(${
       WEBHOOKS_QUEUE_URL: aws.queueUrl,
       WEBHOOKS_DLQ_URL: aws.deadLetterQueueUrl,
       WEBHOOKS_ALLOW_LOOPBACK_HTTP: "true",
+      WEBHOOKS_SECRET_KEY_FILE: TEST_KEY_FILE,
     },
   });
   return JSON.parse(await readFile(`${name}.json`, "utf8"));
@@ -104,7 +106,8 @@ describe("the deployable bundles", () => {
       events: ["service.created"],
       enabled: true,
       description: "",
-      secret,
+      secret: await sealedSecret("bundles", subscriptionId, secret),
+      previousSecrets: [],
       createdAt: "2026-11-26T00:00:00.000Z",
       updatedAt: "2026-11-26T00:00:00.000Z",
     });

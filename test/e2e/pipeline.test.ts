@@ -69,6 +69,7 @@ beforeAll(async () => {
     enabled: true,
     description: "",
     secret: null,
+    previousSecrets: [],
     createdAt: "2026-11-26T00:00:00.000Z",
     updatedAt: "2026-11-26T00:00:00.000Z",
   });

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { lambdaContext } from "../../local/lambda-context.ts";
 import { matchRoute } from "../../shared/http/routes.ts";
+import { TEST_KEY_FILE } from "./secrets.ts";
 
 /** An API Gateway HTTP API (payload 2.0) event, routed the way API Gateway routes it. */
 export function apiEvent(
@@ -54,6 +55,7 @@ export function apiEvent(
 export const context = () => lambdaContext("test", 30_000);
 
 export const FUNCTION_ENV = {
+  WEBHOOKS_SECRET_KEY_FILE: TEST_KEY_FILE,
   WEBHOOKS_TABLE_NAME: "webhooks-test",
   WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/deliveries",
   WEBHOOKS_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/deliveries-dlq",

@@ -2,7 +2,13 @@
  * Small in-memory stand-ins for the ports, for use-case unit tests only. The adapters behind
  * these ports are tested against dynalite and fauxqs in test/integration.
  */
-import type { Delivery, DeliveryMessage, StoredEvent, Subscription } from "../../shared/domain.ts";
+import type {
+  ApiKey,
+  Delivery,
+  DeliveryMessage,
+  StoredEvent,
+  Subscription,
+} from "../../shared/domain.ts";
 import type { SendRequest, SendResult, WebhookSender } from "../../shared/http/sender.ts";
 import type { DeliveryQueue, VisibilityChange } from "../../shared/queue/delivery-queue.ts";
 import {
@@ -15,6 +21,7 @@ import {
   type PendingClaim,
 } from "../../shared/store/delivery-store.ts";
 import type { CreateEventResult, EventStore } from "../../shared/store/event-store.ts";
+import type { WorkspaceStore } from "../../shared/store/workspace-store.ts";
 
 export class FakeQueue implements DeliveryQueue {
   sent: DeliveryMessage[] = [];
@@ -215,3 +222,53 @@ export const ok = (status = 200, headers: Record<string, string> = {}): SendResu
   bodyTruncated: false,
   durationMs: 3,
 });
+
+/** Keys and subscriptions in memory, with the optimistic lock the real store has. */
+export class FakeWorkspaceStore implements WorkspaceStore {
+  keys: ApiKey[] = [];
+  subscriptions = new Map<string, Subscription>();
+
+  async load(workspaceId: string) {
+    return {
+      keys: this.keys.filter((k) => k.workspaceId === workspaceId),
+      subscriptions: await this.listSubscriptions(workspaceId),
+    };
+  }
+  async getKey(workspaceId: string, hash: string) {
+    return this.keys.find((k) => k.workspaceId === workspaceId && k.hash === hash);
+  }
+  async listKeys(workspaceId: string) {
+    return this.keys.filter((k) => k.workspaceId === workspaceId);
+  }
+  async putKey(apiKey: ApiKey) {
+    if (this.keys.some((k) => k.hash === apiKey.hash)) return false;
+    this.keys.push(apiKey);
+    return true;
+  }
+  async revokeKey(workspaceId: string, keyId: string, at: string) {
+    const key = this.keys.find((k) => k.workspaceId === workspaceId && k.id === keyId);
+    if (key) key.revokedAt ??= at;
+    return key;
+  }
+  async listSubscriptions(workspaceId: string) {
+    return [...this.subscriptions.values()].filter((s) => s.workspaceId === workspaceId);
+  }
+  async getSubscription(workspaceId: string, id: string) {
+    const found = this.subscriptions.get(id);
+    return found?.workspaceId === workspaceId ? structuredClone(found) : undefined;
+  }
+  async createSubscription(subscription: Subscription) {
+    this.subscriptions.set(subscription.id, structuredClone(subscription));
+  }
+  async replaceSubscription(subscription: Subscription, previousUpdatedAt: string) {
+    const current = this.subscriptions.get(subscription.id);
+    if (!current || current.updatedAt !== previousUpdatedAt) return false;
+    this.subscriptions.set(subscription.id, structuredClone(subscription));
+    return true;
+  }
+  async deleteSubscription(workspaceId: string, id: string) {
+    const current = this.subscriptions.get(id);
+    if (current?.workspaceId !== workspaceId) return false;
+    return this.subscriptions.delete(id);
+  }
+}

@@ -122,6 +122,7 @@ describe("WebhooksStack", () => {
       "dynamodb:PutItem",
       "dynamodb:Query",
       "dynamodb:UpdateItem",
+      "kms:GenerateDataKey",
       "logs:CreateLogStream",
       "logs:PutLogEvents",
       "sqs:GetQueueAttributes",
@@ -131,6 +132,7 @@ describe("WebhooksStack", () => {
     expect(actions("DeliverFunctionRole")).toEqual([
       "dynamodb:BatchGetItem",
       "dynamodb:UpdateItem",
+      "kms:Decrypt",
       "logs:CreateLogStream",
       "logs:PutLogEvents",
       "sqs:ChangeMessageVisibility",
@@ -171,6 +173,29 @@ describe("WebhooksStack", () => {
     expect(JSON.stringify(template.findResources("AWS::IAM::Role"))).not.toContain(
       "ManagedPolicyArns",
     );
+  });
+
+  it("seals secrets with a rotated KMS key, kept with the table, usable only for that purpose", () => {
+    template.hasResource("AWS::KMS::Key", {
+      DeletionPolicy: "Retain",
+      Properties: Match.objectLike({ EnableKeyRotation: true }),
+    });
+    const statements = Object.values(template.findResources("AWS::IAM::Policy")).flatMap(
+      (p) =>
+        p.Properties.PolicyDocument.Statement as Array<{ Action: string; Condition?: unknown }>,
+    );
+    const kms = statements.filter((s) => String(s.Action).startsWith("kms:"));
+    expect(kms.map((s) => s.Action).sort()).toEqual(["kms:Decrypt", "kms:GenerateDataKey"]);
+    for (const statement of kms) {
+      expect(statement.Condition).toEqual({
+        StringEquals: {
+          "kms:EncryptionContext:purpose": "customermates-webhooks-subscription-secrets",
+        },
+      });
+    }
+    template.allResourcesProperties("AWS::Lambda::Function", {
+      Environment: { Variables: Match.objectLike({ WEBHOOKS_KMS_KEY_ID: Match.anyValue() }) },
+    });
   });
 
   it("keeps the table: on-demand, point-in-time recovery, TTL, encryption, retained, one sparse index", () => {
@@ -284,6 +309,7 @@ describe("deployment settings", () => {
       retentionDays: 30,
       logRetentionDays: 30,
       apiRateLimit: 200,
+      allowedCidrs: [],
       retainData: true,
     });
     expect(
@@ -297,13 +323,14 @@ describe("deployment settings", () => {
       retrySchedule: "10,20",
       deliverConcurrency: 1,
       logRetentionDays: 31,
+      allowedCidrs: "10.0.0.0/8,nope",
       alarmEmail: "nope",
       retainData: "maybe",
     };
     const read = () => readSettings((key) => bad[key as keyof typeof bad]);
     expect(read).toThrow(SettingsError);
     expect(read).toThrow(
-      /stage:.*\n.*retrySchedule: the first delay[\s\S]*deliverConcurrency[\s\S]*logRetentionDays: must be one of[\s\S]*alarmEmail: must be an email address[\s\S]*retainData/,
+      /stage:.*\n.*retrySchedule: the first delay[\s\S]*deliverConcurrency[\s\S]*logRetentionDays: must be one of[\s\S]*allowedCidrs: 'nope' is not a CIDR[\s\S]*alarmEmail: must be an email address[\s\S]*retainData/,
     );
   });
 });

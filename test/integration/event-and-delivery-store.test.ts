@@ -106,6 +106,7 @@ describe("DynamoDeliveryStore (dynalite)", () => {
       enabled: true,
       description: "",
       secret: null,
+      previousSecrets: [],
       createdAt: "a",
       updatedAt: "a",
     };

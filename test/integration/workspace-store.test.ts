@@ -32,7 +32,10 @@ const subscription = (workspaceId: string, patch: Partial<Subscription> = {}): S
   events: ["contact.created", "deal.deleted"],
   enabled: true,
   description: "test",
-  secret: "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTIzNDU2",
+  secret: { sealed: "v1.file~d2s.aXY.Y3Q", kind: "whsec" },
+  previousSecrets: [
+    { sealed: "v1.file~b2xk.aXY.Y3Q", kind: "custom", expiresAt: "2026-11-27T10:00:00.000Z" },
+  ],
   createdAt: "2026-11-26T10:00:00.000Z",
   updatedAt: "2026-11-26T10:00:00.000Z",
   ...patch,

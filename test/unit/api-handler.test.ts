@@ -10,6 +10,9 @@ import { mockClient } from "aws-sdk-client-mock";
 import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { generateApiKey, hashApiKey } from "../../shared/keys.ts";
 import { apiEvent, context, FUNCTION_ENV } from "../helpers/api-event.ts";
+import { sealedSecret } from "../helpers/secrets.ts";
+
+const PLAINTEXT_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYqr";
 
 const dynamo = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
@@ -45,7 +48,8 @@ const subscriptionItem = {
   events: ["contact.created"],
   enabled: true,
   description: "CRM sync",
-  secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYqr",
+  secret: (await sealedSecret("acme", "sub_01JTESTSUB0000000000000001", PLAINTEXT_SECRET)).sealed,
+  secretKind: "whsec",
   createdAt: "2026-11-01T00:00:00.000Z",
   updatedAt: "2026-11-01T00:00:00.000Z",
 };
@@ -103,7 +107,7 @@ describe("API handler", () => {
     expect(bodies).toEqual([
       expect.objectContaining({ s: subscriptionItem.id, w: "acme", n: "contact.created" }),
     ]);
-    expect(JSON.stringify(bodies)).not.toContain(subscriptionItem.secret);
+    expect(JSON.stringify(bodies)).not.toContain(PLAINTEXT_SECRET);
   });
 
   it("an admin key may post events too", async () => {
@@ -119,7 +123,7 @@ describe("API handler", () => {
       id: subscriptionItem.id,
       secret: "whsec_********",
     });
-    expect(response.body).not.toContain(subscriptionItem.secret);
+    expect(response.body).not.toContain(PLAINTEXT_SECRET);
   });
 
   it.each([

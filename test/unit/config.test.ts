@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, functionEnvironment, loadConfig } from "../../shared/config.ts";
 
 const minimal = {
+  WEBHOOKS_SECRET_KEY_FILE: "/run/webhooks/secret-key",
   WEBHOOKS_TABLE_NAME: "webhooks",
   WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/1/deliveries",
   WEBHOOKS_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/1/deliveries-dlq",
@@ -42,6 +43,17 @@ describe("loadConfig", () => {
     );
   });
 
+  it("needs exactly one source of secret keys: KMS or a key file", () => {
+    const { WEBHOOKS_SECRET_KEY_FILE: _file, ...neither } = minimal;
+    expect(() => loadConfig(neither)).toThrow("set exactly one");
+    expect(() => loadConfig({ ...minimal, WEBHOOKS_KMS_KEY_ID: "alias/x" })).toThrow(
+      "set exactly one",
+    );
+    expect(loadConfig({ ...neither, WEBHOOKS_KMS_KEY_ID: "alias/x" }).secretKeys).toEqual({
+      kmsKeyId: "alias/x",
+    });
+  });
+
   it("refuses a connect timeout longer than the whole request", () => {
     expect(() =>
       loadConfig({
@@ -61,6 +73,7 @@ describe("functionEnvironment", () => {
       deadLetterQueueUrl: minimal.WEBHOOKS_DLQ_URL,
       retrySchedule: [0, 10, 600],
       retentionDays: 14,
+      kmsKeyId: "arn:aws:kms:us-east-1:1:key/k",
     });
     expect(loadConfig(env)).toMatchObject({
       tableName: "webhooks-prod",
@@ -68,6 +81,7 @@ describe("functionEnvironment", () => {
       deadLetterQueueUrl: minimal.WEBHOOKS_DLQ_URL,
       retrySchedule: [0, 10, 600],
       retentionSeconds: 14 * 86_400,
+      secretKeys: { kmsKeyId: "arn:aws:kms:us-east-1:1:key/k" },
     });
   });
 });

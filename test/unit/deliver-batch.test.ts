@@ -12,6 +12,7 @@ import {
   type QueueRecord,
 } from "../../shared/use-cases/deliver-batch.ts";
 import { FakeDeliveryStore, FakeQueue, ok, ScriptedSender } from "../helpers/fakes.ts";
+import { sealedSecret, testSecrets } from "../helpers/secrets.ts";
 
 const WS = "acme";
 const SEQ = "01JTESTSEQ0000000000000000";
@@ -25,21 +26,6 @@ const event: StoredEvent = {
   targets: [],
   requestHash: "h",
 };
-
-function subscription(id: string, patch: Partial<Subscription> = {}): Subscription {
-  return {
-    id,
-    workspaceId: WS,
-    url: `https://${id}.example.com/hook`,
-    events: ["contact.created"],
-    enabled: true,
-    description: "",
-    secret: generateSecret(),
-    createdAt: "2026-11-26T09:00:00.000Z",
-    updatedAt: "2026-11-26T09:00:00.000Z",
-    ...patch,
-  };
-}
 
 const subId = (n: number) => `sub_01JTESTSUB00000000000000${String(n).padStart(2, "0")}`;
 
@@ -80,15 +66,37 @@ function deps(sender: ScriptedSender, patch: Partial<DeliverDeps> = {}): Deliver
     schedule: [0, 10, 100],
     retentionSeconds: 86_400,
     requestTimeoutMs: 15_000,
+    secrets: testSecrets,
     log: silentLogger,
     random: () => 0.5,
     ...patch,
   };
 }
 
-function addSubscription(sub: Subscription) {
-  store.subscriptions.set(contextKey(WS, sub.id), sub);
-  return sub;
+/**
+ * Stores a subscription whose secret is sealed, as the API stores it; returns it with the
+ * plaintext secret alongside, for the assertions.
+ */
+async function addSubscription(
+  id: string,
+  patch: Partial<Subscription> = {},
+  secret: string | null = generateSecret(),
+) {
+  const sub: Subscription = {
+    id,
+    workspaceId: WS,
+    url: `https://${id}.example.com/hook`,
+    events: ["contact.created"],
+    enabled: true,
+    description: "",
+    secret: secret === null ? null : await sealedSecret(WS, id, secret),
+    previousSecrets: [],
+    createdAt: "2026-11-26T09:00:00.000Z",
+    updatedAt: "2026-11-26T09:00:00.000Z",
+    ...patch,
+  };
+  store.subscriptions.set(contextKey(WS, id), sub);
+  return { ...sub, plaintext: secret ?? "" };
 }
 
 beforeEach(() => {
@@ -99,7 +107,7 @@ beforeEach(() => {
 
 describe("deliverBatch", () => {
   it("POSTs the stored body byte for byte, signed both ways, and records a success", async () => {
-    const sub = addSubscription(subscription(subId(1)));
+    const sub = await addSubscription(subId(1));
     const sender = new ScriptedSender(() => ok(204));
     const result = await deliverBatch([record(message(sub.id))], deps(sender), plenty);
 
@@ -107,8 +115,8 @@ describe("deliverBatch", () => {
     const [sent] = sender.requests;
     expect(sent?.url).toBe(sub.url);
     expect(sent?.body).toBe(event.body);
-    expect(sent?.headers["X-Webhook-Signature"]).toBe(hexSignature(sub.secret ?? "", event.body));
-    expect(new Webhook(sub.secret ?? "").verify(event.body, sent?.headers ?? {})).toBeTruthy();
+    expect(sent?.headers["X-Webhook-Signature"]).toBe(hexSignature(sub.plaintext, event.body));
+    expect(new Webhook(sub.plaintext).verify(event.body, sent?.headers ?? {})).toBeTruthy();
     expect(sent?.headers["webhook-id"]).toBe(deliveryIdFor(SEQ, sub.id));
 
     const [written] = store.records;
@@ -123,7 +131,7 @@ describe("deliverBatch", () => {
   });
 
   it("backs off a failure with ChangeMessageVisibility and reports the item failed", async () => {
-    const sub = addSubscription(subscription(subId(1)));
+    const sub = await addSubscription(subId(1));
     const sender = new ScriptedSender(() => ok(500));
     const item = record(message(sub.id));
     const result = await deliverBatch([item], deps(sender), plenty);
@@ -136,7 +144,7 @@ describe("deliverBatch", () => {
   });
 
   it("honours Retry-After on a 429", async () => {
-    const sub = addSubscription(subscription(subId(1)));
+    const sub = await addSubscription(subId(1));
     const sender = new ScriptedSender(() => ok(429, { "retry-after": "42" }));
     const item = record(message(sub.id));
     await deliverBatch([item], deps(sender), plenty);
@@ -144,7 +152,7 @@ describe("deliverBatch", () => {
   });
 
   it("after the last attempt marks the delivery failed and moves the message to the DLQ with a fresh schedule", async () => {
-    const sub = addSubscription(subscription(subId(1)));
+    const sub = await addSubscription(subId(1));
     const sender = new ScriptedSender(() => ok(503));
     const result = await deliverBatch([record(message(sub.id, { a: 1 }), 2)], deps(sender), plenty);
 
@@ -156,7 +164,7 @@ describe("deliverBatch", () => {
   });
 
   it("never retries a refused destination: failed at once, into the DLQ", async () => {
-    const sub = addSubscription(subscription(subId(1)));
+    const sub = await addSubscription(subId(1));
     const sender = new ScriptedSender(() => ({
       kind: "error",
       errorClass: "destination_refused",
@@ -171,7 +179,7 @@ describe("deliverBatch", () => {
   });
 
   it("sends nothing to a disabled or deleted subscription and records why", async () => {
-    const disabled = addSubscription(subscription(subId(1), { enabled: false }));
+    const disabled = await addSubscription(subId(1), { enabled: false });
     const sender = new ScriptedSender(() => ok());
     const result = await deliverBatch(
       [record(message(disabled.id)), record(message(subId(2)))],
@@ -187,24 +195,49 @@ describe("deliverBatch", () => {
   });
 
   it("uses the subscription as it is now: a changed URL and secret apply to the next attempt", async () => {
-    const sub = addSubscription(subscription(subId(1)));
+    const sub = await addSubscription(subId(1));
     const sender = new ScriptedSender(() => ok(500));
     await deliverBatch([record(message(sub.id))], deps(sender), plenty);
-    const changed = addSubscription({
-      ...sub,
-      url: "https://new.example.com/in",
-      secret: generateSecret(),
-    });
+    const changed = await addSubscription(sub.id, { url: "https://new.example.com/in" });
     await deliverBatch([record(message(sub.id), 2)], deps(sender), plenty);
 
     expect(sender.requests[1]?.url).toBe("https://new.example.com/in");
     expect(sender.requests[1]?.headers["X-Webhook-Signature"]).toBe(
-      hexSignature(changed.secret ?? "", event.body),
+      hexSignature(changed.plaintext, event.body),
     );
   });
 
+  it("during a rotation signs with every live secret, the newest alone in X-Webhook-Signature", async () => {
+    const [previous, expired] = [generateSecret(), generateSecret()];
+    const sub = await addSubscription(subId(1), {
+      previousSecrets: [
+        { ...(await sealedSecret(WS, subId(1), previous)), expiresAt: "2999-01-01T00:00:00.000Z" },
+        { ...(await sealedSecret(WS, subId(1), expired)), expiresAt: "2000-01-01T00:00:00.000Z" },
+      ],
+    });
+    const sender = new ScriptedSender(() => ok());
+    await deliverBatch([record(message(sub.id))], deps(sender), plenty);
+    const headers = sender.requests[0]?.headers ?? {};
+    expect(headers["webhook-signature"]?.split(" ")).toHaveLength(2);
+    expect(headers["X-Webhook-Signature"]).toBe(hexSignature(sub.plaintext, event.body));
+    expect(new Webhook(sub.plaintext).verify(event.body, headers)).toBeTruthy();
+    expect(new Webhook(previous).verify(event.body, headers)).toBeTruthy();
+    expect(() => new Webhook(expired).verify(event.body, headers)).toThrow();
+  });
+
+  it("a secret sealed for another subscription does not open (nothing is sent)", async () => {
+    const thief = await addSubscription(subId(2), {
+      secret: await sealedSecret(WS, subId(1), generateSecret()),
+    });
+    const sender = new ScriptedSender(() => ok());
+    const item = record(message(thief.id));
+    const result = await deliverBatch([item], deps(sender), plenty);
+    expect(sender.requests).toEqual([]);
+    expect(result.failures).toEqual([item.messageId]);
+  });
+
   it("drops stale and duplicate messages without a POST", async () => {
-    const sub = addSubscription(subscription(subId(1)));
+    const sub = await addSubscription(subId(1));
     const sender = new ScriptedSender(() => ok());
     await deliverBatch([record(message(sub.id))], deps(sender), plenty);
     // A resend moved the delivery to generation 1; the old message is now stale.
@@ -219,7 +252,7 @@ describe("deliverBatch", () => {
   });
 
   it("delivers two copies of one message in a batch only once", async () => {
-    const sub = addSubscription(subscription(subId(1)));
+    const sub = await addSubscription(subId(1));
     const sender = new ScriptedSender(() => ok());
     const result = await deliverBatch(
       [record(message(sub.id)), record(message(sub.id))],
@@ -231,7 +264,7 @@ describe("deliverBatch", () => {
   });
 
   it("runs the POSTs of a batch concurrently", async () => {
-    const subs = [1, 2, 3, 4, 5].map((n) => addSubscription(subscription(subId(n))));
+    const subs = await Promise.all([1, 2, 3, 4, 5].map((n) => addSubscription(subId(n))));
     const sender = new ScriptedSender(async () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       return ok();
@@ -248,8 +281,8 @@ describe("deliverBatch", () => {
   });
 
   it("a failing endpoint does not hold up healthy ones in the same batch", async () => {
-    const healthy = addSubscription(subscription(subId(1)));
-    const broken = addSubscription(subscription(subId(2)));
+    const healthy = await addSubscription(subId(1));
+    const broken = await addSubscription(subId(2));
     const sender = new ScriptedSender((request) =>
       request.url === broken.url ? ok(500) : ok(200),
     );
@@ -261,7 +294,7 @@ describe("deliverBatch", () => {
   });
 
   it("starts no POST it cannot finish before the deadline, and hands the message straight back", async () => {
-    const sub = addSubscription(subscription(subId(1)));
+    const sub = await addSubscription(subId(1));
     const sender = new ScriptedSender(() => ok());
     const item = record(message(sub.id));
     const result = await deliverBatch([item], deps(sender), { remainingMs: () => 5000 });
@@ -278,7 +311,7 @@ describe("deliverBatch", () => {
   });
 
   it("keeps the message when the DLQ cannot take it", async () => {
-    const sub = addSubscription(subscription(subId(1)));
+    const sub = await addSubscription(subId(1));
     queue.failDeadLetter = true;
     const item = record(message(sub.id, { a: 2 }));
     const result = await deliverBatch([item], deps(new ScriptedSender(() => ok(500))), plenty);
@@ -286,7 +319,7 @@ describe("deliverBatch", () => {
   });
 
   it("fails the whole batch, without POSTing, when the table cannot be read", async () => {
-    addSubscription(subscription(subId(1)));
+    await addSubscription(subId(1));
     store.failLoad = true;
     const sender = new ScriptedSender(() => ok());
     const items = [record(message(subId(1)))];

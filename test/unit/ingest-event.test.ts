@@ -14,6 +14,7 @@ const sub = (n: number, patch: Partial<Subscription> = {}): Subscription => ({
   enabled: true,
   description: "",
   secret: null,
+  previousSecrets: [],
   createdAt: "2026-11-26T09:00:00.000Z",
   updatedAt: "2026-11-26T09:00:00.000Z",
   ...patch,

@@ -127,7 +127,7 @@ describe("HTTP sender", () => {
       });
       expect(result).toMatchObject({ kind: "error", errorClass: "destination_refused" });
       expect(result.kind === "error" && result.message).toContain(
-        "innocent.example resolves to 127.0.0.1",
+        "innocent.example resolves to a refused address: 127.0.0.1 is a loopback address",
       );
       expect(target.connections).toBe(0);
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkAddress, checkUrl } from "../../shared/ssrf.ts";
+import { checkAddress, checkUrl, parseCidrs } from "../../shared/ssrf.ts";
 
 const production = { allowLoopbackHttp: false };
 const local = { allowLoopbackHttp: true };
@@ -56,7 +56,7 @@ describe("checkAddress", () => {
   it("says why", () => {
     expect(checkAddress("169.254.169.254", production)).toEqual({
       ok: false,
-      reason: "169.254.169.254 is a link-local (cloud metadata) address",
+      reason: "169.254.169.254 is a cloud metadata address",
     });
   });
 });
@@ -72,7 +72,8 @@ describe("checkUrl", () => {
     ["https://0177.0.0.1/", "127.0.0.1 is a loopback"],
     ["https://[::ffff:127.0.0.1]/", "loopback"],
     ["https://[::ffff:a9fe:a9fe]/", "169.254.169.254"],
-    ["https://169.254.169.254/latest/meta-data/", "link-local"],
+    ["https://169.254.169.254/latest/meta-data/", "cloud metadata"],
+    ["https://169.254.1.1/", "link-local"],
     ["https://localhost/", "loopback"],
     ["https://api.localhost/", "loopback"],
     ["not a url", "not a valid absolute URL"],
@@ -95,5 +96,45 @@ describe("checkUrl", () => {
     expect(checkUrl("http://10.0.0.1/", local).ok).toBe(false);
     expect(checkUrl("http://169.254.169.254/", local).ok).toBe(false);
     expect(checkUrl("https://10.0.0.1/", local).ok).toBe(false);
+  });
+});
+
+describe("allow-listed ranges (private deployments)", () => {
+  const policy = {
+    allowLoopbackHttp: false,
+    allowedCidrs: parseCidrs("10.20.0.0/16, fd12:3456::/32"),
+  };
+
+  it("allows private addresses inside them, and only those", () => {
+    expect(checkAddress("10.20.3.4", policy).ok).toBe(true);
+    expect(checkAddress("::ffff:10.20.3.4", policy).ok).toBe(true);
+    expect(checkAddress("fd12:3456::1", policy).ok).toBe(true);
+    expect(checkAddress("10.21.0.1", policy).ok).toBe(false);
+    expect(checkAddress("127.0.0.1", policy).ok).toBe(false);
+    expect(checkUrl("https://10.20.0.9/hook", policy)).toEqual({ ok: true });
+    expect(checkUrl("http://10.20.0.9/hook", policy).ok).toBe(false);
+  });
+
+  it("never allows cloud metadata, even when a range covers it", () => {
+    const wide = {
+      allowLoopbackHttp: true,
+      allowedCidrs: parseCidrs("169.254.0.0/16,100.64.0.0/10,fd00::/8"),
+    };
+    for (const address of [
+      "169.254.169.254",
+      "169.254.170.2",
+      "fd00:ec2::254",
+      "100.100.100.200",
+    ]) {
+      expect(checkAddress(address, wide)).toEqual({
+        ok: false,
+        reason: `${address} is a cloud metadata address`,
+      });
+    }
+    expect(checkAddress("169.254.1.1", wide).ok).toBe(true);
+  });
+
+  it("refuses a malformed range, naming it", () => {
+    expect(() => parseCidrs("10.0.0.0/8, banana")).toThrow("'banana' is not a CIDR range");
   });
 });

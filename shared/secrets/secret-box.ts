@@ -1,0 +1,160 @@
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+
+/**
+ * Envelope encryption of signing secrets, so that a table export alone reveals none.
+ *
+ * Each secret is sealed with AES-256-GCM under a data key; the data key is stored next to it,
+ * wrapped by a key-encryption key that never leaves its keyring (KMS on AWS, a key file in
+ * the local stack). The workspace and subscription ids are the additional authenticated
+ * data, so a sealed secret copied onto another subscription does not open.
+ *
+ * Sealed form: `v1.<wrapped data key>.<iv>.<ciphertext + tag>` (base64url parts).
+ */
+export interface Keyring {
+  /** A fresh 256-bit data key and its wrapped (storable) form. */
+  generateDataKey(): Promise<{ plaintext: Buffer; wrapped: string }>;
+  /** The data key a wrapped form stands for. */
+  unwrap(wrapped: string): Promise<Buffer>;
+}
+
+export interface SecretSealer {
+  seal(plaintext: string, context: string): Promise<string>;
+}
+
+export interface SecretOpener {
+  open(sealed: string, context: string): Promise<string>;
+}
+
+export class SecretError extends Error {}
+
+/** How long one data key seals new secrets before the next is generated. */
+const DATA_KEY_REUSE_MS = 15 * 60 * 1000;
+/** Unwrapped data keys kept in memory (each costs a KMS call to get back). */
+const UNWRAPPED_CACHE = 500;
+
+export class SecretBox implements SecretSealer, SecretOpener {
+  readonly #keyring: Keyring;
+  readonly #now: () => number;
+  /** The data key new secrets are sealed with, while it is in use (a promise: concurrent seals share it). */
+  #current: { key: Promise<{ plaintext: Buffer; wrapped: string }>; until: number } | undefined;
+  readonly #unwrapped = new Map<string, Promise<Buffer>>();
+
+  constructor(keyring: Keyring, now: () => number = Date.now) {
+    this.#keyring = keyring;
+    this.#now = now;
+  }
+
+  async seal(plaintext: string, context: string): Promise<string> {
+    const key = await this.#dataKey();
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", key.plaintext, iv).setAAD(Buffer.from(context));
+    const sealed = Buffer.concat([
+      cipher.update(plaintext, "utf8"),
+      cipher.final(),
+      cipher.getAuthTag(),
+    ]);
+    return ["v1", key.wrapped, iv.toString("base64url"), sealed.toString("base64url")].join(".");
+  }
+
+  async open(sealed: string, context: string): Promise<string> {
+    const [version, wrapped, iv, body] = sealed.split(".");
+    if (version !== "v1" || !wrapped || !iv || !body) throw new SecretError("not a sealed secret");
+    const key = await this.#unwrap(wrapped);
+    const bytes = Buffer.from(body, "base64url");
+    try {
+      const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64url"))
+        .setAAD(Buffer.from(context))
+        .setAuthTag(bytes.subarray(bytes.length - 16));
+      return Buffer.concat([
+        decipher.update(bytes.subarray(0, bytes.length - 16)),
+        decipher.final(),
+      ]).toString("utf8");
+    } catch (error) {
+      throw new SecretError("a sealed secret did not open (wrong key or wrong subscription)", {
+        cause: error,
+      });
+    }
+  }
+
+  #dataKey(): Promise<{ plaintext: Buffer; wrapped: string }> {
+    if (!this.#current || this.#current.until <= this.#now()) {
+      const key = this.#keyring.generateDataKey().then((generated) => {
+        this.#unwrapped.set(generated.wrapped, Promise.resolve(generated.plaintext));
+        return generated;
+      });
+      const current = { key, until: this.#now() + DATA_KEY_REUSE_MS };
+      // A failed request (KMS throttled, say) must not be reused.
+      key.catch(() => {
+        if (this.#current === current) this.#current = undefined;
+      });
+      this.#current = current;
+    }
+    return this.#current.key;
+  }
+
+  #unwrap(wrapped: string): Promise<Buffer> {
+    let key = this.#unwrapped.get(wrapped);
+    if (!key) {
+      if (this.#unwrapped.size >= UNWRAPPED_CACHE) {
+        const oldest = this.#unwrapped.keys().next().value;
+        if (oldest !== undefined) this.#unwrapped.delete(oldest);
+      }
+      key = this.#keyring.unwrap(wrapped);
+      // A failed unwrap (KMS throttled, say) must not stay cached.
+      key.catch(() => this.#unwrapped.delete(wrapped));
+      this.#unwrapped.set(wrapped, key);
+    }
+    return key;
+  }
+}
+
+/**
+ * The local stack's keyring: the key-encryption key is 32 random bytes in a file of the data
+ * directory (mode 0600), and data keys are wrapped with AES-256-GCM under it.
+ */
+export class FileKeyring implements Keyring {
+  readonly #kek: Buffer;
+
+  constructor(kek: Buffer) {
+    if (kek.length !== 32) throw new SecretError("the secret key file must hold 32 bytes (base64)");
+    this.#kek = kek;
+  }
+
+  async generateDataKey() {
+    const plaintext = randomBytes(32);
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", this.#kek, iv);
+    const wrapped = Buffer.concat([
+      iv,
+      cipher.update(plaintext),
+      cipher.final(),
+      cipher.getAuthTag(),
+    ]);
+    return { plaintext, wrapped: `file~${wrapped.toString("base64url")}` };
+  }
+
+  async unwrap(wrapped: string): Promise<Buffer> {
+    if (!wrapped.startsWith("file~")) {
+      throw new SecretError(
+        "this secret was sealed by another keyring (KMS), not the local key file",
+      );
+    }
+    const bytes = Buffer.from(wrapped.slice(5), "base64url");
+    try {
+      const decipher = createDecipheriv("aes-256-gcm", this.#kek, bytes.subarray(0, 12)).setAuthTag(
+        bytes.subarray(bytes.length - 16),
+      );
+      return Buffer.concat([
+        decipher.update(bytes.subarray(12, bytes.length - 16)),
+        decipher.final(),
+      ]);
+    } catch (error) {
+      throw new SecretError("a data key did not unwrap: the key file changed since it was sealed", {
+        cause: error,
+      });
+    }
+  }
+}
+
+/** Generates a key file's contents: 32 random bytes, base64. */
+export const newKeyFileContents = (): string => `${randomBytes(32).toString("base64")}\n`;
