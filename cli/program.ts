@@ -178,6 +178,7 @@ export function createProgram(
     .option("--remove-secret", "stop signing deliveries")
     .option("--enable", "enable it")
     .option("--disable", "disable it (nothing is sent while disabled)")
+    .option("--replay-missed", "with --enable: resend what it missed while failing or disabled")
     .option("--description <text>", "a new description")
     .action(async (id: string, opts, command: Command) => {
       if (opts.enable && opts.disable)
@@ -192,12 +193,46 @@ export function createProgram(
         ...(opts.disable ? { enabled: false } : {}),
         ...(opts.description !== undefined ? { description: opts.description } : {}),
       };
-      const s = await client(command).request<SubscriptionView>(
-        "PATCH",
-        `/v1/subscriptions/${encodeURIComponent(id)}`,
-        patch,
+      const s = await client(command).request<
+        SubscriptionView & { missed?: { from: string; to: string } }
+      >("PATCH", `/v1/subscriptions/${encodeURIComponent(id)}`, patch);
+      const replay = s.missed
+        ? [
+            "deliveries",
+            "replay",
+            "--subscription",
+            s.id,
+            "--from",
+            s.missed.from,
+            "--to",
+            s.missed.to,
+            "--status",
+            "failed,canceled",
+          ]
+        : undefined;
+      if (replay && opts.replayMissed) {
+        const result = await client(command).request<{ queued: number }>(
+          "POST",
+          "/v1/deliveries/replay",
+          {
+            subscriptionId: s.id,
+            from: s.missed?.from,
+            to: s.missed?.to,
+            status: ["failed", "canceled"],
+          },
+        );
+        print(
+          command,
+          { ...s, replayed: result },
+          () => `${subscriptionFields(s)}\n\nReplayed ${result.queued} deliveries it missed.`,
+        );
+        return;
+      }
+      print(command, s, () =>
+        replay
+          ? `${subscriptionFields(s)}\n\nIt missed deliveries from ${s.missed?.from}; resend them with:\n  webhooks ${replay.join(" ")}`
+          : subscriptionFields(s),
       );
-      print(command, s, () => subscriptionFields(s));
     });
 
   subscriptions
@@ -566,6 +601,8 @@ function subscriptionFields(s: SubscriptionView): string {
     ["enabled", s.enabled ? "yes" : "no"],
     ["secret", s.secret ?? "none"],
     ["rotation ends", s.rotationEndsAt],
+    ["failing since", s.failingSince],
+    ["disabled", s.disabledReason ? `${s.disabledAt}: ${s.disabledReason}` : null],
     ["description", s.description || null],
     ["created", s.createdAt],
     ["updated", s.updatedAt],

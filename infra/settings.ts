@@ -51,6 +51,8 @@ const SettingsSchema = z.object({
   deliverConcurrency: z.prefault(whole(2, 1000), 20),
   /** Days events and deliveries are kept before DynamoDB's TTL removes them. */
   retentionDays: z.prefault(whole(1, 365), 30),
+  /** Hours an endpoint may fail every attempt before its subscription is disabled (0: never). */
+  autoDisableAfterHours: z.prefault(whole(0, 24 * 90), 120),
   /** Days CloudWatch keeps function and access logs. */
   logRetentionDays: z.prefault(
     z.pipe(

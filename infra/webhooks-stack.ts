@@ -35,6 +35,7 @@ export class WebhooksStack extends Stack {
       retentionDays: settings.retentionDays,
       allowedCidrs: settings.allowedCidrs,
       kmsKeyId: store.secretsKey.keyArn,
+      autoDisableAfterHours: settings.autoDisableAfterHours,
     });
 
     const api = new HouseFunction(this, "ApiFunction", {

@@ -4,7 +4,14 @@ import {
   type DynamoDBClient,
   ResourceInUseException,
 } from "@aws-sdk/client-dynamodb";
-import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  QueueNameExists,
+  SetQueueAttributesCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
 import { queueSettings } from "../shared/retry.ts";
 import { DEAD_LETTER_INDEX, DEAD_LETTER_PROJECTION } from "../shared/store/table.ts";
 
@@ -69,32 +76,34 @@ export async function provision(
   }
 
   const settings = queueSettings(options.schedule);
-  const dlq = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: `${options.queueName}-dlq`,
-      Attributes: { MessageRetentionPeriod: String(settings.deadLetterRetentionSeconds) },
+  const dlqUrl = await ensureQueue(sqs, `${options.queueName}-dlq`, {
+    MessageRetentionPeriod: String(settings.deadLetterRetentionSeconds),
+  });
+  const dlqArn = await arnOf(sqs, dlqUrl);
+  const queueUrl = await ensureQueue(sqs, options.queueName, {
+    MessageRetentionPeriod: String(settings.retentionSeconds),
+    VisibilityTimeout: String(options.visibilityTimeout),
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: dlqArn,
+      maxReceiveCount: settings.maxReceiveCount,
     }),
-  );
-  const dlqArn = await arnOf(sqs, dlq.QueueUrl);
-  const queue = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: options.queueName,
-      Attributes: {
-        MessageRetentionPeriod: String(settings.retentionSeconds),
-        VisibilityTimeout: String(options.visibilityTimeout),
-        RedrivePolicy: JSON.stringify({
-          deadLetterTargetArn: dlqArn,
-          maxReceiveCount: settings.maxReceiveCount,
-        }),
-      },
-    }),
-  );
-  return {
-    tableName,
-    queueUrl: required(queue.QueueUrl),
-    queueArn: await arnOf(sqs, queue.QueueUrl),
-    deadLetterQueueUrl: required(dlq.QueueUrl),
-  };
+  });
+  return { tableName, queueUrl, queueArn: await arnOf(sqs, queueUrl), deadLetterQueueUrl: dlqUrl };
+}
+
+/** Creates the queue, or brings an existing one (a restart with other settings) up to date. */
+async function ensureQueue(sqs: SQSClient, name: string, attributes: Record<string, string>) {
+  try {
+    const created = await sqs.send(
+      new CreateQueueCommand({ QueueName: name, Attributes: attributes }),
+    );
+    return required(created.QueueUrl);
+  } catch (error) {
+    if (!(error instanceof QueueNameExists)) throw error;
+    const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+    await sqs.send(new SetQueueAttributesCommand({ QueueUrl, Attributes: attributes }));
+    return required(QueueUrl);
+  }
 }
 
 async function arnOf(sqs: SQSClient, queueUrl: string | undefined): Promise<string> {

@@ -8,7 +8,10 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
 import { describeError, type Logger } from "../shared/log.ts";
 import { lambdaContext } from "./lambda-context.ts";
 
-type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | undefined>;
+export type SqsHandler = (
+  event: SQSEvent,
+  context: Context,
+) => Promise<SQSBatchResponse | undefined>;
 
 export interface PollerOptions {
   queueUrl: string;

@@ -12,7 +12,8 @@ import { type InvokableFunctions, startApiGateway } from "./api-gateway.ts";
 import { ensureDemoKeys } from "./demo-keys.ts";
 import { startEmulators } from "./emulators.ts";
 import { provision } from "./provision.ts";
-import { startPoller } from "./sqs-poller.ts";
+import { type SqsHandler, startPoller } from "./sqs-poller.ts";
+import { startTtlSweeper } from "./ttl-sweeper.ts";
 
 const port = z.pipe(
   z.string().check(z.regex(/^\d+$/, "must be a port number")),
@@ -37,8 +38,26 @@ const LocalEnv = z.object({
     ),
     "4",
   ),
+  /**
+   * How long a received message stays hidden while the deliver function works on it: also
+   * how soon messages in flight when the stack was killed come back after a restart.
+   */
+  WEBHOOKS_LOCAL_VISIBILITY_SECONDS: z.prefault(
+    z.pipe(
+      z.string(),
+      z.pipe(z.transform(Number), z.number().check(z.int(), z.minimum(2), z.maximum(43_200))),
+    ),
+    "30",
+  ),
   WEBHOOKS_RETRY_SCHEDULE: z.optional(z.string()),
 });
+
+/** Test seams: what the fault-injection suite changes around the functions. */
+export interface LocalStackHooks {
+  /** Wraps the deliver function as the local event source mapping invokes it. */
+  wrapDeliver?: (handler: SqsHandler) => SqsHandler;
+  log?: Logger;
+}
 
 export interface LocalStack {
   url: string;
@@ -51,7 +70,8 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-const FUNCTION_TIMEOUT_MS = 60_000;
+/** The deliver function's timeout locally: a full batch of 15-second requests and a margin. */
+const FUNCTION_TIMEOUT_MS = 20_000;
 /** The resend function's name, locally as in the CDK app's default stage. */
 export const RESEND_FUNCTION = "webhooks-resend";
 
@@ -62,8 +82,9 @@ export const RESEND_FUNCTION = "webhooks-resend";
  */
 export async function startLocalStack(
   env: Record<string, string | undefined> = process.env,
-  log: Logger = jsonLogger,
+  hooks: LocalStackHooks = {},
 ): Promise<LocalStack> {
+  const log = hooks.log ?? jsonLogger;
   const parsed = LocalEnv.safeParse(env);
   if (!parsed.success) {
     const lines = toFieldErrors(parsed.error.issues).map((e) => `  ${e.field}: ${e.detail}`);
@@ -87,7 +108,7 @@ export async function startLocalStack(
     tableName: "webhooks",
     queueName: "webhooks-deliveries",
     schedule,
-    visibilityTimeout: (FUNCTION_TIMEOUT_MS / 1000) * 6,
+    visibilityTimeout: settings.WEBHOOKS_LOCAL_VISIBILITY_SECONDS,
   });
 
   // The functions read their configuration and endpoints from the environment, as on AWS.
@@ -108,10 +129,8 @@ export async function startLocalStack(
   delete process.env.AWS_PROFILE;
   delete process.env.AWS_SESSION_TOKEN;
 
-  const store = new DynamoWorkspaceStore({
-    client: createDocumentClient(),
-    name: resources.tableName,
-  });
+  const documents = createDocumentClient();
+  const store = new DynamoWorkspaceStore({ client: documents, name: resources.tableName });
   const keys = await ensureDemoKeys(store, dataDir, {
     admin: settings.WEBHOOKS_LOCAL_ADMIN_KEY,
     ingest: settings.WEBHOOKS_LOCAL_INGEST_KEY,
@@ -126,13 +145,16 @@ export async function startLocalStack(
     timeoutMs: 30_000,
     functions: { [RESEND_FUNCTION]: resend.handler as InvokableFunctions[string] },
   });
-  const poller = startPoller(sqs, deliver.handler, {
+  const deliverHandler = deliver.handler as SqsHandler;
+  const poller = startPoller(sqs, hooks.wrapDeliver?.(deliverHandler) ?? deliverHandler, {
     queueUrl: resources.queueUrl,
     queueArn: resources.queueArn,
     concurrency: settings.WEBHOOKS_LOCAL_POLLERS,
     timeoutMs: FUNCTION_TIMEOUT_MS,
     log,
   });
+
+  const sweeper = startTtlSweeper(documents, resources.tableName, { everyMs: 60_000, log });
 
   return {
     url: gateway.url,
@@ -143,6 +165,7 @@ export async function startLocalStack(
     dataDir,
     schedule,
     async stop() {
+      sweeper.stop();
       await gateway.close();
       await poller.stop();
       await emulators.stop();

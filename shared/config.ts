@@ -79,6 +79,11 @@ const EnvSchema = z.object({
   WEBHOOKS_CONNECT_TIMEOUT_MS: whole(100, 5000, 5000),
   /** Whole-request timeout of a delivery (ms; the design caps it at 15 s). */
   WEBHOOKS_REQUEST_TIMEOUT_MS: whole(500, 15_000, 15_000),
+  /**
+   * An endpoint failing every attempt for this many hours is disabled, with the reason
+   * recorded (0: never). Five days by default.
+   */
+  WEBHOOKS_AUTO_DISABLE_AFTER_HOURS: whole(0, 24 * 90, 120),
   /** Most subscriptions a workspace may have (ingest reads them all in one call). */
   WEBHOOKS_MAX_SUBSCRIPTIONS: whole(1, 1000, 100),
 });
@@ -97,6 +102,8 @@ export interface Config {
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   maxSubscriptions: number;
+  /** 0: never disable a failing endpoint. */
+  autoDisableAfterMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -132,12 +139,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     connectTimeoutMs: env_.WEBHOOKS_CONNECT_TIMEOUT_MS,
     requestTimeoutMs: env_.WEBHOOKS_REQUEST_TIMEOUT_MS,
     maxSubscriptions: env_.WEBHOOKS_MAX_SUBSCRIPTIONS,
+    autoDisableAfterMs: env_.WEBHOOKS_AUTO_DISABLE_AFTER_HOURS * 3_600_000,
   });
 }
 
 /** The settings a deployment chooses; the rest of Config comes from the resources. */
 export interface FunctionSettings {
   kmsKeyId: string;
+  autoDisableAfterHours?: number;
   /** As written in settings, e.g. "10.20.0.0/16"; empty for none. */
   allowedCidrs?: readonly string[];
   tableName: string;
@@ -159,6 +168,9 @@ export function functionEnvironment(settings: FunctionSettings): Record<string, 
     WEBHOOKS_KMS_KEY_ID: settings.kmsKeyId,
     WEBHOOKS_RETRY_SCHEDULE: settings.retrySchedule.join(","),
     WEBHOOKS_RETENTION_DAYS: String(settings.retentionDays),
+    ...(settings.autoDisableAfterHours === undefined
+      ? {}
+      : { WEBHOOKS_AUTO_DISABLE_AFTER_HOURS: String(settings.autoDisableAfterHours) }),
     ...(settings.allowedCidrs?.length
       ? { WEBHOOKS_ALLOWED_CIDRS: settings.allowedCidrs.join(",") }
       : {}),

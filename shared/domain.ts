@@ -38,6 +38,11 @@ export interface Subscription {
   secret: StoredSecret | null;
   /** Secrets replaced by a rotation, still signing until they expire (newest first). */
   previousSecrets: RotatingSecret[];
+  /** Since when every attempt to this endpoint has failed (unset after any success). */
+  failingSince?: string | undefined;
+  /** Why and when it was last disabled (by an admin, or automatically after failing too long). */
+  disabledReason?: string | undefined;
+  disabledAt?: string | undefined;
   createdAt: string;
   updatedAt: string;
 }
@@ -114,6 +119,8 @@ export interface Delivery {
   failedAt?: string | undefined;
   /** When a resend claimed it; a claim older than the lease is treated as abandoned. */
   pendingSince?: string | undefined;
+  /** The queue message driving the current run; another copy of the same run is dropped. */
+  owner?: string | undefined;
 }
 
 /** A delivery in a workspace's dead-letter index: failed, or claimed by a resend. */

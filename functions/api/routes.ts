@@ -149,13 +149,16 @@ const handlers: Record<Exclude<RouteKey, "GET /health">, (call: Call) => Promise
 
   "PATCH /v1/subscriptions/{id}": async ({ request, workspaceId, params, deps }) => {
     const patch = jsonBody(request, SubscriptionPatch);
-    const { subscription, secret } = await updateSubscription(
+    const { subscription, secret, missed } = await updateSubscription(
       workspaceId,
       params.id ?? "",
       patch,
       subscriptionDeps(deps),
     );
-    return { status: 200, body: subscriptionView(subscription, secret) };
+    return {
+      status: 200,
+      body: { ...subscriptionView(subscription, secret), ...(missed ? { missed } : {}) },
+    };
   },
 
   "POST /v1/subscriptions/{id}/rotate-secret": async ({ request, workspaceId, params, deps }) => {

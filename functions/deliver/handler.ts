@@ -8,13 +8,17 @@ import { SqsDeliveryQueue } from "../../shared/queue/delivery-queue.ts";
 import { createKeyring } from "../../shared/secrets/keyring.ts";
 import { SecretBox } from "../../shared/secrets/secret-box.ts";
 import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
+import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
 import { type DeliverDeps, deliverBatch } from "../../shared/use-cases/deliver-batch.ts";
 
 // Composition root: configuration, clients and the keep-alive HTTP pool live for the
 // lifetime of the execution environment, so warm invocations reuse connections.
 const config = loadConfig();
+const table = { client: createDocumentClient(), name: config.tableName };
 const deps: DeliverDeps = {
-  store: new DynamoDeliveryStore({ client: createDocumentClient(), name: config.tableName }),
+  store: new DynamoDeliveryStore(table),
+  health: new DynamoWorkspaceStore(table),
+  autoDisableAfterMs: config.autoDisableAfterMs,
   queue: new SqsDeliveryQueue(createSqsClient(), config.queueUrl, config.deadLetterQueueUrl),
   secrets: new SecretBox(createKeyring(config)),
   sender: createHttpSender({

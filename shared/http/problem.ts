@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { AppError, ValidationError } from "../errors.ts";
+import { AppError, ServiceUnavailableError, ValidationError } from "../errors.ts";
 import { describeError, type Logger } from "../log.ts";
 
 export const PROBLEM_TYPE_BASE = "/problems/";
@@ -36,8 +36,29 @@ const internal = new AppError(
 );
 
 /**
- * The one place errors become responses: AppErrors expose their status and detail, anything
- * else is logged and answered with a generic 500 that reveals nothing.
+ * An AWS service that failed or throttled (after the SDK's own retries): the request may be
+ * retried, so it is a 503 with Retry-After, not a 500.
+ */
+function isAwsServiceFailure(error: unknown): boolean {
+  const e = error as { $metadata?: unknown; $fault?: string; $retryable?: unknown; name?: string };
+  return (
+    e?.$metadata !== undefined &&
+    (e.$fault === "server" ||
+      e.$retryable !== undefined ||
+      /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded|ServiceUnavailable|InternalServerError/.test(
+        e.name ?? "",
+      ))
+  );
+}
+
+const unavailable = new ServiceUnavailableError(
+  "A storage or queue service is busy or failing; retry in a moment (send the same event id).",
+);
+
+/**
+ * The one place errors become responses: AppErrors expose their status and detail, AWS
+ * service failures become a retryable 503, anything else is logged and answered with a
+ * generic 500 that reveals nothing.
  */
 export function problemJson(
   log: Logger,
@@ -53,7 +74,8 @@ export function problemJson(
           ...describeError(error),
         });
       }
-      request.response = problemResponse(known ?? internal, event.rawPath);
+      const fallback = isAwsServiceFailure(error) ? unavailable : internal;
+      request.response = problemResponse(known ?? fallback, event.rawPath);
     },
   };
 }

@@ -20,7 +20,11 @@ export function subscriptionView(
   secret: string | null = null,
   now = Date.now(),
 ) {
-  const rotating = subscription.previousSecrets.filter((p) => Date.parse(p.expiresAt) > now);
+  const rotationEnds = subscription.previousSecrets
+    .map((previous) => previous.expiresAt)
+    .filter((expiresAt) => Date.parse(expiresAt) > now)
+    .sort()
+    .at(-1);
   return {
     id: subscription.id,
     url: subscription.url,
@@ -29,12 +33,11 @@ export function subscriptionView(
     description: subscription.description,
     secret: secret ?? maskSecret(subscription.secret),
     /** While set, deliveries also carry signatures made with the previous secret(s). */
-    rotationEndsAt: rotating.length
-      ? (rotating
-          .map((p) => p.expiresAt)
-          .sort()
-          .at(-1) ?? null)
-      : null,
+    rotationEndsAt: rotationEnds ?? null,
+    /** Every attempt has failed since then (null: healthy). */
+    failingSince: subscription.failingSince ?? null,
+    disabledReason: subscription.disabledReason ?? null,
+    disabledAt: subscription.disabledAt ?? null,
     createdAt: subscription.createdAt,
     updatedAt: subscription.updatedAt,
   };

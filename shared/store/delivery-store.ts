@@ -51,6 +51,8 @@ export interface AttemptRecord {
   status: DeliveryStatus;
   attempt: Attempt;
   lastError?: string | undefined;
+  /** The queue message that made this attempt: it owns the run from now on. */
+  owner: string;
   now: string;
   expiresAt: number;
 }
@@ -194,6 +196,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
       .set("eventId = :eventId", { ":eventId": record.eventId })
       .set("#event = :event", { ":event": record.event })
       .set("subscriptionId = :subscriptionId", { ":subscriptionId": record.subscriptionId })
+      .set("#owner = :owner", { ":owner": record.owner })
       .set("createdAt = if_not_exists(createdAt, :now)", { ":now": record.now })
       .set("updatedAt = :now")
       .set(`${TTL_ATTRIBUTE} = :expiresAt`, { ":expiresAt": record.expiresAt })
@@ -249,6 +252,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
       .remove(
         "nextAttemptAt",
         "failedAt",
+        "#owner",
         ...claim.trimAttempts.map((index) => `attempts[${index}]`),
       );
     const condition =
@@ -438,7 +442,11 @@ class Update {
   readonly #set: string[] = [];
   readonly #remove: string[] = [];
   readonly #values: Record<string, unknown> = {};
-  readonly #names: Record<string, string> = { "#status": "status", "#event": "event" };
+  readonly #names: Record<string, string> = {
+    "#status": "status",
+    "#event": "event",
+    "#owner": "owner",
+  };
 
   set(clause: string, values: Record<string, unknown> = {}): this {
     this.#set.push(clause);

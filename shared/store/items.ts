@@ -65,6 +65,9 @@ export function subscriptionToItem(subscription: Subscription): Item {
     previousSecrets: subscription.previousSecrets.length
       ? subscription.previousSecrets.map((p) => ({ s: p.sealed, k: p.kind, x: p.expiresAt }))
       : undefined,
+    failingSince: subscription.failingSince,
+    disabledReason: subscription.disabledReason,
+    disabledAt: subscription.disabledAt,
     createdAt: subscription.createdAt,
     updatedAt: subscription.updatedAt,
   };
@@ -89,6 +92,9 @@ export function itemToSubscription(workspaceId: string, item: Item): Subscriptio
       kind: p.k as StoredSecret["kind"],
       expiresAt: p.x as string,
     })),
+    failingSince: item.failingSince as string | undefined,
+    disabledReason: item.disabledReason as string | undefined,
+    disabledAt: item.disabledAt as string | undefined,
     createdAt: item.createdAt as string,
     updatedAt: item.updatedAt as string,
   };
@@ -177,6 +183,7 @@ export function itemToDelivery(workspaceId: string, item: Item): Delivery {
     lastError: item.lastError as string | undefined,
     failedAt: item.failedAt as string | undefined,
     pendingSince: item.pendingSince as string | undefined,
+    owner: item.owner as string | undefined,
   };
 }
 

@@ -31,7 +31,26 @@ export interface WorkspaceStore {
   deleteSubscription(workspaceId: string, id: string): Promise<boolean>;
 }
 
-export class DynamoWorkspaceStore implements WorkspaceStore {
+/**
+ * An endpoint's health, as the deliver function keeps it: written only when it changes (first
+ * failure, first success after failing, disabling), so a healthy endpoint costs nothing.
+ */
+export interface SubscriptionHealth {
+  /** The first failure after a success: remember since when (a no-op if already failing). */
+  markFailing(workspaceId: string, id: string, since: string): Promise<void>;
+  /** A success after failing: failing no more. */
+  markHealthy(workspaceId: string, id: string): Promise<void>;
+  /** Disables a subscription still failing since `failingSince`; false if that changed. */
+  disableFailing(
+    workspaceId: string,
+    id: string,
+    failingSince: string,
+    reason: string,
+    at: string,
+  ): Promise<boolean>;
+}
+
+export class DynamoWorkspaceStore implements WorkspaceStore, SubscriptionHealth {
   readonly #table: Table;
 
   constructor(table: Table) {
@@ -137,6 +156,69 @@ export class DynamoWorkspaceStore implements WorkspaceStore {
         ConditionExpression: "attribute_exists(pk)",
       }),
     );
+  }
+
+  async markFailing(workspaceId: string, id: string, since: string): Promise<void> {
+    await this.#health(
+      workspaceId,
+      id,
+      "SET failingSince = :since",
+      "attribute_not_exists(failingSince)",
+      {
+        ":since": since,
+      },
+    );
+  }
+
+  async markHealthy(workspaceId: string, id: string): Promise<void> {
+    await this.#health(
+      workspaceId,
+      id,
+      "REMOVE failingSince",
+      "attribute_exists(failingSince)",
+      {},
+    );
+  }
+
+  async disableFailing(
+    workspaceId: string,
+    id: string,
+    failingSince: string,
+    reason: string,
+    at: string,
+  ) {
+    return this.#health(
+      workspaceId,
+      id,
+      "SET enabled = :off, disabledReason = :reason, disabledAt = :at",
+      "enabled = :on AND failingSince = :since",
+      { ":off": false, ":on": true, ":reason": reason, ":at": at, ":since": failingSince },
+    );
+  }
+
+  /** A conditional update of a subscription's health; a failed condition means "no change". */
+  async #health(
+    workspaceId: string,
+    id: string,
+    update: string,
+    condition: string,
+    values: Record<string, unknown>,
+  ): Promise<boolean> {
+    try {
+      await this.#table.client.send(
+        new UpdateCommand({
+          TableName: this.#table.name,
+          Key: { pk: key.workspace(workspaceId), sk: key.subscription(id) },
+          UpdateExpression: update,
+          ConditionExpression: `attribute_exists(pk) AND ${condition}`,
+          ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 
   async #query(workspaceId: string, prefix?: string): Promise<Item[]> {

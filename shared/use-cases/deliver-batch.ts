@@ -18,6 +18,7 @@ import type { SecretOpener } from "../secrets/secret-box.ts";
 import { deliveryHeaders } from "../signing.ts";
 import { contextKey, type DeliveryContext, type DeliveryStore } from "../store/delivery-store.ts";
 import { expiresAt } from "../store/items.ts";
+import type { SubscriptionHealth } from "../store/workspace-store.ts";
 
 /** One received queue message, as both the SQS event source mapping and the local poller see it. */
 export interface QueueRecord {
@@ -34,6 +35,10 @@ export interface DeliverDeps {
   sender: WebhookSender;
   /** Opens sealed signing secrets, at the moment they are needed. */
   secrets: SecretOpener;
+  /** Where endpoint health is kept (failing since when, disabled). */
+  health: SubscriptionHealth;
+  /** An endpoint failing for this long is disabled; 0 never. */
+  autoDisableAfterMs: number;
   schedule: readonly number[];
   retentionSeconds: number;
   requestTimeoutMs: number;
@@ -199,6 +204,16 @@ async function deliverOne(
   if (delivery && delivery.generation === message.g && TERMINAL.has(delivery.status)) {
     return { kind: "done", reason: "duplicate" };
   }
+  // Another copy of a run that is already under way (an ingest retried after a crash, say):
+  // its owner carries on with the schedule; this copy would only start a second one.
+  if (
+    delivery?.generation === message.g &&
+    delivery.status === "retrying" &&
+    delivery.owner !== undefined &&
+    delivery.owner !== record.messageId
+  ) {
+    return { kind: "done", reason: "duplicate" };
+  }
   const event = context.events.get(contextKey(message.w, message.e));
   const subscription = context.subscriptions.get(contextKey(message.w, message.s));
   const number = (delivery?.attemptCount ?? 0) + 1;
@@ -220,6 +235,7 @@ async function deliverOne(
       status,
       attempt: { ...attempt, number, generation: message.g },
       lastError,
+      owner: record.messageId,
       now: new Date(at).toISOString(),
       expiresAt: expiresAt(at, deps.retentionSeconds),
     });
@@ -300,9 +316,52 @@ async function deliverOne(
     outcome.ok ? undefined : outcome.summary,
   );
   if (written === "stale") return { kind: "done", reason: "stale" };
+  await keepHealth(subscription, outcome.ok, startedAt, deps);
   if (outcome.ok) return { kind: "done", reason: "succeeded" };
   if (decision?.retry) return { kind: "retry", delaySeconds: decision.delaySeconds };
   return "dead-letter";
+}
+
+/**
+ * Endpoint health, written only when it changes: the first failure after a success records
+ * since when; a success clears it; failing longer than the window disables the subscription
+ * (later messages are then canceled, and re-enabling offers to replay them). Best effort: a
+ * failed health write never fails the delivery.
+ */
+async function keepHealth(subscription: Subscription, ok: boolean, now: number, deps: DeliverDeps) {
+  const { workspaceId, id, failingSince } = subscription;
+  try {
+    if (ok) {
+      if (failingSince) await deps.health.markHealthy(workspaceId, id);
+    } else if (!failingSince) {
+      await deps.health.markFailing(workspaceId, id, new Date(now).toISOString());
+    } else if (
+      deps.autoDisableAfterMs > 0 &&
+      now - Date.parse(failingSince) >= deps.autoDisableAfterMs
+    ) {
+      const reason = `Disabled automatically: every delivery has failed since ${failingSince}.`;
+      if (
+        await deps.health.disableFailing(
+          workspaceId,
+          id,
+          failingSince,
+          reason,
+          new Date(now).toISOString(),
+        )
+      ) {
+        deps.log.warn("subscription disabled after failing too long", {
+          workspaceId,
+          subscriptionId: id,
+          failingSince,
+        });
+      }
+    }
+  } catch (error) {
+    deps.log.warn("could not record endpoint health", {
+      subscriptionId: id,
+      ...describeError(error),
+    });
+  }
 }
 
 /** The current secret first, then those still inside a rotation's grace period. */

@@ -24,6 +24,11 @@ export interface SubscriptionDeps {
 export interface WithSecret {
   subscription: Subscription;
   secret: string | null;
+  /**
+   * When a disabled subscription is enabled again: the window it was failing or disabled in.
+   * Its failed and canceled deliveries of that window can be replayed (README, "Endpoint health").
+   */
+  missed?: { from: string; to: string } | undefined;
 }
 
 /** At most this many replaced secrets keep signing at once (each adds a signature). */
@@ -83,6 +88,9 @@ export async function updateSubscription(
     await assertDestination(patch.url, deps);
   const replaced = patch.secret !== undefined || patch.generateSecret === true;
   const secret = patch.generateSecret ? generateSecret() : (patch.secret ?? null);
+  const at = new Date((deps.now ?? Date.now)()).toISOString();
+  const enabling = patch.enabled === true && !current.enabled;
+  const disabling = patch.enabled === false && current.enabled;
   const next: Subscription = {
     ...current,
     url: patch.url ?? current.url,
@@ -95,10 +103,19 @@ export async function updateSubscription(
           previousSecrets: [],
         }
       : {}),
+    ...(disabling ? { disabledReason: "Disabled by an admin.", disabledAt: at } : {}),
+    ...(enabling
+      ? { disabledReason: undefined, disabledAt: undefined, failingSince: undefined }
+      : {}),
     updatedAt: laterThan(current.updatedAt, deps.now),
   };
   await replace(next, current.updatedAt, deps.store);
-  return { subscription: next, secret: replaced ? secret : null };
+  const missedFrom = current.failingSince ?? current.disabledAt;
+  return {
+    subscription: next,
+    secret: replaced ? secret : null,
+    missed: enabling && missedFrom ? { from: missedFrom, to: at } : undefined,
+  };
 }
 
 /**

@@ -25,7 +25,7 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "webhooks-failure-"));
   stack = await startLocalStack(
     { PORT: "0", WEBHOOKS_LOCAL_DATA_DIR: dataDir, WEBHOOKS_RETRY_SCHEDULE: "0,1,2" },
-    silentLogger,
+    { log: silentLogger },
   );
   receiver = await startServer((_request, res) => {
     res.writeHead(answer, { "content-type": "text/plain" });

@@ -28,7 +28,7 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "webhooks-e2e-"));
   stack = await startLocalStack(
     { PORT: "0", WEBHOOKS_LOCAL_DATA_DIR: dataDir, WEBHOOKS_RETRY_SCHEDULE: "0,1,1" },
-    silentLogger,
+    { log: silentLogger },
   );
   for (const name of ["generated", "own", "disabled", "otherEvent"])
     receivers[name] = await startServer();

@@ -21,7 +21,7 @@ import {
   type PendingClaim,
 } from "../../shared/store/delivery-store.ts";
 import type { CreateEventResult, EventStore } from "../../shared/store/event-store.ts";
-import type { WorkspaceStore } from "../../shared/store/workspace-store.ts";
+import type { SubscriptionHealth, WorkspaceStore } from "../../shared/store/workspace-store.ts";
 
 export class FakeQueue implements DeliveryQueue {
   sent: DeliveryMessage[] = [];
@@ -183,6 +183,7 @@ export class FakeDeliveryStore implements DeliveryStore {
       nextAttemptAt: record.attempt.nextAttemptAt,
       lastError: record.lastError,
       failedAt: record.status === "failed" ? record.now : undefined,
+      owner: record.owner,
     });
     return "recorded";
   }
@@ -222,6 +223,21 @@ export const ok = (status = 200, headers: Record<string, string> = {}): SendResu
   bodyTruncated: false,
   durationMs: 3,
 });
+
+/** Records what the deliver function says about endpoint health. */
+export class FakeHealth implements SubscriptionHealth {
+  calls: string[] = [];
+  async markFailing(_workspaceId: string, id: string, since: string) {
+    this.calls.push(`failing ${id} since ${since}`);
+  }
+  async markHealthy(_workspaceId: string, id: string) {
+    this.calls.push(`healthy ${id}`);
+  }
+  async disableFailing(_workspaceId: string, id: string, failingSince: string) {
+    this.calls.push(`disable ${id} failing since ${failingSince}`);
+    return true;
+  }
+}
 
 /** Keys and subscriptions in memory, with the optimistic lock the real store has. */
 export class FakeWorkspaceStore implements WorkspaceStore {

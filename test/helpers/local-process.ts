@@ -7,6 +7,8 @@ export interface LocalProcess {
   ingestKey: string;
   output: () => string;
   stop(): Promise<number | null>;
+  /** SIGKILL: no shutdown, no flush, as a crash or a power cut would end it. */
+  kill(): Promise<void>;
 }
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -46,6 +48,11 @@ export async function startLocalProcess(env: Record<string, string>): Promise<Lo
     ingestKey: pick("Ingest key"),
     output: () => output,
     stop: () => stopProcess(child),
+    kill: () =>
+      new Promise((done) => {
+        child.once("exit", () => done());
+        child.kill("SIGKILL");
+      }),
   };
 }
 

@@ -307,6 +307,7 @@ describe("deployment settings", () => {
       retrySchedule: [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000],
       deliverConcurrency: 20,
       retentionDays: 30,
+      autoDisableAfterHours: 120,
       logRetentionDays: 30,
       apiRateLimit: 200,
       allowedCidrs: [],

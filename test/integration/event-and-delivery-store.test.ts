@@ -69,6 +69,7 @@ function attemptRecord(
     status: "retrying",
     attempt: attempt(),
     lastError: "HTTP 500",
+    owner: "m-1",
     now: "2026-11-26T10:00:00.000Z",
     expiresAt: 2_000_000_000,
     ...patch,

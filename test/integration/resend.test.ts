@@ -100,6 +100,7 @@ async function failedDelivery(event: StoredEvent, status: "failed" | "succeeded"
       statusCode: status === "failed" ? 500 : 200,
     },
     lastError: status === "failed" ? "HTTP 500" : undefined,
+    owner: "m-1",
     now: new Date().toISOString(),
     expiresAt: Math.floor(Date.now() / 1000) + 86_400,
   });

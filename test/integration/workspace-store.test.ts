@@ -88,3 +88,39 @@ describe("DynamoWorkspaceStore (dynalite)", () => {
     expect(await store.listSubscriptions("zeta")).toEqual([]);
   });
 });
+
+describe("subscription health (dynalite)", () => {
+  it("writes only on transitions, and disables only what is still failing since the same time", async () => {
+    const sub = subscription("health");
+    await store.createSubscription(sub);
+    await store.markFailing("health", sub.id, "2026-11-20T10:00:00.000Z");
+    await store.markFailing("health", sub.id, "2026-11-21T10:00:00.000Z");
+    expect((await store.getSubscription("health", sub.id))?.failingSince).toBe(
+      "2026-11-20T10:00:00.000Z",
+    );
+
+    expect(await store.disableFailing("health", sub.id, "2026-11-19T00:00:00.000Z", "r", "x")).toBe(
+      false,
+    );
+    expect(
+      await store.disableFailing(
+        "health",
+        sub.id,
+        "2026-11-20T10:00:00.000Z",
+        "Failing for days.",
+        "2026-11-25T10:00:00.000Z",
+      ),
+    ).toBe(true);
+    expect(await store.getSubscription("health", sub.id)).toMatchObject({
+      enabled: false,
+      disabledReason: "Failing for days.",
+      disabledAt: "2026-11-25T10:00:00.000Z",
+    });
+
+    await store.markHealthy("health", sub.id);
+    expect((await store.getSubscription("health", sub.id))?.failingSince).toBeUndefined();
+    await store.markHealthy("health", sub.id);
+    await store.markFailing("health", "sub_missing", "x");
+    expect(await store.getSubscription("health", "sub_missing")).toBeUndefined();
+  });
+});

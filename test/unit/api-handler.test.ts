@@ -250,3 +250,20 @@ describe("API handler", () => {
     expect(response.headers?.["retry-after"]).toBe("1");
   });
 });
+
+describe("API handler, when AWS fails", () => {
+  it("answers a throttled DynamoDB with a retryable 503, not a 500", async () => {
+    dynamo.on(QueryCommand).rejects(
+      Object.assign(new Error("Rate exceeded"), {
+        name: "ThrottlingException",
+        $metadata: {},
+        $fault: "client",
+        $retryable: { throttling: true },
+      }),
+    );
+    const response = await call(apiEvent("POST", "/v1/events", { key: ingest, body: event }));
+    expect(response.statusCode).toBe(503);
+    expect(response.headers?.["retry-after"]).toBe("1");
+    expect(response.body).not.toContain("Rate exceeded");
+  });
+});

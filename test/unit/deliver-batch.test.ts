@@ -11,7 +11,7 @@ import {
   deliverBatch,
   type QueueRecord,
 } from "../../shared/use-cases/deliver-batch.ts";
-import { FakeDeliveryStore, FakeQueue, ok, ScriptedSender } from "../helpers/fakes.ts";
+import { FakeDeliveryStore, FakeHealth, FakeQueue, ok, ScriptedSender } from "../helpers/fakes.ts";
 import { sealedSecret, testSecrets } from "../helpers/secrets.ts";
 
 const WS = "acme";
@@ -44,10 +44,16 @@ function message(sub: string, patch: Partial<DeliveryMessage> = {}): DeliveryMes
 }
 
 let counter = 0;
-function record(body: DeliveryMessage | string, receiveCount = 1): QueueRecord {
+/**
+ * A received queue message. Like SQS, a message keeps its id when it comes back for another
+ * attempt (`receiveCount` 2, 3 …); only its receipt handle changes. `copy` makes a distinct
+ * message carrying the same delivery (what a retried ingest would send).
+ */
+function record(body: DeliveryMessage | string, receiveCount = 1, copy = 0): QueueRecord {
   counter++;
+  const messageId = typeof body === "string" ? `raw${counter}` : `m-${body.d}-${body.g}-${copy}`;
   return {
-    messageId: `m${counter}`,
+    messageId,
     receiptHandle: `r${counter}`,
     body: typeof body === "string" ? body : encodeMessage(body),
     receiveCount,
@@ -56,6 +62,7 @@ function record(body: DeliveryMessage | string, receiveCount = 1): QueueRecord {
 
 let store: FakeDeliveryStore;
 let queue: FakeQueue;
+let health: FakeHealth;
 const plenty = { remainingMs: () => 60_000 };
 
 function deps(sender: ScriptedSender, patch: Partial<DeliverDeps> = {}): DeliverDeps {
@@ -67,6 +74,8 @@ function deps(sender: ScriptedSender, patch: Partial<DeliverDeps> = {}): Deliver
     retentionSeconds: 86_400,
     requestTimeoutMs: 15_000,
     secrets: testSecrets,
+    health,
+    autoDisableAfterMs: 5 * 86_400_000,
     log: silentLogger,
     random: () => 0.5,
     ...patch,
@@ -102,6 +111,7 @@ async function addSubscription(
 beforeEach(() => {
   store = new FakeDeliveryStore();
   queue = new FakeQueue();
+  health = new FakeHealth();
   store.events.set(contextKey(WS, event.id), event);
 });
 
@@ -234,6 +244,78 @@ describe("deliverBatch", () => {
     const result = await deliverBatch([item], deps(sender), plenty);
     expect(sender.requests).toEqual([]);
     expect(result.failures).toEqual([item.messageId]);
+  });
+
+  it("a second copy of a run under way is dropped; its owner carries on", async () => {
+    const sub = await addSubscription(subId(1));
+    const sender = new ScriptedSender(() => ok(500));
+    const first = record(message(sub.id));
+    await deliverBatch([first], deps(sender), plenty);
+    const copy = await deliverBatch([record(message(sub.id), 1, 1)], deps(sender), plenty);
+    expect([...copy.dispositions.values()]).toEqual([{ kind: "done", reason: "duplicate" }]);
+    const again = await deliverBatch([{ ...first, receiveCount: 2 }], deps(sender), plenty);
+    expect([...again.dispositions.values()]).toEqual([{ kind: "retry", delaySeconds: 100 }]);
+    expect(sender.requests).toHaveLength(2);
+  });
+
+  describe("endpoint health", () => {
+    const at = (iso: string) => () => Date.parse(iso);
+
+    it("records the first failure, nothing more while failing, and clears it on success", async () => {
+      const sub = await addSubscription(subId(1));
+      const fails = new ScriptedSender(() => ok(500));
+      await deliverBatch(
+        [record(message(sub.id))],
+        deps(fails, { now: at("2026-11-20T10:00:00Z") }),
+        plenty,
+      );
+      expect(health.calls).toEqual([`failing ${sub.id} since 2026-11-20T10:00:00.000Z`]);
+
+      await addSubscription(subId(1), { failingSince: "2026-11-20T10:00:00.000Z" });
+      await deliverBatch(
+        [record(message(sub.id), 2)],
+        deps(fails, { now: at("2026-11-21T10:00:00Z") }),
+        plenty,
+      );
+      expect(health.calls).toHaveLength(1);
+
+      await deliverBatch(
+        [record(message(sub.id), 3)],
+        deps(new ScriptedSender(() => ok()), { now: at("2026-11-21T11:00:00Z") }),
+        plenty,
+      );
+      expect(health.calls.at(-1)).toBe(`healthy ${sub.id}`);
+    });
+
+    it("disables an endpoint that has failed for the whole window, and only then", async () => {
+      const sub = await addSubscription(subId(1), { failingSince: "2026-11-20T10:00:00.000Z" });
+      const fails = new ScriptedSender(() => ok(503));
+      await deliverBatch(
+        [record(message(sub.id))],
+        deps(fails, { now: at("2026-11-25T09:59:00Z") }),
+        plenty,
+      );
+      expect(health.calls).toEqual([]);
+      await deliverBatch(
+        [record(message(sub.id), 2)],
+        deps(fails, { now: at("2026-11-25T10:00:00Z") }),
+        plenty,
+      );
+      expect(health.calls).toEqual([`disable ${sub.id} failing since 2026-11-20T10:00:00.000Z`]);
+      health.calls = [];
+      await deliverBatch(
+        [record(message(sub.id), 3)],
+        deps(fails, { now: at("2026-12-30T10:00:00Z"), autoDisableAfterMs: 0 }),
+        plenty,
+      );
+      expect(health.calls).toEqual([]);
+    });
+
+    it("a healthy endpoint costs no health write at all", async () => {
+      const sub = await addSubscription(subId(1));
+      await deliverBatch([record(message(sub.id))], deps(new ScriptedSender(() => ok())), plenty);
+      expect(health.calls).toEqual([]);
+    });
   });
 
   it("drops stale and duplicate messages without a POST", async () => {

@@ -133,6 +133,46 @@ describe("subscriptions", () => {
     expect(store.subscriptions.get(subscription.id)?.previousSecrets).toHaveLength(3);
   });
 
+  it("re-enabling says since when the endpoint missed deliveries, and clears its health record", async () => {
+    const { subscription } = await createSubscription(
+      "acme",
+      { url: "https://a.example.com/", events: ["task.created"] },
+      deps(),
+    );
+    const stored = store.subscriptions.get(subscription.id);
+    if (stored)
+      Object.assign(stored, {
+        enabled: false,
+        failingSince: "2026-11-20T10:00:00.000Z",
+        disabledReason: "Disabled automatically.",
+        disabledAt: "2026-11-25T10:00:00.000Z",
+      });
+    now = Date.parse("2026-11-26T12:00:00Z");
+    const { subscription: enabled, missed } = await updateSubscription(
+      "acme",
+      subscription.id,
+      { enabled: true },
+      deps(),
+    );
+    expect(missed).toEqual({ from: "2026-11-20T10:00:00.000Z", to: "2026-11-26T12:00:00.000Z" });
+    expect(enabled).toMatchObject({
+      enabled: true,
+      failingSince: undefined,
+      disabledReason: undefined,
+      disabledAt: undefined,
+    });
+
+    now += 1000;
+    const { subscription: disabled, missed: none } = await updateSubscription(
+      "acme",
+      subscription.id,
+      { enabled: false },
+      deps(),
+    );
+    expect(none).toBeUndefined();
+    expect(disabled.disabledReason).toBe("Disabled by an admin.");
+  });
+
   it("a secret set by PATCH replaces the old one at once (no grace), and null stops signing", async () => {
     const { subscription } = await createSubscription(
       "acme",
