@@ -10,7 +10,7 @@ import { DynamoWorkspaceStore } from "../shared/store/workspace-store.ts";
 import { toFieldErrors } from "../shared/validation.ts";
 import { type InvokableFunctions, startApiGateway } from "./api-gateway.ts";
 import { ensureDemoKeys } from "./demo-keys.ts";
-import { startEmulators } from "./emulators.ts";
+import { startEmulatorsInWorker } from "./emulators.ts";
 import { provision } from "./provision.ts";
 import { type SqsHandler, startPoller } from "./sqs-poller.ts";
 import { startTtlSweeper } from "./ttl-sweeper.ts";
@@ -98,7 +98,7 @@ export async function startLocalStack(
     settings.WEBHOOKS_LOCAL_DATA_DIR ?? resolve(import.meta.dirname, "../.data"),
   );
 
-  const emulators = await startEmulators(dataDir);
+  const emulators = await startEmulatorsInWorker(dataDir);
   const secretKeyFile = await ensureSecretKeyFile(dataDir);
   const region = "us-east-1";
   const credentials = { accessKeyId: "local", secretAccessKey: "local" };
