@@ -1,7 +1,6 @@
 import { type LookupAddress, lookup as systemLookup } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
 import type { buildConnector, Dispatcher } from "undici";
-import dispatch from "undici/lib/api/api-request.js";
 import build from "undici/lib/core/connect.js";
 // By path, not the package root: see types/undici-internals.d.ts.
 import Agent from "undici/lib/dispatcher/agent.js";
@@ -72,46 +71,203 @@ export function createHttpSender(options: HttpSenderOptions): WebhookSender & {
     keepAliveTimeout: 30_000,
   });
 
-  async function send(request: SendRequest): Promise<SendResult> {
+  const plans = new BoundedCache<string, Plan>(PLANS_KEPT);
+  const deadlines = new Deadlines(requestTimeoutMs);
+
+  function send(request: SendRequest): Promise<SendResult> {
     const started = performance.now();
-    const elapsed = () => Math.round(performance.now() - started);
-    const verdict = checkUrl(request.url, policy);
-    if (!verdict.ok) {
-      return {
+    let plan = plans.get(request.url);
+    if (!plan) {
+      plan = planFor(request.url, policy);
+      plans.set(request.url, plan);
+    }
+    if (!plan.ok) {
+      return Promise.resolve({
         kind: "error",
         errorClass: "destination_refused",
-        message: `Destination refused: ${verdict.reason}.`,
+        message: `Destination refused: ${plan.reason}.`,
         durationMs: 0,
-      };
-    }
-    try {
-      const response = await dispatch.call(agent, {
-        ...target(request.url),
-        method: "POST",
-        headers: request.headers,
-        body: request.body,
-        signal: AbortSignal.timeout(requestTimeoutMs),
       });
-      const { text, truncated } = await readCapped(response.body, responseBodyLimit);
-      return {
-        kind: "response",
-        status: response.statusCode,
-        headers: flattenHeaders(response.headers),
-        body: text,
-        bodyTruncated: truncated,
-        durationMs: elapsed(),
-      };
-    } catch (error) {
-      return { kind: "error", ...classifyError(error), durationMs: elapsed() };
     }
+    const { origin, path } = plan;
+    return new Promise((resolve) => {
+      const exchange = new Exchange(responseBodyLimit, started, resolve);
+      deadlines.watch(exchange);
+      agent.dispatch(
+        { origin, path, method: "POST", headers: request.headers, body: request.body },
+        exchange,
+      );
+    });
   }
 
   return { send, close: () => agent.close() };
 }
 
-function target(raw: string): { origin: string; path: string } {
+/** What a destination URL comes to: refused, or where to send. Pure, so kept per URL. */
+type Plan = { ok: false; reason: string } | { ok: true; origin: string; path: string };
+const PLANS_KEPT = 1000;
+
+function planFor(raw: string, policy: NetworkPolicy): Plan {
+  const verdict = checkUrl(raw, policy);
+  if (!verdict.ok) return verdict;
   const url = new URL(raw);
-  return { origin: url.origin, path: `${url.pathname}${url.search}` };
+  return { ok: true, origin: url.origin, path: `${url.pathname}${url.search}` };
+}
+
+/** A Map that forgets its oldest entry past `limit`. */
+class BoundedCache<K, V> {
+  readonly #entries = new Map<K, V>();
+  readonly #limit: number;
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+  get(key: K): V | undefined {
+    return this.#entries.get(key);
+  }
+  set(key: K, value: V): void {
+    if (this.#entries.size >= this.#limit) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+    this.#entries.set(key, value);
+  }
+}
+
+/** Requests that start within this many ms of each other share one deadline timer. */
+const DEADLINE_BUCKET_MS = 100;
+
+/**
+ * The whole-request deadline (connect, headers, body): requests that start in the same 100 ms
+ * share one timer, so each gets between `timeoutMs` and `timeoutMs` + 100 ms. An AbortSignal
+ * per request costs more CPU than all the rest of the request's bookkeeping together (see
+ * BENCHMARKS.md, delivery throughput); a timer per bucket costs nothing.
+ */
+class Deadlines {
+  readonly #timeoutMs: number;
+  #bucketEnds = 0;
+  #bucket: Set<Exchange> | undefined;
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+  }
+  watch(exchange: Exchange): void {
+    const now = performance.now();
+    if (!this.#bucket || now >= this.#bucketEnds) {
+      const bucket = new Set<Exchange>();
+      this.#bucket = bucket;
+      this.#bucketEnds = now + DEADLINE_BUCKET_MS;
+      setTimeout(() => {
+        for (const late of bucket) late.timeOut();
+      }, this.#timeoutMs + DEADLINE_BUCKET_MS).unref();
+    }
+    exchange.watchedBy(this.#bucket);
+  }
+}
+
+/** Past DRAIN_LIMIT the response is abandoned: the attempt keeps what was read. */
+class DrainLimitReached extends Error {}
+
+type DispatchHandler = Dispatcher.DispatchHandler;
+type DispatchController = Parameters<NonNullable<DispatchHandler["onRequestStart"]>>[0];
+
+/**
+ * One POST and its response, on undici's handler API: the body is kept up to the attempt's
+ * limit and read on to DRAIN_LIMIT (which keeps the connection reusable), without the streams
+ * a `request()` response would build.
+ */
+class Exchange implements DispatchHandler {
+  readonly #limit: number;
+  readonly #started: number;
+  readonly #resolve: (result: SendResult) => void;
+  #controller: DispatchController | undefined;
+  #bucket: Set<Exchange> | undefined;
+  #settled = false;
+  #status = 0;
+  #headers: Record<string, string | string[]> = {};
+  readonly #kept: Buffer[] = [];
+  #keptBytes = 0;
+  #seen = 0;
+
+  constructor(limit: number, started: number, resolve: (result: SendResult) => void) {
+    this.#limit = limit;
+    this.#started = started;
+    this.#resolve = resolve;
+  }
+
+  watchedBy(bucket: Set<Exchange>): void {
+    this.#bucket = bucket;
+    bucket.add(this);
+  }
+
+  /** The deadline passed: whatever is still under way is abandoned. */
+  timeOut(): void {
+    if (this.#settled) return;
+    this.#settle({
+      kind: "error",
+      errorClass: "timeout",
+      message: "The receiver did not answer in time.",
+      durationMs: this.#elapsed(),
+    });
+    this.#controller?.abort(new DOMException("deadline passed", "TimeoutError"));
+  }
+
+  onRequestStart(controller: DispatchController): void {
+    this.#controller = controller;
+    if (this.#settled) controller.abort(new DOMException("deadline passed", "TimeoutError"));
+  }
+
+  onResponseStart(
+    _controller: DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[]>,
+  ): void {
+    if (statusCode < 200) return; // 1xx: the real answer follows
+    this.#status = statusCode;
+    this.#headers = headers;
+  }
+
+  onResponseData(controller: DispatchController, chunk: Buffer): void {
+    this.#seen += chunk.length;
+    if (this.#keptBytes < this.#limit) {
+      const slice = chunk.subarray(0, this.#limit - this.#keptBytes);
+      this.#kept.push(slice);
+      this.#keptBytes += slice.length;
+    }
+    if (this.#seen > DRAIN_LIMIT) {
+      this.#settleResponse();
+      controller.abort(new DrainLimitReached());
+    }
+  }
+
+  onResponseEnd(): void {
+    this.#settleResponse();
+  }
+
+  onResponseError(_controller: DispatchController | undefined, error: Error): void {
+    if (this.#settled) return;
+    this.#settle({ kind: "error", ...classifyError(error), durationMs: this.#elapsed() });
+  }
+
+  #settleResponse(): void {
+    if (this.#settled) return;
+    this.#settle({
+      kind: "response",
+      status: this.#status,
+      headers: flattenHeaders(this.#headers),
+      body: Buffer.concat(this.#kept).toString("utf8"),
+      bodyTruncated: this.#seen > this.#keptBytes,
+      durationMs: this.#elapsed(),
+    });
+  }
+
+  #settle(result: SendResult): void {
+    this.#settled = true;
+    this.#bucket?.delete(this);
+    this.#resolve(result);
+  }
+
+  #elapsed(): number {
+    return Math.round(performance.now() - this.#started);
+  }
 }
 
 /**
@@ -190,29 +346,6 @@ function guardedLookup(
       }
     });
   };
-}
-
-async function readCapped(
-  body: Dispatcher.ResponseData["body"],
-  limit: number,
-): Promise<{ text: string; truncated: boolean }> {
-  const kept: Buffer[] = [];
-  let keptBytes = 0;
-  let seen = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    seen += chunk.length;
-    if (keptBytes < limit) {
-      const slice = chunk.subarray(0, limit - keptBytes);
-      kept.push(slice);
-      keptBytes += slice.length;
-    }
-    // Reading on keeps the connection reusable; past DRAIN_LIMIT it is cheaper to drop it.
-    if (seen > DRAIN_LIMIT) {
-      body.destroy();
-      break;
-    }
-  }
-  return { text: Buffer.concat(kept).toString("utf8"), truncated: seen > keptBytes };
 }
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>) {

@@ -30,7 +30,8 @@ export interface QueueRecord {
 }
 
 export interface DeliverDeps {
-  store: DeliveryStore;
+  /** All the deliver path needs of the store: one batch read, one write per attempt. */
+  store: Pick<DeliveryStore, "loadContext" | "recordAttempt">;
   queue: DeliveryQueue;
   sender: WebhookSender;
   /** Opens sealed signing secrets, at the moment they are needed. */

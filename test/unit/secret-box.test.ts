@@ -23,6 +23,8 @@ describe("SecretBox with the local key file", () => {
 
   it("refuses to open a secret for another subscription or workspace", async () => {
     const sealed = await box.seal(secret, "acme/sub_1");
+    // Opened (and kept open) for its own subscription first: the cache must not leak it.
+    expect(await box.open(sealed, "acme/sub_1")).toBe(secret);
     await expect(box.open(sealed, "acme/sub_2")).rejects.toThrow(SecretError);
     await expect(box.open(sealed, "other/sub_1")).rejects.toThrow(SecretError);
   });

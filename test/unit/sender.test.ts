@@ -97,6 +97,43 @@ describe("HTTP sender", () => {
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
+  it("cuts off an answer still dripping in at the deadline", async () => {
+    const drips: NodeJS.Timeout[] = [];
+    const target = await server((_r, res) => {
+      res.writeHead(200);
+      drips.push(setInterval(() => res.write("."), 50));
+    });
+    const started = Date.now();
+    const result = await sender({ requestTimeoutMs: 600 }).send({
+      url: target.url,
+      headers: {},
+      body,
+    });
+    for (const drip of drips) clearInterval(drip);
+    expect(result).toMatchObject({ kind: "error", errorClass: "timeout" });
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it("reads past an informational 1xx to the real answer", async () => {
+    const target = await server((_r, res) => {
+      res.writeProcessing();
+      res.writeHead(202);
+      res.end("accepted");
+    });
+    const result = await sender().send({ url: target.url, headers: {}, body });
+    expect(result).toMatchObject({ kind: "response", status: 202, body: "accepted" });
+  });
+
+  it("drops a connection whose answer runs past the drain limit, and opens a new one", async () => {
+    const target = await server((_r, res) => res.end("x".repeat(200_000)));
+    const s = sender();
+    const first = await s.send({ url: target.url, headers: {}, body });
+    const second = await s.send({ url: target.url, headers: {}, body });
+    expect(first).toMatchObject({ kind: "response", status: 200, bodyTruncated: true });
+    expect(second).toMatchObject({ kind: "response", status: 200, bodyTruncated: true });
+    expect(target.requests).toHaveLength(2);
+  });
+
   it("classifies a refused connection", async () => {
     const target = await server();
     await target.close();

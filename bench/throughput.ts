@@ -1,0 +1,376 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench:throughput`: how many webhooks one core delivers. Three clients POST the same
+ * event body to a local 200-OK receiver at the same concurrency, interleaved round by round:
+ *
+ *   deliver   the production deliver path — `deliverBatch` on batches of ten queue records:
+ *             parse and validate each record, load the subscription and event from a
+ *             zero-latency in-memory store, open the sealed secret, sign (both signature
+ *             schemes), POST through the SSRF-guarded keep-alive pool, read the capped response,
+ *             build the attempt record;
+ *   undici    a raw undici keep-alive POST loop (the floor: nothing but HTTP);
+ *   fetch     a naive `fetch` loop (what a hand-rolled sender would do).
+ *
+ * The client runs on core 0 and the receiver, a separate process, on core 1 (taskset). Each
+ * figure is requests per CPU-second of the client process (user + system): the rate one
+ * core sustains, whether or not the receiver is the wall-clock bottleneck. Ratios are taken
+ * within each round, against the raw loop, and reported as median (min–max).
+ *
+ *   THROUGHPUT_ROUNDS=6 THROUGHPUT_SECONDS=3 THROUGHPUT_CONCURRENCY=50 npm run bench:throughput
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
+import { Agent, request } from "undici";
+import type { StoredEvent, Subscription } from "../shared/domain.ts";
+import { createHttpSender } from "../shared/http/sender.ts";
+import { deliveryIdFor, newUlid } from "../shared/ids.ts";
+import { silentLogger } from "../shared/log.ts";
+import { secretContext } from "../shared/secrets/keyring.ts";
+import { FileKeyring, SecretBox } from "../shared/secrets/secret-box.ts";
+import { deliveryHeaders, generateSecret } from "../shared/signing.ts";
+import {
+  type AttemptRecord,
+  contextKey,
+  type DeliveryContext,
+  type DeliveryRef,
+} from "../shared/store/delivery-store.ts";
+import {
+  type DeliverDeps,
+  deliverBatch,
+  type QueueRecord,
+} from "../shared/use-cases/deliver-batch.ts";
+import { canPin, onCore, pinSelf } from "./lib/cores.ts";
+import { formatSpread, median, type Spread, spread } from "./lib/stats.ts";
+
+export interface ThroughputOptions {
+  /** Requests in flight, for every client (the deliver path: this many / 10 batches of 10). */
+  concurrency: number;
+  rounds: number;
+  /** Seconds each client runs in each round. */
+  seconds: number;
+  /** Pin client and receiver to a core each (when taskset and two cores are there). */
+  pin: boolean;
+}
+
+export type ClientName = "deliver" | "unsigned" | "undici" | "fetch";
+const CLIENTS: ClientName[] = ["deliver", "unsigned", "undici", "fetch"];
+
+export interface ThroughputReport {
+  options: ThroughputOptions;
+  pinned: boolean;
+  /** Requests per CPU-second of the client, per round. */
+  perCpuSecond: Record<ClientName, number[]>;
+  /** Requests per wall-clock second, per round. */
+  perSecond: Record<ClientName, number[]>;
+  /** Per-round ratios to the raw undici loop (requests per CPU-second). */
+  ratios: { deliver: Spread; unsigned: Spread; fetch: Spread };
+  /** Every request of every client got a 200 (anything else is a broken benchmark). */
+  failures: number;
+  /** CPU microseconds: both signatures of one delivery, and one raw keep-alive POST. */
+  signingMicros: number;
+  rawPostMicros: number;
+}
+
+const WORKSPACE = "bench";
+/** A realistic CRM event: ~600 bytes of JSON. */
+const EVENT_BODY = JSON.stringify({
+  event: "deal.updated",
+  data: {
+    id: "deal_01JBENCHMARK0000000000000",
+    name: "Renewal — Acme Industrial, 3-year enterprise plan",
+    stage: "negotiation",
+    amount: { value: 48_000, currency: "EUR" },
+    owner: { id: "usr_01JBENCH", name: "Dana Fischer", email: "dana@example.com" },
+    organizationId: "org_01JBENCHMARK000000000000",
+    contactIds: ["con_01JBENCH000000000000000001", "con_01JBENCH000000000000000002"],
+    customFields: { region: "DACH", source: "inbound", probability: 0.6 },
+    updatedAt: "2026-11-26T10:00:00.000Z",
+  },
+  timestamp: "2026-11-26T10:00:00.000Z",
+});
+
+/** The deliver path's dependencies: the production sender, signer and secret box; a store that answers at once. */
+async function deliverPath(url: string, signed: boolean) {
+  const secrets = new SecretBox(new FileKeyring(randomBytes(32)));
+  const subscriptionId = `sub_${newUlid()}`;
+  const subscription: Subscription = {
+    id: subscriptionId,
+    workspaceId: WORKSPACE,
+    url,
+    events: ["deal.updated"],
+    enabled: true,
+    description: "",
+    secret: signed
+      ? {
+          sealed: await secrets.seal(generateSecret(), secretContext(WORKSPACE, subscriptionId)),
+          kind: "whsec",
+        }
+      : null,
+    previousSecrets: [],
+    createdAt: "2026-11-26T00:00:00.000Z",
+    updatedAt: "2026-11-26T00:00:00.000Z",
+  };
+  const event: StoredEvent = {
+    workspaceId: WORKSPACE,
+    id: "evt_bench",
+    name: "deal.updated",
+    body: EVENT_BODY,
+    seq: newUlid(),
+    receivedAt: "2026-11-26T10:00:00.000Z",
+    targets: [subscriptionId],
+    requestHash: "",
+  };
+  let attempts = 0;
+  let failures = 0;
+  const sender = createHttpSender({
+    policy: { allowLoopbackHttp: true, allowedCidrs: [] },
+    connectTimeoutMs: 5000,
+    requestTimeoutMs: 15_000,
+    responseBodyLimit: 4096,
+  });
+  const deps: DeliverDeps = {
+    store: {
+      // Zero latency: the batch's one read and each attempt's write answer at once.
+      async loadContext(refs: readonly DeliveryRef[]): Promise<DeliveryContext> {
+        const context: DeliveryContext = {
+          subscriptions: new Map(),
+          deliveries: new Map(),
+          events: new Map(),
+        };
+        for (const ref of refs) {
+          if (ref.subscriptionId === subscriptionId)
+            context.subscriptions.set(contextKey(WORKSPACE, subscriptionId), subscription);
+          if (ref.eventId === event.id) context.events.set(contextKey(WORKSPACE, event.id), event);
+        }
+        return context;
+      },
+      async recordAttempt(record: AttemptRecord) {
+        attempts++;
+        if (record.status !== "succeeded") failures++;
+        return "recorded";
+      },
+    },
+    queue: {
+      async enqueue() {},
+      async changeVisibility() {},
+      async sendToDeadLetter() {},
+    },
+    health: {
+      async markFailing() {},
+      async markHealthy() {},
+      async disableFailing() {
+        return false;
+      },
+    },
+    sender,
+    secrets,
+    autoDisableAfterMs: 0,
+    schedule: [0, 60],
+    retentionSeconds: 86_400,
+    requestTimeoutMs: 15_000,
+    log: silentLogger,
+  };
+  // Queue records as SQS hands them over, each with its own delivery id.
+  const records: QueueRecord[] = Array.from({ length: 1000 }, (_, i) => ({
+    messageId: `msg-${i}`,
+    receiptHandle: `rh-${i}`,
+    receiveCount: 1,
+    body: JSON.stringify({
+      v: 1,
+      w: WORKSPACE,
+      d: deliveryIdFor(newUlid(), subscriptionId),
+      e: event.id,
+      n: event.name,
+      s: subscriptionId,
+      g: 0,
+      a: 0,
+    }),
+  }));
+  let next = 0;
+  return {
+    async batch(size: number): Promise<number> {
+      const batch: QueueRecord[] = [];
+      for (let i = 0; i < size; i++) {
+        batch.push(records[next] as QueueRecord);
+        next = (next + 1) % records.length;
+      }
+      const result = await deliverBatch(batch, deps, { remainingMs: () => 900_000 });
+      return size - result.failures.length;
+    },
+    counts: () => ({ attempts, failures }),
+    close: () => sender.close(),
+  };
+}
+
+/** CPU microseconds to sign one delivery both ways (hex + Standard Webhooks), one secret. */
+function signingCost(): number {
+  const secret = generateSecret();
+  const sign = (i: number) =>
+    deliveryHeaders({
+      deliveryId: `dlv_${i}`,
+      event: "deal.updated",
+      body: EVENT_BODY,
+      timestamp: 1_764_000_000,
+      secrets: [secret],
+    });
+  for (let i = 0; i < 5000; i++) sign(i);
+  const cpu = process.cpuUsage();
+  const count = 50_000;
+  for (let i = 0; i < count; i++) sign(i);
+  const used = process.cpuUsage(cpu);
+  return (used.user + used.system) / count;
+}
+
+async function startSink(pin: boolean): Promise<{ url: string; child: ChildProcess }> {
+  const [command, ...args] = onCore(
+    1,
+    [process.execPath, resolve(import.meta.dirname, "lib/sink.ts")],
+    pin,
+  );
+  const child = spawn(command as string, args, { stdio: ["pipe", "pipe", "inherit"] });
+  const port = await new Promise<number>((done, fail) => {
+    child.once("exit", (code) => fail(new Error(`receiver exited with ${code}`)));
+    child.stdout?.once("data", (chunk) => done(JSON.parse(String(chunk)).port));
+  });
+  return { url: `http://127.0.0.1:${port}/hooks/bench`, child };
+}
+
+/** Runs `worker` on `lanes` concurrent lanes until `seconds` pass; counts what it completed. */
+async function timed(lanes: number, seconds: number, worker: () => Promise<number>) {
+  const deadline = performance.now() + seconds * 1000;
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (performance.now() < deadline) {
+        // Not `done += await …`: that reads `done` before the await and loses other lanes' counts.
+        const completed = await worker();
+        done += completed;
+      }
+    }),
+  );
+  const wall = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { perSecond: done / wall, perCpuSecond: done / ((used.user + used.system) / 1e6) };
+}
+
+export async function runThroughput(options: ThroughputOptions): Promise<ThroughputReport> {
+  const pinned = options.pin && canPin();
+  if (pinned) pinSelf(0);
+  const sink = await startSink(pinned);
+  const path = await deliverPath(sink.url, true);
+  const unsigned = await deliverPath(sink.url, false);
+  const pool = new Agent({ keepAliveTimeout: 30_000 });
+  let failures = 0;
+  const clients: Record<ClientName, { lanes: number; run: () => Promise<number> }> = {
+    deliver: {
+      lanes: Math.max(1, Math.round(options.concurrency / 10)),
+      run: () => path.batch(10),
+    },
+    unsigned: {
+      lanes: Math.max(1, Math.round(options.concurrency / 10)),
+      run: () => unsigned.batch(10),
+    },
+    undici: {
+      lanes: options.concurrency,
+      run: async () => {
+        const response = await request(sink.url, {
+          method: "POST",
+          dispatcher: pool,
+          headers: { "content-type": "application/json" },
+          body: EVENT_BODY,
+        });
+        await response.body.text();
+        if (response.statusCode !== 200) failures++;
+        return 1;
+      },
+    },
+    fetch: {
+      lanes: options.concurrency,
+      run: async () => {
+        const response = await fetch(sink.url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: EVENT_BODY,
+        });
+        await response.text();
+        if (response.status !== 200) failures++;
+        return 1;
+      },
+    },
+  };
+  const perCpuSecond: Record<ClientName, number[]> = {
+    deliver: [],
+    unsigned: [],
+    undici: [],
+    fetch: [],
+  };
+  const perSecond: Record<ClientName, number[]> = structuredClone(perCpuSecond);
+  try {
+    // Warm-up: JIT, connection pools, the data key cache.
+    for (const name of CLIENTS) await timed(clients[name].lanes, 1, clients[name].run);
+    for (let round = 0; round < options.rounds; round++) {
+      // Rotate the order so no client always runs first (or right after the same one).
+      const order = CLIENTS.map((_, i) => CLIENTS[(i + round) % CLIENTS.length] as ClientName);
+      for (const name of order) {
+        const result = await timed(clients[name].lanes, options.seconds, clients[name].run);
+        perCpuSecond[name].push(result.perCpuSecond);
+        perSecond[name].push(result.perSecond);
+      }
+    }
+  } finally {
+    await path.close();
+    await unsigned.close();
+    await pool.close();
+    sink.child.stdin?.end();
+  }
+  const signingMicros = median([0, 1, 2].map(() => signingCost()));
+  const ratio = (name: ClientName) =>
+    spread(perCpuSecond[name].map((value, i) => value / (perCpuSecond.undici[i] ?? Number.NaN)));
+  return {
+    options,
+    pinned,
+    perCpuSecond,
+    perSecond,
+    ratios: { deliver: ratio("deliver"), unsigned: ratio("unsigned"), fetch: ratio("fetch") },
+    failures: failures + path.counts().failures + unsigned.counts().failures,
+    signingMicros,
+    rawPostMicros: 1e6 / median(perCpuSecond.undici),
+  };
+}
+
+export function formatThroughput(report: ThroughputReport): string {
+  const { options: o } = report;
+  const row = (name: ClientName, label: string) =>
+    `  ${label.padEnd(34)}${median(report.perCpuSecond[name]).toFixed(0).padStart(7)}/CPU-s${median(report.perSecond[name]).toFixed(0).padStart(8)}/s`;
+  return [
+    `Throughput: ${o.rounds} interleaved rounds of ${o.seconds} s, ${o.concurrency} requests in flight, ${report.pinned ? "client on core 0, receiver on core 1" : "not pinned (no taskset or one core)"}`,
+    `  ${"".padEnd(34)}${"per core".padStart(13)}${"wall".padStart(10)}   (medians)`,
+    row("deliver", "deliver path (batches of 10)"),
+    row("unsigned", "  same, unsigned subscription"),
+    row("undici", "raw undici keep-alive loop"),
+    row("fetch", "naive fetch loop"),
+    `  deliver path ÷ raw undici      ${formatSpread(report.ratios.deliver)}`,
+    `  unsigned ÷ raw undici          ${formatSpread(report.ratios.unsigned)}`,
+    `  naive fetch ÷ raw undici       ${formatSpread(report.ratios.fetch)}`,
+    `  signing (both schemes)         ${report.signingMicros.toFixed(1)} µs CPU per delivery = ${((100 * report.signingMicros) / report.rawPostMicros).toFixed(0)}% of a raw POST (${report.rawPostMicros.toFixed(1)} µs)`,
+    `  non-200 answers                ${report.failures}`,
+  ].join("\n");
+}
+
+export function throughputOptionsFromEnv(env = process.env): ThroughputOptions {
+  return {
+    concurrency: Number(env.THROUGHPUT_CONCURRENCY ?? 50),
+    rounds: Number(env.THROUGHPUT_ROUNDS ?? 6),
+    seconds: Number(env.THROUGHPUT_SECONDS ?? 3),
+    pin: env.THROUGHPUT_PIN !== "0",
+  };
+}
+
+if (import.meta.main) {
+  const report = await runThroughput(throughputOptionsFromEnv());
+  console.log(formatThroughput(report));
+  if (report.failures > 0) process.exitCode = 1;
+}
