@@ -6,6 +6,9 @@ import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
 
+/** Memory of every function unless it asks for more (the cost benchmark prices it). */
+export const FUNCTION_MEMORY_MB = 256;
+
 export interface HouseFunctionProps {
   /** The handler module, e.g. functions/api/handler.ts. */
   entry: string;
@@ -43,7 +46,7 @@ export class HouseFunction extends NodejsFunction {
       description: props.description,
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
-      memorySize: props.memorySize ?? 256,
+      memorySize: props.memorySize ?? FUNCTION_MEMORY_MB,
       timeout: props.timeout,
       logGroup,
       role,

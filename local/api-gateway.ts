@@ -9,7 +9,7 @@ import type {
 import { matchRoute } from "../shared/http/routes.ts";
 import { lambdaContext } from "./lambda-context.ts";
 
-type ApiHandler = (
+export type ApiHandler = (
   event: APIGatewayProxyEventV2,
   context: Context,
 ) => Promise<APIGatewayProxyStructuredResultV2>;

@@ -8,7 +8,7 @@ import { LOCAL_SCHEDULE, parseSchedule } from "../shared/retry.ts";
 import { newKeyFileContents } from "../shared/secrets/secret-box.ts";
 import { DynamoWorkspaceStore } from "../shared/store/workspace-store.ts";
 import { toFieldErrors } from "../shared/validation.ts";
-import { type InvokableFunctions, startApiGateway } from "./api-gateway.ts";
+import { type ApiHandler, type InvokableFunctions, startApiGateway } from "./api-gateway.ts";
 import { ensureDemoKeys } from "./demo-keys.ts";
 import { startEmulatorsInWorker } from "./emulators.ts";
 import { provision } from "./provision.ts";
@@ -56,6 +56,8 @@ const LocalEnv = z.object({
 export interface LocalStackHooks {
   /** Wraps the deliver function as the local event source mapping invokes it. */
   wrapDeliver?: (handler: SqsHandler) => SqsHandler;
+  /** Wraps the API function as the local API Gateway invokes it. */
+  wrapApi?: (handler: ApiHandler) => ApiHandler;
   log?: Logger;
 }
 
@@ -139,7 +141,8 @@ export async function startLocalStack(
   const api = await import("../functions/api/handler.ts");
   const deliver = await import("../functions/deliver/handler.ts");
   const resend = await import("../functions/resend/handler.ts");
-  const gateway = await startApiGateway(api.handler, {
+  const apiHandler = api.handler as ApiHandler;
+  const gateway = await startApiGateway(hooks.wrapApi?.(apiHandler) ?? apiHandler, {
     port: settings.PORT,
     host: settings.WEBHOOKS_LOCAL_HOST,
     timeoutMs: 30_000,

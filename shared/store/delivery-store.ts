@@ -30,6 +30,12 @@ export interface DeliveryRef {
   deliveryId: string;
   eventId: string;
   subscriptionId: string;
+  /**
+   * Read the delivery's record as well. Not needed for a first-generation message on its first
+   * receive, which normally has no record yet: skipping it saves a read unit per delivery (a
+   * consistent read of a missing item still costs one).
+   */
+  withRecord: boolean;
 }
 
 /** What one batch of deliveries needs, loaded in one BatchGetItem. Keys: `<ws>/<id>`. */
@@ -140,8 +146,8 @@ export class DynamoDeliveryStore implements DeliveryStore {
       const { workspaceId: ws } = ref;
       const keys = [
         { pk: key.workspace(ws), sk: key.subscription(ref.subscriptionId) },
-        { pk: key.deliveries(ws), sk: ref.deliveryId },
         { pk: key.event(ws, ref.eventId), sk: EVENT_SK },
+        ...(ref.withRecord ? [{ pk: key.deliveries(ws), sk: ref.deliveryId }] : []),
       ];
       for (const k of keys) wanted.set(`${k.pk}|${k.sk}`, k);
     }

@@ -107,11 +107,16 @@ export async function deliverBatch(
   let context: DeliveryContext;
   try {
     context = await deps.store.loadContext(
-      work.map(({ message: m }) => ({
+      work.map(({ record, message: m }) => ({
         workspaceId: m.w,
         deliveryId: m.d,
         eventId: m.e,
         subscriptionId: m.s,
+        // A first-generation message on its first receive has no record to check, except
+        // when it is itself a duplicate (an SQS redelivery, an ingest retried after a crash):
+        // then the attempt goes out once more — at-least-once — and the conditional write
+        // keeps the record's run and generation right.
+        withRecord: m.g > 0 || m.a > 0 || record.receiveCount > 1,
       })),
     );
   } catch (error) {

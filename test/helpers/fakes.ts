@@ -85,7 +85,9 @@ export class FakeDeliveryStore implements DeliveryStore {
     };
     for (const ref of refs) {
       const sub = this.subscriptions.get(contextKey(ref.workspaceId, ref.subscriptionId));
-      const delivery = this.deliveries.get(contextKey(ref.workspaceId, ref.deliveryId));
+      const delivery = ref.withRecord
+        ? this.deliveries.get(contextKey(ref.workspaceId, ref.deliveryId))
+        : undefined;
       const event = this.events.get(contextKey(ref.workspaceId, ref.eventId));
       if (sub) context.subscriptions.set(contextKey(ref.workspaceId, sub.id), structuredClone(sub));
       if (delivery)

@@ -117,19 +117,26 @@ describe("DynamoDeliveryStore (dynalite)", () => {
       attemptRecord("ws2", deliveryId, { eventId: event.id, subscriptionId: sub.id }),
     );
 
+    const ref = { workspaceId: "ws2", deliveryId, eventId: event.id, subscriptionId: sub.id };
     const context = await deliveries.loadContext([
-      { workspaceId: "ws2", deliveryId, eventId: event.id, subscriptionId: sub.id },
+      { ...ref, withRecord: true },
       {
         workspaceId: "ws2",
         deliveryId: "dlv_missing",
         eventId: "missing",
         subscriptionId: "sub_missing",
+        withRecord: true,
       },
     ]);
     expect(context.subscriptions.get(contextKey("ws2", sub.id))).toEqual(sub);
     expect(context.events.get(contextKey("ws2", event.id))).toEqual(event);
     expect(context.deliveries.get(contextKey("ws2", deliveryId))?.attemptCount).toBe(1);
     expect(context.subscriptions.size + context.events.size + context.deliveries.size).toBe(3);
+
+    // Without the record: the subscription and the event only.
+    const lean = await deliveries.loadContext([{ ...ref, withRecord: false }]);
+    expect(lean.subscriptions.size + lean.events.size).toBe(2);
+    expect(lean.deliveries.size).toBe(0);
   });
 
   it("appends attempts and refuses writes from an older generation", async () => {
