@@ -27,6 +27,7 @@ import { FUNCTION_MEMORY_MB } from "../infra/house-function.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { silentLogger } from "../shared/log.ts";
 import { AWS_PRICES, PRICES_RECORDED } from "./aws-prices.ts";
+import { handOver } from "./lib/stats.ts";
 
 type ReceiverMode = "ok" | "fail-once" | "down";
 
@@ -448,4 +449,5 @@ export function costOptionsFromEnv(env = process.env): CostOptions {
 if (import.meta.main) {
   const report = await runCost(costOptionsFromEnv());
   console.log(formatCost(report));
+  await handOver(report);
 }

@@ -41,7 +41,7 @@ import {
   type QueueRecord,
 } from "../shared/use-cases/deliver-batch.ts";
 import { canPin, onCore, pinSelf } from "./lib/cores.ts";
-import { formatSpread, median, type Spread, spread } from "./lib/stats.ts";
+import { formatSpread, handOver, median, type Spread, spread } from "./lib/stats.ts";
 
 export interface ThroughputOptions {
   /** Requests in flight, for every client (the deliver path: this many / 10 batches of 10). */
@@ -372,5 +372,6 @@ export function throughputOptionsFromEnv(env = process.env): ThroughputOptions {
 if (import.meta.main) {
   const report = await runThroughput(throughputOptionsFromEnv());
   console.log(formatThroughput(report));
+  await handOver(report);
   if (report.failures > 0) process.exitCode = 1;
 }

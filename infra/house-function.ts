@@ -2,12 +2,41 @@ import { resolve } from "node:path";
 import { type Duration, RemovalPolicy } from "aws-cdk-lib";
 import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
-import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import { type BundlingOptions, NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
 
 /** Memory of every function unless it asks for more (the cost benchmark prices it). */
 export const FUNCTION_MEMORY_MB = 256;
+
+const LAMBDA_CREDENTIALS = resolve(import.meta.dirname, "../shared/lambda-credentials.ts");
+
+/** How every function is bundled (the bundle benchmark builds with the same options). */
+export const BUNDLING = {
+  format: OutputFormat.ESM,
+  target: "node24",
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  mainFields: ["module", "main"],
+  // Code the functions never load, left out (~130 KB of the deliver bundle): undici's
+  // non-SIMD llhttp, loaded only where WebAssembly SIMD is missing (Lambda's Node.js 24
+  // on arm64 has it), and its fetch body extractor, loaded only for FormData request
+  // bodies (webhooks are strings); the SDK's event-stream serde, imported dynamically
+  // for event-stream operations only (DynamoDB, SQS and KMS have none), and bowser,
+  // imported dynamically by the SDK in browsers only. Were any of them ever needed, the
+  // import would fail loudly. test/e2e/bundles.test.ts runs every bundle.
+  externalModules: [
+    "*/llhttp/llhttp-wasm.js",
+    "*/web/fetch/body.js",
+    "@smithy/core/event-streams",
+    "bowser",
+  ],
+  // Bundled CommonJS dependencies still call require() for Node built-ins.
+  banner: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
+  // Lambda's credentials are always in the environment: see shared/lambda-credentials.ts.
+  esbuildArgs: { "--alias:@aws-sdk/credential-provider-node": LAMBDA_CREDENTIALS },
+} satisfies BundlingOptions;
 
 export interface HouseFunctionProps {
   /** The handler module, e.g. functions/api/handler.ts. */
@@ -51,22 +80,7 @@ export class HouseFunction extends NodejsFunction {
       logGroup,
       role,
       environment: { NODE_OPTIONS: "--enable-source-maps", ...props.environment },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: "node24",
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        mainFields: ["module", "main"],
-        externalModules: [],
-        // Bundled CommonJS dependencies still call require() for Node built-ins.
-        banner:
-          "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);",
-        // Lambda's credentials are always in the environment: see shared/lambda-credentials.ts.
-        esbuildArgs: { "--alias:@aws-sdk/credential-provider-node": LAMBDA_CREDENTIALS },
-      },
+      bundling: BUNDLING,
     });
   }
 }
-
-const LAMBDA_CREDENTIALS = resolve(import.meta.dirname, "../shared/lambda-credentials.ts");

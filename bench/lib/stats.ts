@@ -24,3 +24,17 @@ export const spread = (values: readonly number[]): Spread => ({
 
 export const formatSpread = (s: Spread, digits = 2): string =>
   `${s.median.toFixed(digits)} (${s.min.toFixed(digits)}–${s.max.toFixed(digits)})`;
+
+/** The nearest-rank percentile of an ascending array. */
+export const percentile = (sorted: readonly number[], p: number): number =>
+  sorted.length
+    ? (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0)
+    : 0;
+
+/** Hands a part's report to `npm run bench` (which sets BENCH_REPORT to a file of its own). */
+export async function handOver(report: unknown): Promise<void> {
+  const file = process.env.BENCH_REPORT;
+  if (!file) return;
+  const { writeFile } = await import("node:fs/promises");
+  await writeFile(file, JSON.stringify(report));
+}

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * `npm run bench:latency` (also `npm run test:load`): sustained event ingest against the local
- * stack — a separate process, as `npm start` runs it — at a fixed rate, open loop, for a fixed
- * time after a warm-up. Reports accepted/s, delivered/s, end-to-end latency (the CRM posts the
+ * `npm run bench:latency`: sustained event ingest against the local stack — a separate
+ * process, as `npm start` runs it — at a fixed rate, open loop, for a fixed time after a
+ * warm-up. Reports accepted/s, delivered/s, end-to-end latency (the CRM posts the
  * event → the receiver has the webhook) with the milestones in between, and the account:
  * nothing may be lost.
  *
@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Agent, request } from "undici";
 import { startLocalProcess } from "../test/helpers/local-process.ts";
+import { handOver, percentile } from "./lib/stats.ts";
 
 export interface LoadOptions {
   /** Events per second, sent on schedule whether or not earlier ones were answered. */
@@ -53,11 +54,6 @@ export interface LoadReport {
   /** Every measured end-to-end latency, for the chart. */
   samples: number[];
 }
-
-export const percentile = (sorted: readonly number[], p: number): number =>
-  sorted.length
-    ? (sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0)
-    : 0;
 
 export function percentiles(values: readonly number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
@@ -242,5 +238,6 @@ export function loadOptionsFromEnv(env = process.env): LoadOptions {
 if (import.meta.main) {
   const report = await runLoad(loadOptionsFromEnv());
   console.log(formatLoad(report));
+  await handOver(report);
   if (report.lost > 0) process.exitCode = 1;
 }

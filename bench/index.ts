@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: every benchmark, each in a process of its own (the throughput benchmark
+ * pins itself to a core; the others must not inherit that), then one table: each figure, its
+ * budget from DESIGN.md, pass or miss. Each part's options are its own environment variables
+ * (see the part); these are the runner's:
+ *
+ *   BENCH_ONLY=throughput,cost   run some parts only
+ *   BENCH_CHART=docs/benchmarks/latency.svg   write the latency histogram there
+ *   BENCH_JSON=bench-results.json             write every part's full report there
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import Table from "cli-table3";
+import type { BundleReport } from "./bundles.ts";
+import type { CostReport } from "./cost.ts";
+import type { LoadReport } from "./latency.ts";
+import { latencyHistogramSvg } from "./lib/chart.ts";
+import { formatSpread } from "./lib/stats.ts";
+import type { ThroughputReport } from "./throughput.ts";
+
+const PARTS = ["bundles", "throughput", "cost", "latency"] as const;
+type Part = (typeof PARTS)[number];
+
+/** DESIGN.md's budgets. */
+export const BUDGETS = {
+  throughputRatio: 0.85,
+  sqsRequests: 0.3,
+  writeUnits: 1.2,
+  readCalls: 0.2,
+  dollarsPerMillion: 1.25,
+  p99Ms: 250,
+  bundleKb: 400,
+} as const;
+
+interface Row {
+  figure: string;
+  value: string;
+  budget: string;
+  pass: boolean;
+}
+
+async function runPart(part: Part, dir: string): Promise<unknown> {
+  const file = join(dir, `${part}.json`);
+  const code = await new Promise<number | null>((done) => {
+    const child = spawn(process.execPath, [resolve(import.meta.dirname, `${part}.ts`)], {
+      stdio: "inherit",
+      env: { ...process.env, BENCH_REPORT: file },
+    });
+    child.on("exit", done);
+  });
+  if (code !== 0) throw new Error(`bench/${part}.ts exited with ${code}`);
+  return JSON.parse(await readFile(file, "utf8"));
+}
+
+export function summarize(reports: Partial<Record<Part, unknown>>): Row[] {
+  const rows: Row[] = [];
+  const bundles = reports.bundles as BundleReport[] | undefined;
+  for (const bundle of bundles ?? []) {
+    rows.push({
+      figure: `${bundle.name} bundle (minified; loads in ${bundle.loadMs.toFixed(0)} ms)`,
+      value: `${(bundle.bytes / 1024).toFixed(1)} KB`,
+      budget: `≤ ${BUDGETS.bundleKb} KB`,
+      pass: bundle.bytes <= BUDGETS.bundleKb * 1024,
+    });
+  }
+  const throughput = reports.throughput as ThroughputReport | undefined;
+  if (throughput) {
+    rows.push({
+      figure: "Delivery path per core ÷ raw undici loop",
+      value: formatSpread(throughput.ratios.deliver),
+      budget: `≥ ${BUDGETS.throughputRatio}`,
+      pass: throughput.ratios.deliver.median >= BUDGETS.throughputRatio,
+    });
+  }
+  const cost = reports.cost as CostReport | undefined;
+  const fanOut10 = cost?.scenarios.find((s) => s.scenario.name === "fan-out 10")?.perDelivery;
+  if (fanOut10) {
+    const limit = (figure: string, value: number, budget: number, digits = 2, unit = "") =>
+      rows.push({
+        figure,
+        value: `${unit}${value.toFixed(digits)}`,
+        budget: `≤ ${unit}${budget}`,
+        pass: value <= budget + 1e-9,
+      });
+    limit("SQS requests per delivery (fan-out 10)", fanOut10.sqsRequests, BUDGETS.sqsRequests);
+    limit("DynamoDB write units per delivery", fanOut10.writeUnits, BUDGETS.writeUnits);
+    limit("DynamoDB read calls per delivery", fanOut10.readCalls, BUDGETS.readCalls);
+    limit(
+      "AWS cost per million deliveries",
+      fanOut10.cost.total,
+      BUDGETS.dollarsPerMillion,
+      2,
+      "$",
+    );
+  }
+  const latency = reports.latency as LoadReport | undefined;
+  if (latency) {
+    rows.push({
+      figure: `End-to-end p99 at ${latency.options.rate} events/s (local stack)`,
+      value: `${latency.latency.p99.toFixed(0)} ms`,
+      budget: `≤ ${BUDGETS.p99Ms} ms`,
+      pass: latency.latency.p99 <= BUDGETS.p99Ms && latency.lost === 0,
+    });
+  }
+  return rows;
+}
+
+export function formatSummary(rows: Row[]): string {
+  const table = new Table({
+    head: ["figure", "measured", "budget", ""],
+    style: { head: [], border: [] },
+  });
+  for (const row of rows)
+    table.push([row.figure, row.value, row.budget, row.pass ? "pass" : "MISS"]);
+  return table.toString();
+}
+
+if (import.meta.main) {
+  const only = process.env.BENCH_ONLY?.split(",").map((p) => p.trim());
+  const unknown = only?.filter((p) => !PARTS.includes(p as Part)) ?? [];
+  if (unknown.length > 0) {
+    console.error(`BENCH_ONLY: unknown part(s) ${unknown.join(", ")}; parts: ${PARTS.join(", ")}`);
+    process.exit(2);
+  }
+  const dir = await mkdtemp(join(tmpdir(), "webhooks-bench-"));
+  const reports: Partial<Record<Part, unknown>> = {};
+  try {
+    for (const part of PARTS.filter((p) => !only || only.includes(p))) {
+      console.log(`\n── ${part} ${"─".repeat(60 - part.length)}`);
+      reports[part] = await runPart(part, dir);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const latency = reports.latency as LoadReport | undefined;
+  if (process.env.BENCH_CHART && latency) {
+    await writeFile(
+      process.env.BENCH_CHART,
+      latencyHistogramSvg(latency.samples, {
+        budgetMs: BUDGETS.p99Ms,
+        title: `End-to-end latency, local stack, ${latency.options.rate} events/s for ${latency.options.seconds} s (${latency.samples.length} deliveries)`,
+      }),
+    );
+  }
+  if (process.env.BENCH_JSON) {
+    await writeFile(process.env.BENCH_JSON, JSON.stringify(reports, null, 2));
+  }
+  const cpu = cpus()[0]?.model ?? "unknown CPU";
+  console.log(
+    `\nSummary — ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpus().length} × ${cpu}`,
+  );
+  console.log(formatSummary(summarize(reports)));
+}

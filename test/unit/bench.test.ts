@@ -1,0 +1,102 @@
+import { describe, expect, it } from "vitest";
+import { AWS_PRICES } from "../../bench/aws-prices.ts";
+import type { CostReport, Usage } from "../../bench/cost.ts";
+import { perDelivery } from "../../bench/cost.ts";
+import { BUDGETS, summarize } from "../../bench/index.ts";
+import { latencyHistogramSvg } from "../../bench/lib/chart.ts";
+import { median, percentile, spread } from "../../bench/lib/stats.ts";
+
+/** The benchmarks' arithmetic: what turns counts into the figures BENCHMARKS.md quotes. */
+describe("benchmark arithmetic", () => {
+  it("medians, spreads and nearest-rank percentiles", () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(spread([0.7, 0.9, 0.8])).toEqual({ median: 0.8, min: 0.7, max: 0.9 });
+    const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(percentile(sorted, 50)).toBe(50);
+    expect(percentile(sorted, 99)).toBe(99);
+    expect(percentile([], 99)).toBe(0);
+  });
+
+  it("prices usage per million deliveries", () => {
+    // Ten events to ten subscribers, as at fan-out 10: 100 deliveries.
+    const usage: Usage = {
+      events: 10,
+      deliveries: 100,
+      attempts: 100,
+      calls: {
+        "DynamoDB Query": 10,
+        "DynamoDB PutItem": 20,
+        "DynamoDB BatchGetItem": 10,
+        "DynamoDB UpdateItem": 100,
+        "SQS SendMessageBatch": 10,
+        "SQS ReceiveMessage": 10,
+        "SQS DeleteMessageBatch": 10,
+      },
+      writeUnits: 120,
+      readUnits: 130,
+      emptyReceives: 7,
+      invocations: { api: 10, deliver: 10 },
+      billedMs: { api: 200, deliver: 1200 },
+    };
+    const p = perDelivery(usage);
+    expect(p.sqsRequests).toBeCloseTo(0.3);
+    expect(p.writeUnits).toBeCloseTo(1.2);
+    expect(p.readCalls).toBeCloseTo(0.2);
+    expect(p.lambdaInvocations).toBeCloseTo(0.2);
+    // 1.4 s at 256 MB over 100 deliveries.
+    expect(p.gbSeconds).toBeCloseTo((1.4 * 0.25) / 100);
+    expect(p.cost.httpApi).toBeCloseTo(0.1 * AWS_PRICES.httpApiPerMillionRequests.usd);
+    expect(p.cost.sqs).toBeCloseTo(0.3 * AWS_PRICES.sqsPerMillionRequests.usd);
+    expect(p.cost.dynamoWrites).toBeCloseTo(1.2 * AWS_PRICES.dynamoPerMillionWriteUnits.usd);
+    expect(p.cost.dynamoReads).toBeCloseTo(1.3 * AWS_PRICES.dynamoPerMillionReadUnits.usd);
+    const parts =
+      p.cost.httpApi +
+      p.cost.lambdaRequests +
+      p.cost.lambdaCompute +
+      p.cost.sqs +
+      p.cost.dynamoWrites +
+      p.cost.dynamoReads;
+    expect(p.cost.total).toBeCloseTo(parts);
+  });
+
+  it("marks each figure pass or miss against DESIGN.md's budgets", () => {
+    const perDeliveryAt = (sqsRequests: number, total: number) =>
+      ({
+        scenario: { name: "fan-out 10", fanOut: 10, events: 1, receiver: "ok" },
+        usage: {} as Usage,
+        perDelivery: {
+          sqsRequests,
+          writeUnits: 1.2,
+          readUnits: 1.3,
+          readCalls: 0.2,
+          lambdaInvocations: 0.2,
+          gbSeconds: 0,
+          cost: { total } as CostReport["scenarios"][number]["perDelivery"]["cost"],
+        },
+      }) satisfies CostReport["scenarios"][number];
+    const rows = summarize({
+      cost: { options: {}, scenarios: [perDeliveryAt(0.3, 1.3)] },
+      bundles: [{ name: "DeliverFunction", bytes: 401 * 1024, loadMs: 1, parts: [], runs: 1 }],
+      latency: { options: { rate: 100 }, latency: { p99: BUDGETS.p99Ms }, lost: 0 },
+    });
+    const verdict = Object.fromEntries(rows.map((row) => [row.figure.split(" (")[0], row.pass]));
+    expect(verdict).toMatchObject({
+      "DeliverFunction bundle": false,
+      "SQS requests per delivery": true,
+      "DynamoDB write units per delivery": true,
+      "AWS cost per million deliveries": false,
+      "End-to-end p99 at 100 events/s": true,
+    });
+  });
+
+  it("draws the latency histogram with its markers", () => {
+    const samples = Array.from({ length: 1000 }, (_, i) => (i % 100) * 3);
+    const svg = latencyHistogramSvg(samples, { budgetMs: 250, title: "t <&>" });
+    expect(svg).toMatch(/^<svg /);
+    expect(svg).toContain("p50 147 ms");
+    expect(svg).toContain("p99 294 ms");
+    expect(svg).toContain("budget 250 ms");
+    expect(svg).toContain("t &lt;&amp;&gt;");
+  });
+});
