@@ -67,12 +67,14 @@ export function summarize(reports: Partial<Record<Part, unknown>>): Row[] {
     });
   }
   const throughput = reports.throughput as ThroughputReport | undefined;
-  if (throughput) {
+  for (const protocol of ["https", "http"] as const) {
+    const result = throughput?.[protocol];
+    if (!result) continue;
     rows.push({
-      figure: "Delivery path per core ÷ raw undici loop",
-      value: formatSpread(throughput.ratios.deliver),
+      figure: `Delivery path per core ÷ raw undici loop, ${protocol === "https" ? "HTTPS" : "plain HTTP"}`,
+      value: formatSpread(result.ratios.deliver),
       budget: `≥ ${BUDGETS.throughputRatio}`,
-      pass: throughput.ratios.deliver.median >= BUDGETS.throughputRatio,
+      pass: result.ratios.deliver.median >= BUDGETS.throughputRatio,
     });
   }
   const cost = reports.cost as CostReport | undefined;

@@ -11,16 +11,22 @@
  *   undici    a raw undici keep-alive POST loop (the floor: nothing but HTTP);
  *   fetch     a naive `fetch` loop (what a hand-rolled sender would do).
  *
- * The client runs on core 0 and the receiver, a separate process, on core 1 (taskset). Each
+ * Once over HTTPS (a throwaway self-signed certificate; production delivers over HTTPS only)
+ * and once over plain HTTP. The client runs on core 0 and the receiver, a separate process,
+ * on core 1 (taskset). Each
  * figure is requests per CPU-second of the client process (user + system): the rate one
  * core sustains, whether or not the receiver is the wall-clock bottleneck. Ratios are taken
  * within each round, against the raw loop, and reported as median (min–max).
  *
- *   THROUGHPUT_ROUNDS=6 THROUGHPUT_SECONDS=3 THROUGHPUT_CONCURRENCY=50 npm run bench:throughput
+ *   THROUGHPUT_ROUNDS=4 THROUGHPUT_SECONDS=3 THROUGHPUT_CONCURRENCY=50 npm run bench:throughput
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { resolve } from "node:path";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { getCACertificates, setDefaultCACertificates } from "node:tls";
+import { promisify } from "node:util";
 import { Agent, request } from "undici";
 import type { StoredEvent, Subscription } from "../shared/domain.ts";
 import { createHttpSender } from "../shared/http/sender.ts";
@@ -43,6 +49,8 @@ import {
 import { canPin, onCore, pinSelf } from "./lib/cores.ts";
 import { formatSpread, handOver, median, type Spread, spread } from "./lib/stats.ts";
 
+const run = promisify(execFile);
+
 export interface ThroughputOptions {
   /** Requests in flight, for every client (the deliver path: this many / 10 batches of 10). */
   concurrency: number;
@@ -59,17 +67,14 @@ const CLIENTS: ClientName[] = ["deliver", "unsigned", "undici", "fetch"];
 export interface ThroughputReport {
   options: ThroughputOptions;
   pinned: boolean;
-  /** Requests per CPU-second of the client, per round. */
-  perCpuSecond: Record<ClientName, number[]>;
-  /** Requests per wall-clock second, per round. */
-  perSecond: Record<ClientName, number[]>;
-  /** Per-round ratios to the raw undici loop (requests per CPU-second). */
-  ratios: { deliver: Spread; unsigned: Spread; fetch: Spread };
+  http: ProtocolResult;
+  /** Absent when no certificate could be made (no openssl): see `httpsSkipped`. */
+  https?: ProtocolResult | undefined;
+  httpsSkipped?: string | undefined;
   /** Every request of every client got a 200 (anything else is a broken benchmark). */
   failures: number;
-  /** CPU microseconds: both signatures of one delivery, and one raw keep-alive POST. */
+  /** CPU microseconds: both signatures of one delivery. */
   signingMicros: number;
-  rawPostMicros: number;
 }
 
 const WORKSPACE = "bench";
@@ -222,18 +227,66 @@ function signingCost(): number {
   return (used.user + used.system) / count;
 }
 
-async function startSink(pin: boolean): Promise<{ url: string; child: ChildProcess }> {
+export type Protocol = "http" | "https";
+
+/** One protocol's rounds: requests per CPU-second and per second of each client, per round. */
+export interface ProtocolResult {
+  perCpuSecond: Record<ClientName, number[]>;
+  perSecond: Record<ClientName, number[]>;
+  /** Per-round ratios to the raw undici loop (requests per CPU-second). */
+  ratios: { deliver: Spread; unsigned: Spread; fetch: Spread };
+  /** CPU microseconds of one raw keep-alive POST (median). */
+  rawPostMicros: number;
+}
+
+/** A throwaway self-signed certificate for 127.0.0.1, made with openssl (absent: undefined). */
+async function selfSignedCertificate(dir: string) {
+  const key = join(dir, "key.pem");
+  const cert = join(dir, "cert.pem");
+  try {
+    await run("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ]);
+  } catch {
+    return undefined;
+  }
+  return { key, cert };
+}
+
+async function startSink(
+  pin: boolean,
+  tls?: { key: string; cert: string },
+): Promise<{ url: string; child: ChildProcess }> {
   const [command, ...args] = onCore(
     1,
     [process.execPath, resolve(import.meta.dirname, "lib/sink.ts")],
     pin,
   );
-  const child = spawn(command as string, args, { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(command as string, args, {
+    stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, ...(tls ? { SINK_KEY_FILE: tls.key, SINK_CERT_FILE: tls.cert } : {}) },
+  });
   const port = await new Promise<number>((done, fail) => {
     child.once("exit", (code) => fail(new Error(`receiver exited with ${code}`)));
     child.stdout?.once("data", (chunk) => done(JSON.parse(String(chunk)).port));
   });
-  return { url: `http://127.0.0.1:${port}/hooks/bench`, child };
+  return { url: `${tls ? "https" : "http"}://127.0.0.1:${port}/hooks/bench`, child };
 }
 
 /** Runs `worker` on `lanes` concurrent lanes until `seconds` pass; counts what it completed. */
@@ -256,27 +309,23 @@ async function timed(lanes: number, seconds: number, worker: () => Promise<numbe
   return { perSecond: done / wall, perCpuSecond: done / ((used.user + used.system) / 1e6) };
 }
 
-export async function runThroughput(options: ThroughputOptions): Promise<ThroughputReport> {
-  const pinned = options.pin && canPin();
-  if (pinned) pinSelf(0);
-  const sink = await startSink(pinned);
-  const path = await deliverPath(sink.url, true);
-  const unsigned = await deliverPath(sink.url, false);
+/** Interleaved rounds of every client against one receiver; counts non-200 answers. */
+async function measure(
+  url: string,
+  options: ThroughputOptions,
+): Promise<ProtocolResult & { failures: number }> {
+  const path = await deliverPath(url, true);
+  const unsigned = await deliverPath(url, false);
   const pool = new Agent({ keepAliveTimeout: 30_000 });
   let failures = 0;
+  const batches = Math.max(1, Math.round(options.concurrency / 10));
   const clients: Record<ClientName, { lanes: number; run: () => Promise<number> }> = {
-    deliver: {
-      lanes: Math.max(1, Math.round(options.concurrency / 10)),
-      run: () => path.batch(10),
-    },
-    unsigned: {
-      lanes: Math.max(1, Math.round(options.concurrency / 10)),
-      run: () => unsigned.batch(10),
-    },
+    deliver: { lanes: batches, run: () => path.batch(10) },
+    unsigned: { lanes: batches, run: () => unsigned.batch(10) },
     undici: {
       lanes: options.concurrency,
       run: async () => {
-        const response = await request(sink.url, {
+        const response = await request(url, {
           method: "POST",
           dispatcher: pool,
           headers: { "content-type": "application/json" },
@@ -290,7 +339,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     fetch: {
       lanes: options.concurrency,
       run: async () => {
-        const response = await fetch(sink.url, {
+        const response = await fetch(url, {
           method: "POST",
           headers: { "content-type": "application/json" },
           body: EVENT_BODY,
@@ -309,7 +358,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
   };
   const perSecond: Record<ClientName, number[]> = structuredClone(perCpuSecond);
   try {
-    // Warm-up: JIT, connection pools, the data key cache.
+    // Warm-up: JIT, connection pools (and TLS sessions), the data key cache.
     for (const name of CLIENTS) await timed(clients[name].lanes, 1, clients[name].run);
     for (let round = 0; round < options.rounds; round++) {
       // Rotate the order so no client always runs first (or right after the same one).
@@ -324,46 +373,91 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     await path.close();
     await unsigned.close();
     await pool.close();
-    sink.child.stdin?.end();
   }
-  const signingMicros = median([0, 1, 2].map(() => signingCost()));
   const ratio = (name: ClientName) =>
     spread(perCpuSecond[name].map((value, i) => value / (perCpuSecond.undici[i] ?? Number.NaN)));
   return {
-    options,
-    pinned,
     perCpuSecond,
     perSecond,
     ratios: { deliver: ratio("deliver"), unsigned: ratio("unsigned"), fetch: ratio("fetch") },
-    failures: failures + path.counts().failures + unsigned.counts().failures,
-    signingMicros,
     rawPostMicros: 1e6 / median(perCpuSecond.undici),
+    failures: failures + path.counts().failures + unsigned.counts().failures,
+  };
+}
+
+export async function runThroughput(options: ThroughputOptions): Promise<ThroughputReport> {
+  const pinned = options.pin && canPin();
+  if (pinned) pinSelf(0);
+  const dir = await mkdtemp(join(tmpdir(), "webhooks-throughput-"));
+  let failures = 0;
+  const results: Partial<Record<Protocol, ProtocolResult>> = {};
+  let httpsSkipped: string | undefined;
+  try {
+    const tls = await selfSignedCertificate(dir);
+    if (tls) {
+      // Every client here (undici, fetch, the sender) trusts the throwaway certificate.
+      setDefaultCACertificates([...getCACertificates("default"), await readFile(tls.cert, "utf8")]);
+    } else {
+      httpsSkipped = "openssl is not installed: no certificate for the HTTPS receiver";
+    }
+    for (const protocol of ["https", "http"] as const) {
+      if (protocol === "https" && !tls) continue;
+      const sink = await startSink(pinned, protocol === "https" ? tls : undefined);
+      try {
+        const { failures: failed, ...result } = await measure(sink.url, options);
+        failures += failed;
+        results[protocol] = result;
+      } finally {
+        sink.child.stdin?.end();
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return {
+    options,
+    pinned,
+    http: results.http as ProtocolResult,
+    https: results.https,
+    httpsSkipped,
+    failures,
+    signingMicros: median([0, 1, 2].map(() => signingCost())),
   };
 }
 
 export function formatThroughput(report: ThroughputReport): string {
   const { options: o } = report;
-  const row = (name: ClientName, label: string) =>
-    `  ${label.padEnd(34)}${median(report.perCpuSecond[name]).toFixed(0).padStart(7)}/CPU-s${median(report.perSecond[name]).toFixed(0).padStart(8)}/s`;
-  return [
-    `Throughput: ${o.rounds} interleaved rounds of ${o.seconds} s, ${o.concurrency} requests in flight, ${report.pinned ? "client on core 0, receiver on core 1" : "not pinned (no taskset or one core)"}`,
-    `  ${"".padEnd(34)}${"per core".padStart(13)}${"wall".padStart(10)}   (medians)`,
-    row("deliver", "deliver path (batches of 10)"),
-    row("unsigned", "  same, unsigned subscription"),
-    row("undici", "raw undici keep-alive loop"),
-    row("fetch", "naive fetch loop"),
-    `  deliver path ÷ raw undici      ${formatSpread(report.ratios.deliver)}`,
-    `  unsigned ÷ raw undici          ${formatSpread(report.ratios.unsigned)}`,
-    `  naive fetch ÷ raw undici       ${formatSpread(report.ratios.fetch)}`,
-    `  signing (both schemes)         ${report.signingMicros.toFixed(1)} µs CPU per delivery = ${((100 * report.signingMicros) / report.rawPostMicros).toFixed(0)}% of a raw POST (${report.rawPostMicros.toFixed(1)} µs)`,
-    `  non-200 answers                ${report.failures}`,
-  ].join("\n");
+  const lines = [
+    `Throughput: ${o.rounds} interleaved rounds of ${o.seconds} s per protocol, ${o.concurrency} requests in flight, ${report.pinned ? "client on core 0, receiver on core 1" : "not pinned (no taskset or one core)"}`,
+  ];
+  for (const protocol of ["https", "http"] as const) {
+    const result = report[protocol];
+    if (!result) {
+      lines.push(`  ${protocol.toUpperCase()}: skipped — ${report.httpsSkipped ?? "not run"}`);
+      continue;
+    }
+    const row = (name: ClientName, label: string) =>
+      `  ${label.padEnd(34)}${median(result.perCpuSecond[name]).toFixed(0).padStart(7)}/CPU-s${median(result.perSecond[name]).toFixed(0).padStart(8)}/s`;
+    lines.push(
+      `  ${(protocol === "https" ? "HTTPS (as in production)" : "plain HTTP").padEnd(34)}${"per core".padStart(13)}${"wall".padStart(10)}   (medians)`,
+      row("deliver", "deliver path (batches of 10)"),
+      row("unsigned", "  same, unsigned subscription"),
+      row("undici", "raw undici keep-alive loop"),
+      row("fetch", "naive fetch loop"),
+      `  deliver path ÷ raw undici       ${formatSpread(result.ratios.deliver)}`,
+      `  unsigned ÷ raw undici           ${formatSpread(result.ratios.unsigned)}`,
+      `  naive fetch ÷ raw undici        ${formatSpread(result.ratios.fetch)}`,
+      `  signing (both schemes)          ${report.signingMicros.toFixed(1)} µs CPU per delivery = ${((100 * report.signingMicros) / result.rawPostMicros).toFixed(0)}% of a raw POST (${result.rawPostMicros.toFixed(1)} µs)`,
+    );
+  }
+  lines.push(`  non-200 answers                 ${report.failures}`);
+  return lines.join("\n");
 }
 
 export function throughputOptionsFromEnv(env = process.env): ThroughputOptions {
   return {
     concurrency: Number(env.THROUGHPUT_CONCURRENCY ?? 50),
-    rounds: Number(env.THROUGHPUT_ROUNDS ?? 6),
+    rounds: Number(env.THROUGHPUT_ROUNDS ?? 4),
     seconds: Number(env.THROUGHPUT_SECONDS ?? 3),
     pin: env.THROUGHPUT_PIN !== "0",
   };
