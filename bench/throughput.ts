@@ -359,7 +359,7 @@ async function measure(
   const perSecond: Record<ClientName, number[]> = structuredClone(perCpuSecond);
   try {
     // Warm-up: JIT, connection pools (and TLS sessions), the data key cache.
-    for (const name of CLIENTS) await timed(clients[name].lanes, 1, clients[name].run);
+    for (const name of CLIENTS) await timed(clients[name].lanes, 2, clients[name].run);
     for (let round = 0; round < options.rounds; round++) {
       // Rotate the order so no client always runs first (or right after the same one).
       const order = CLIENTS.map((_, i) => CLIENTS[(i + round) % CLIENTS.length] as ClientName);

@@ -46,7 +46,8 @@ export function latencyHistogramSvg(
     )
     .join("");
   const p = (q: number) => percentile(sorted, q);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="11" fill="#222">
+  return `<svg xmlns="http://www.w3.org/2000/svg" role="img" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="11" fill="#222">
+<title>${escapeXml(`${options.title}: p50 ${p(50).toFixed(0)} ms, p95 ${p(95).toFixed(0)} ms, p99 ${p(99).toFixed(0)} ms; budget ${options.budgetMs} ms`)}</title>
 <rect width="${width}" height="${height}" fill="#fff"/>
 <text x="${left}" y="20" font-size="13" font-weight="600">${escapeXml(options.title)}</text>
 ${bars}
