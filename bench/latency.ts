@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * `npm run bench:latency`: sustained event ingest against the local stack — a separate
- * process, as `npm start` runs it — at a fixed rate, open loop, for a fixed time after a
- * warm-up. Reports accepted/s, delivered/s, end-to-end latency (the CRM posts the
+ * `npm run bench:latency` (also `npm run test:load`): sustained event ingest against the
+ * local stack — a separate process, as `npm start` runs it — at a fixed rate, open loop, for
+ * a fixed time after a warm-up. Reports accepted/s, delivered/s, end-to-end latency (the CRM posts the
  * event → the receiver has the webhook) with the milestones in between, and the account:
  * nothing may be lost.
  *

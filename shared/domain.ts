@@ -154,4 +154,10 @@ export interface DeliveryMessage {
   g: number;
   /** attempts already made in this generation before this message was sent */
   a: number;
+  /**
+   * 1 when a retried ingest sent the message again (it cannot know which of its first sends
+   * arrived): the deliver function then checks the delivery's record even on the first receive,
+   * so the copy of a delivery already made or under way is dropped.
+   */
+  r?: 1;
 }

@@ -104,6 +104,7 @@ const MessageSchema = z.object({
   s: z.string(),
   g: count,
   a: count,
+  r: z.optional(z.literal(1)),
 });
 
 /** Parses a queue message body; undefined when it is not one of ours. */

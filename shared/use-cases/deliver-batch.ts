@@ -112,11 +112,11 @@ export async function deliverBatch(
         deliveryId: m.d,
         eventId: m.e,
         subscriptionId: m.s,
-        // A first-generation message on its first receive has no record to check, except
-        // when it is itself a duplicate (an SQS redelivery, an ingest retried after a crash):
-        // then the attempt goes out once more — at-least-once — and the conditional write
+        // A first-generation message on its first receive has no record to check — unless a
+        // retried ingest re-sent it (`r`). An unmarked duplicate (SQS delivering a message
+        // twice) then goes out once more, as at-least-once allows, and the conditional write
         // keeps the record's run and generation right.
-        withRecord: m.g > 0 || m.a > 0 || record.receiveCount > 1,
+        withRecord: m.g > 0 || m.a > 0 || m.r === 1 || record.receiveCount > 1,
       })),
     );
   } catch (error) {

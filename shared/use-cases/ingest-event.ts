@@ -67,7 +67,8 @@ export async function ingestEvent(input: IngestInput, deps: IngestDeps): Promise
   const alreadySent = !created.created && (created.fannedOut || event.targets.length === 0);
   if (!alreadySent) {
     try {
-      await deps.queue.enqueue(messagesFor(event));
+      // A retry re-sends the whole fan-out, marked, so copies of what did arrive are dropped.
+      await deps.queue.enqueue(messagesFor(event, 0, !created.created));
       if (clientChosen && event.targets.length > 0) {
         await deps.events.markFannedOut(event.workspaceId, event.id, ttl);
       }
@@ -88,7 +89,7 @@ export async function ingestEvent(input: IngestInput, deps: IngestDeps): Promise
   };
 }
 
-export function messagesFor(event: StoredEvent, generation = 0): DeliveryMessage[] {
+export function messagesFor(event: StoredEvent, generation = 0, resent = false): DeliveryMessage[] {
   return event.targets.map((subscriptionId) => ({
     v: 1,
     w: event.workspaceId,
@@ -98,6 +99,7 @@ export function messagesFor(event: StoredEvent, generation = 0): DeliveryMessage
     s: subscriptionId,
     g: generation,
     a: 0,
+    ...(resent ? { r: 1 as const } : {}),
   }));
 }
 

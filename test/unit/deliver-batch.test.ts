@@ -251,9 +251,16 @@ describe("deliverBatch", () => {
     const sender = new ScriptedSender(() => ok(500));
     const first = record(message(sub.id));
     await deliverBatch([first], deps(sender), plenty);
-    // The copy (an ingest retried after a crash) comes back for a retry: the run is not its own.
-    const copy = await deliverBatch([record(message(sub.id), 2, 1)], deps(sender), plenty);
+    // The copy a retried ingest re-sent (marked `r`) is checked on its first receive, and so is
+    // any message on a later receive: the run is not its own.
+    const copy = await deliverBatch(
+      [record(message(sub.id, { r: 1 }), 1, 1)],
+      deps(sender),
+      plenty,
+    );
     expect([...copy.dispositions.values()]).toEqual([{ kind: "done", reason: "duplicate" }]);
+    const later = await deliverBatch([record(message(sub.id), 2, 2)], deps(sender), plenty);
+    expect([...later.dispositions.values()]).toEqual([{ kind: "done", reason: "duplicate" }]);
     const again = await deliverBatch([{ ...first, receiveCount: 2 }], deps(sender), plenty);
     expect([...again.dispositions.values()]).toEqual([{ kind: "retry", delaySeconds: 100 }]);
     expect(sender.requests).toHaveLength(2);
@@ -261,8 +268,8 @@ describe("deliverBatch", () => {
 
   it("reads no record for a first-generation message on its first receive", async () => {
     // The read-unit trade (BENCHMARKS.md, cost): such a message normally has no record yet, so
-    // the batch read skips it. A duplicate of it (an SQS redelivery, an ingest retried after
-    // a crash) then goes out once more — at-least-once — and the record stays consistent.
+    // the batch read skips it. An unmarked duplicate of it (SQS delivering a message twice)
+    // then goes out once more — at-least-once — and the record stays consistent.
     const sub = await addSubscription(subId(1));
     const sender = new ScriptedSender(() => ok());
     await deliverBatch([record(message(sub.id))], deps(sender), plenty);

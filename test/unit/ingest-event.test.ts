@@ -98,6 +98,15 @@ describe("ingestEvent", () => {
     expect(events.fannedOut.has(`${WS}/crm-1`)).toBe(true);
   });
 
+  it("marks what a retry re-sends, so the deliver function drops copies of what arrived", async () => {
+    queue.failEnqueue = 1;
+    await expect(ingestEvent(input({ id: "crm-2" }), deps())).rejects.toThrow();
+    await ingestEvent(input({ id: "crm-2" }), deps());
+    expect(queue.sent.map((m) => m.r)).toEqual([1, 1]);
+    await ingestEvent(input({ id: "crm-3" }), deps());
+    expect(queue.sent.slice(2).map((m) => m.r)).toEqual([undefined, undefined]);
+  });
+
   it("marks the fan-out complete only for client-chosen ids (nobody can retry a generated one)", async () => {
     await ingestEvent(input(), deps());
     expect(events.fannedOut.size).toBe(0);
