@@ -83,8 +83,8 @@ export async function deliverBatch(
   const startedAt = now();
   const dispositions = new Map<string, Disposition>();
   const deadLetter: Array<{ messageId: string; body: string }> = [];
-  const work: Array<{ record: QueueRecord; message: DeliveryMessage }> = [];
-  const seen = new Set<string>();
+  /** Messages for the same delivery run (a copy and its original, say), together. */
+  const runs = new Map<string, Array<{ record: QueueRecord; message: DeliveryMessage }>>();
 
   for (const record of records) {
     const message = decodeMessage(record.body);
@@ -96,18 +96,16 @@ export async function deliverBatch(
       continue;
     }
     const identity = `${message.w}/${message.d}/${message.g}`;
-    if (seen.has(identity)) {
-      dispositions.set(record.messageId, { kind: "done", reason: "duplicate" });
-      continue;
-    }
-    seen.add(identity);
-    work.push({ record, message });
+    const run = runs.get(identity);
+    if (run) run.push({ record, message });
+    else runs.set(identity, [{ record, message }]);
   }
+  const received = [...runs.values()].flat();
 
   let context: DeliveryContext;
   try {
     context = await deps.store.loadContext(
-      work.map(({ record, message: m }) => ({
+      received.map(({ record, message: m }) => ({
         workspaceId: m.w,
         deliveryId: m.d,
         eventId: m.e,
@@ -121,10 +119,26 @@ export async function deliverBatch(
     );
   } catch (error) {
     deps.log.error("could not load deliveries; the batch will be retried", describeError(error));
-    for (const { record } of work) {
+    for (const { record } of received) {
       dispositions.set(record.messageId, { kind: "error", reason: "store unavailable" });
     }
     return finish();
+  }
+
+  // Several messages for one run in the batch: one of them goes on — the run's owner, if it
+  // is here (a copy that goes first would be dropped as not the owner, and the owner with
+  // it) — and the others are dropped.
+  const work: Array<{ record: QueueRecord; message: DeliveryMessage }> = [];
+  for (const run of runs.values()) {
+    const [first] = run as [(typeof run)[number]];
+    const owner = context.deliveries.get(contextKey(first.message.w, first.message.d))?.owner;
+    const chosen = run.find(({ record }) => record.messageId === owner) ?? first;
+    work.push(chosen);
+    for (const { record } of run) {
+      if (record !== chosen.record) {
+        dispositions.set(record.messageId, { kind: "done", reason: "duplicate" });
+      }
+    }
   }
 
   const outcomes = await Promise.all(

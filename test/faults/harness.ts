@@ -37,6 +37,10 @@ export interface Account {
   duplicates: number;
   /** Deliveries with no final status, or none at all. */
   lost: number;
+  /** When something is lost: the deliveries left without a final status (up to ten). */
+  unsettled: Array<{ id: string; status: string; attempts: string; lastError: string | null }>;
+  /** …and how many deliveries have no record at all. */
+  missing: number;
   /** Succeeded deliveries no receiver ever answered 2xx (must be 0). */
   unconfirmed: number;
   requests: number;
@@ -275,6 +279,24 @@ export async function runFaults(options: FaultOptions): Promise<Account> {
     }
     injecting = false;
 
+    // Anything left without a final status: what became of it, for whoever reads the account.
+    const unsettled: Account["unsettled"] = [];
+    for (const [id, status] of statuses) {
+      if (status === "succeeded" || status === "failed" || unsettled.length === 10) continue;
+      const detail = (await call("GET", `/v1/deliveries/${id}`, stack.adminKey)).body;
+      unsettled.push({
+        id,
+        status,
+        attempts: (detail?.attempts ?? [])
+          .map(
+            (a: { startedAt: string; outcome: string; response: { status: number } | null }) =>
+              `${a.startedAt.slice(11, 23)} ${a.outcome}${a.response ? ` ${a.response.status}` : ""}`,
+          )
+          .join(", "),
+        lastError: detail?.lastError ?? null,
+      });
+    }
+
     const delivered = [...statuses.values()].filter((s) => s === "succeeded").length;
     const failedInDlq = [...statuses.values()].filter((s) => s === "failed").length;
     return {
@@ -283,6 +305,8 @@ export async function runFaults(options: FaultOptions): Promise<Account> {
       failedInDlq,
       duplicates: [...successes.values()].filter((n) => n > 1).length,
       lost: expected - delivered - failedInDlq,
+      unsettled,
+      missing: expected - statuses.size,
       unconfirmed: [...statuses].filter(([id, s]) => s === "succeeded" && !successes.has(id))
         .length,
       requests: Object.values(answers).reduce((a, b) => a + b, 0),
@@ -316,6 +340,14 @@ export function formatAccount(account: Account, options: FaultOptions): string {
       .join(", ")} (${account.requests} requests)`,
     `  injected: ${account.injected.awsErrors} AWS errors, ${account.injected.crashesBefore} crashes at start, ${account.injected.crashesAfter} crashes before reporting, ${account.injected.ingestRetries} CRM retries`,
     `  took ${account.seconds}s`,
+    ...(account.lost > 0
+      ? [
+          `  without a record: ${account.missing}; without a final status:`,
+          ...account.unsettled.map(
+            (d) => `    ${d.id} ${d.status} [${d.attempts}] ${d.lastError ?? ""}`,
+          ),
+        ]
+      : []),
   ];
   return lines.join("\n");
 }

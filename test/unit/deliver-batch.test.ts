@@ -266,6 +266,18 @@ describe("deliverBatch", () => {
     expect(sender.requests).toHaveLength(2);
   });
 
+  it("with the run's owner and a copy in one batch, the owner carries on whichever comes first", async () => {
+    const sub = await addSubscription(subId(1));
+    const sender = new ScriptedSender(() => ok(500));
+    const owner = record(message(sub.id));
+    await deliverBatch([owner], deps(sender), plenty);
+    const copy = record(message(sub.id, { r: 1 }), 1, 1);
+    const result = await deliverBatch([copy, { ...owner, receiveCount: 2 }], deps(sender), plenty);
+    expect(result.dispositions.get(copy.messageId)).toEqual({ kind: "done", reason: "duplicate" });
+    expect(result.dispositions.get(owner.messageId)).toMatchObject({ kind: "retry" });
+    expect(sender.requests).toHaveLength(2);
+  });
+
   it("reads no record for a first-generation message on its first receive", async () => {
     // The read-unit trade (BENCHMARKS.md, cost): such a message normally has no record yet, so
     // the batch read skips it. An unmarked duplicate of it (SQS delivering a message twice)
