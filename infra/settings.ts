@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { DEFAULT_SCHEDULE, parseSchedule } from "../shared/retry.ts";
 import { parseCidrs } from "../shared/ssrf.ts";
-import { toFieldErrors } from "../shared/validation.ts";
+import { parsedBy, toFieldErrors } from "../shared/validation.ts";
 
 /**
  * Deployment settings, from CDK context (`cdk.json`, or `-c key=value`). Validated before any
@@ -33,20 +33,7 @@ const SettingsSchema = z.object({
     "dev",
   ),
   /** Delay before each delivery attempt in seconds, first included (`0,5,300,…`). */
-  retrySchedule: z.prefault(
-    z.pipe(
-      z.string(),
-      z.transform((text, ctx) => {
-        try {
-          return parseSchedule(text);
-        } catch (error) {
-          ctx.issues.push({ code: "custom", message: (error as Error).message, input: text });
-          return z.NEVER;
-        }
-      }),
-    ),
-    DEFAULT_SCHEDULE.join(","),
-  ),
+  retrySchedule: z.prefault(parsedBy(parseSchedule), DEFAULT_SCHEDULE.join(",")),
   /** Most concurrent deliver invocations (the event source mapping's maximum concurrency). */
   deliverConcurrency: z.prefault(whole(2, 1000), 20),
   /** Days events and deliveries are kept before DynamoDB's TTL removes them. */
@@ -75,21 +62,13 @@ const SettingsSchema = z.object({
    * (`10.20.0.0/16`). Cloud metadata addresses stay refused.
    */
   allowedCidrs: z.prefault(
-    z.pipe(
-      z.string(),
-      z.transform((text, ctx) => {
-        try {
-          parseCidrs(text);
-          return text
-            .split(",")
-            .map((cidr) => cidr.trim())
-            .filter(Boolean);
-        } catch (error) {
-          ctx.issues.push({ code: "custom", message: (error as Error).message, input: text });
-          return z.NEVER;
-        }
-      }),
-    ),
+    parsedBy((text) => {
+      parseCidrs(text); // validated here; the functions parse the same text again at start
+      return text
+        .split(",")
+        .map((cidr) => cidr.trim())
+        .filter(Boolean);
+    }),
     "",
   ),
   /** Where alarms are emailed (SNS); without it the topic has no subscriber. */

@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
-import { parseSchedule } from "./retry.ts";
+import { DEFAULT_SCHEDULE, parseSchedule } from "./retry.ts";
 import { type Cidr, type NetworkPolicy, parseCidrs } from "./ssrf.ts";
-import { toFieldErrors } from "./validation.ts";
+import { parsedBy, toFieldErrors } from "./validation.ts";
 
 /**
  * The one configuration of every function, read from the environment once per cold start,
@@ -23,18 +23,6 @@ const whole = (min: number, max: number, fallback: number) =>
     String(fallback),
   );
 
-const schedule = z.pipe(
-  z.string(),
-  z.transform((text, ctx) => {
-    try {
-      return parseSchedule(text);
-    } catch (error) {
-      ctx.issues.push({ code: "custom", message: (error as Error).message, input: text });
-      return z.NEVER;
-    }
-  }),
-);
-
 const EnvSchema = z.object({
   /** DynamoDB table holding workspaces, keys, subscriptions, events and deliveries. */
   WEBHOOKS_TABLE_NAME: z.string().check(z.minLength(3)),
@@ -43,7 +31,7 @@ const EnvSchema = z.object({
   /** SQS dead-letter queue where exhausted deliveries wait for a redrive. */
   WEBHOOKS_DLQ_URL: z.url(),
   /** Delay before each attempt in seconds, first included (`0,5,300,…`). */
-  WEBHOOKS_RETRY_SCHEDULE: z.prefault(schedule, "0,5,300,1800,7200,18000,36000,36000"),
+  WEBHOOKS_RETRY_SCHEDULE: z.prefault(parsedBy(parseSchedule), DEFAULT_SCHEDULE.join(",")),
   /**
    * Local stack only: allow plain-http destinations on loopback addresses. Every other private,
    * link-local or metadata address stays refused.
@@ -53,20 +41,7 @@ const EnvSchema = z.object({
    * Private deployments only: comma-separated CIDR ranges deliveries may reach although they
    * are not public (`10.20.0.0/16`). Cloud metadata addresses stay refused.
    */
-  WEBHOOKS_ALLOWED_CIDRS: z.prefault(
-    z.pipe(
-      z.string(),
-      z.transform((text, ctx) => {
-        try {
-          return parseCidrs(text);
-        } catch (error) {
-          ctx.issues.push({ code: "custom", message: (error as Error).message, input: text });
-          return z.NEVER;
-        }
-      }),
-    ),
-    "",
-  ),
+  WEBHOOKS_ALLOWED_CIDRS: z.prefault(parsedBy(parseCidrs), ""),
   /** AWS: the KMS key that wraps the data keys sealing subscription secrets. */
   WEBHOOKS_KMS_KEY_ID: z.optional(z.string().check(z.minLength(1))),
   /** Local stack: a file of 32 random bytes (base64) standing in for the KMS key. */

@@ -28,6 +28,20 @@ export function toFieldErrors(issues: readonly Issue[], prefix = ""): FieldError
 
 const sentence = (message: string): string => (/[.!?]$/.test(message) ? message : `${message}.`);
 
+/** A string setting read by `parse`, whose thrown message becomes the validation issue. */
+export const parsedBy = <T>(parse: (text: string) => T) =>
+  z.pipe(
+    z.string(),
+    z.transform((text: string, ctx): T => {
+      try {
+        return parse(text);
+      } catch (error) {
+        ctx.issues.push({ code: "custom", message: (error as Error).message, input: text });
+        return z.NEVER;
+      }
+    }),
+  );
+
 /** Parses or throws a ValidationError naming every offending field. */
 export function parseOrThrow<S extends z.ZodMiniType>(
   schema: S,
