@@ -8,46 +8,23 @@ import {
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import fc from "fast-check";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { EVENT_NAMES } from "../../shared/catalog.ts";
 import { matchRoute, ROUTE_KEYS } from "../../shared/http/routes.ts";
-import { generateApiKey, hashApiKey } from "../../shared/keys.ts";
-import { context, FUNCTION_ENV } from "../helpers/api-event.ts";
+import { generateApiKey } from "../../shared/keys.ts";
+import { type ApiHandler, apiKeyItem, context, importHandler } from "../helpers/api-event.ts";
 import { fuzz } from "./settings.ts";
 
 const dynamo = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
-type Handler = (
-  e: APIGatewayProxyEventV2,
-  c: unknown,
-) => Promise<APIGatewayProxyStructuredResultV2>;
-let handler: Handler;
+let handler: ApiHandler;
 
 const admin = generateApiKey("acme");
 const ingest = generateApiKey("acme");
-const keyItems = [
-  {
-    pk: "WS#acme",
-    sk: `KEY#${hashApiKey(admin)}`,
-    id: "key_a",
-    role: "admin",
-    name: "a",
-    hint: "h",
-    createdAt: "x",
-  },
-  {
-    pk: "WS#acme",
-    sk: `KEY#${hashApiKey(ingest)}`,
-    id: "key_i",
-    role: "ingest",
-    name: "i",
-    hint: "h",
-    createdAt: "x",
-  },
-];
+const keyItems = [apiKeyItem(admin, "admin"), apiKeyItem(ingest, "ingest")];
 const writes = () =>
   dynamo.commandCalls(PutCommand).length +
   dynamo.commandCalls(UpdateCommand).length +
@@ -55,10 +32,7 @@ const writes = () =>
   sqs.commandCalls(SendMessageBatchCommand).length;
 
 beforeAll(async () => {
-  for (const [name, value] of Object.entries(FUNCTION_ENV)) vi.stubEnv(name, value);
-  ({ handler } = (await import("../../functions/api/handler.ts")) as unknown as {
-    handler: Handler;
-  });
+  handler = await importHandler(() => import("../../functions/api/handler.ts"));
 });
 
 function reset() {

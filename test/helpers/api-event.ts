@@ -1,6 +1,8 @@
-import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { vi } from "vitest";
 import { lambdaContext } from "../../local/lambda-context.ts";
 import { matchRoute } from "../../shared/http/routes.ts";
+import { hashApiKey } from "../../shared/keys.ts";
 import { TEST_KEY_FILE } from "./secrets.ts";
 
 /** An API Gateway HTTP API (payload 2.0) event, routed the way API Gateway routes it. */
@@ -63,3 +65,32 @@ export const FUNCTION_ENV = {
   AWS_ACCESS_KEY_ID: "test",
   AWS_SECRET_ACCESS_KEY: "test",
 };
+
+export type ApiHandler = (
+  event: APIGatewayProxyEventV2,
+  context: unknown,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/**
+ * A function's handler, imported as Lambda starts it: FUNCTION_ENV (and `env`) set first, since
+ * the module reads its configuration once, at import.
+ */
+export async function importHandler<H>(
+  load: () => Promise<unknown>,
+  env: Record<string, string> = {},
+): Promise<H> {
+  for (const [name, value] of Object.entries({ ...FUNCTION_ENV, ...env })) vi.stubEnv(name, value);
+  return ((await load()) as { handler: H }).handler;
+}
+
+/** The table item of an API key of workspace `acme`. */
+export const apiKeyItem = (key: string, role: string, extra: Record<string, unknown> = {}) => ({
+  pk: "WS#acme",
+  sk: `KEY#${hashApiKey(key)}`,
+  id: `key_${role}`,
+  role,
+  name: role,
+  hint: "h",
+  createdAt: "2026-11-01T00:00:00.000Z",
+  ...extra,
+});

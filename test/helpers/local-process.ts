@@ -13,32 +13,37 @@ export interface LocalProcess {
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
-/** Runs `node bin/local.ts` (what `npm start` runs) and waits for its banner. */
-export async function startLocalProcess(env: Record<string, string>): Promise<LocalProcess> {
+/** `node bin/local.ts` (what `npm start` runs), its stdout and stderr collected together. */
+function spawnLocal(env: Record<string, string>): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, ["bin/local.ts"], {
     cwd: ROOT,
     env: { ...process.env, PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  child.stdout?.on("data", (chunk) => {
+  const collect = (chunk: Buffer) => {
     output += chunk;
-  });
-  child.stderr?.on("data", (chunk) => {
-    output += chunk;
-  });
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  return { child, output: () => output };
+}
+
+/** Runs `node bin/local.ts` (what `npm start` runs) and waits for its banner. */
+export async function startLocalProcess(env: Record<string, string>): Promise<LocalProcess> {
+  const { child, output } = spawnLocal(env);
   const banner = await new Promise<string>((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`no banner in 30 s:\n${output}`)), 30_000);
+    const timer = setTimeout(() => fail(new Error(`no banner in 30 s:\n${output()}`)), 30_000);
     const check = () => {
-      if (/Ingest key\s+\S+/.test(output)) {
+      if (/Ingest key\s+\S+/.test(output())) {
         clearTimeout(timer);
-        done(output);
+        done(output());
       }
     };
     child.stdout?.on("data", check);
     child.on("exit", (code) => {
       clearTimeout(timer);
-      fail(new Error(`local stack exited with ${code}:\n${output}`));
+      fail(new Error(`local stack exited with ${code}:\n${output()}`));
     });
   });
   const pick = (label: string) => new RegExp(`${label}\\s+(\\S+)`).exec(banner)?.[1] ?? "";
@@ -46,7 +51,7 @@ export async function startLocalProcess(env: Record<string, string>): Promise<Lo
     url: pick("API"),
     adminKey: pick("Admin key"),
     ingestKey: pick("Ingest key"),
-    output: () => output,
+    output,
     stop: () => stopProcess(child),
     kill: () =>
       new Promise((done) => {
@@ -58,23 +63,12 @@ export async function startLocalProcess(env: Record<string, string>): Promise<Lo
 
 /** Runs `node bin/local.ts` expecting it to fail; resolves with its exit code and output. */
 export function runLocalProcessToExit(env: Record<string, string>) {
-  const child = spawn(process.execPath, ["bin/local.ts"], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: "0", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout?.on("data", (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on("data", (chunk) => {
-    output += chunk;
-  });
+  const { child, output } = spawnLocal(env);
   return new Promise<{ code: number | null; output: string }>((done) => {
     const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
     child.on("exit", (code) => {
       clearTimeout(timer);
-      done({ code, output });
+      done({ code, output: output() });
     });
   });
 }

@@ -7,38 +7,30 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { generateApiKey, hashApiKey } from "../../shared/keys.ts";
-import { apiEvent, context, FUNCTION_ENV } from "../helpers/api-event.ts";
+import {
+  type ApiHandler,
+  apiEvent,
+  apiKeyItem,
+  context,
+  importHandler,
+} from "../helpers/api-event.ts";
 import { sealedSecret } from "../helpers/secrets.ts";
 
 const PLAINTEXT_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYqr";
 
 const dynamo = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
-type Handler = (
-  e: APIGatewayProxyEventV2,
-  c: unknown,
-) => Promise<APIGatewayProxyStructuredResultV2>;
-let handler: Handler;
+let handler: ApiHandler;
 
 const admin = generateApiKey("acme");
 const ingest = generateApiKey("acme");
 const revoked = generateApiKey("acme");
-const keyItem = (key: string, role: string, extra: Record<string, unknown> = {}) => ({
-  pk: "WS#acme",
-  sk: `KEY#${hashApiKey(key)}`,
-  id: `key_${role}`,
-  role,
-  name: role,
-  hint: "h",
-  createdAt: "2026-11-01T00:00:00.000Z",
-  ...extra,
-});
 const keys: Record<string, Record<string, unknown>> = {
-  [hashApiKey(admin)]: keyItem(admin, "admin"),
-  [hashApiKey(ingest)]: keyItem(ingest, "ingest"),
-  [hashApiKey(revoked)]: keyItem(revoked, "admin", { revokedAt: "2026-11-02T00:00:00.000Z" }),
+  [hashApiKey(admin)]: apiKeyItem(admin, "admin"),
+  [hashApiKey(ingest)]: apiKeyItem(ingest, "ingest"),
+  [hashApiKey(revoked)]: apiKeyItem(revoked, "admin", { revokedAt: "2026-11-02T00:00:00.000Z" }),
 };
 const subscriptionItem = {
   pk: "WS#acme",
@@ -55,10 +47,7 @@ const subscriptionItem = {
 };
 
 beforeAll(async () => {
-  for (const [name, value] of Object.entries(FUNCTION_ENV)) vi.stubEnv(name, value);
-  ({ handler } = (await import("../../functions/api/handler.ts")) as unknown as {
-    handler: Handler;
-  });
+  handler = await importHandler(() => import("../../functions/api/handler.ts"));
 });
 
 beforeEach(() => {

@@ -6,9 +6,9 @@ import {
 import { BatchGetCommand, DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { deliveryIdFor } from "../../shared/ids.ts";
-import { context, FUNCTION_ENV } from "../helpers/api-event.ts";
+import { context, FUNCTION_ENV, importHandler } from "../helpers/api-event.ts";
 import { startServer, type TestServer } from "../helpers/http-server.ts";
 
 const dynamo = mockClient(DynamoDBDocumentClient);
@@ -28,11 +28,9 @@ beforeAll(async () => {
     res.writeHead(500);
     res.end("boom");
   });
-  for (const [name, value] of Object.entries(FUNCTION_ENV)) vi.stubEnv(name, value);
-  vi.stubEnv("WEBHOOKS_ALLOW_LOOPBACK_HTTP", "true");
-  vi.stubEnv("WEBHOOKS_RETRY_SCHEDULE", "0,100,1000");
-  ({ handler } = (await import("../../functions/deliver/handler.ts")) as unknown as {
-    handler: Handler;
+  handler = await importHandler(() => import("../../functions/deliver/handler.ts"), {
+    WEBHOOKS_ALLOW_LOOPBACK_HTTP: "true",
+    WEBHOOKS_RETRY_SCHEDULE: "0,100,1000",
   });
 });
 afterAll(async () => {
