@@ -154,7 +154,8 @@ export async function deleteSubscription(workspaceId: string, id: string, store:
   }
 }
 
-async function seal(
+/** A subscription's secret as stored: sealed for that subscription alone, and its kind. */
+export async function seal(
   secret: string,
   workspaceId: string,
   id: string,

@@ -6,11 +6,12 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import { createDocumentClient } from "../../shared/aws.ts";
-import { newKeyId, newSubscriptionId } from "../../shared/ids.ts";
-import { generateApiKey, hashApiKey } from "../../shared/keys.ts";
+import { newSubscriptionId } from "../../shared/ids.ts";
+import { generateApiKey } from "../../shared/keys.ts";
 import { silentLogger } from "../../shared/log.ts";
 import { hexSignature } from "../../shared/signing.ts";
 import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
+import { createKey } from "../../shared/use-cases/keys.ts";
 import { api, eventually } from "../helpers/api-client.ts";
 import { startServer, type TestServer } from "../helpers/http-server.ts";
 
@@ -51,16 +52,7 @@ beforeAll(async () => {
 
   // A second workspace, written straight to the table as an operator would.
   const store = new DynamoWorkspaceStore({ client: createDocumentClient(), name: "webhooks" });
-  otherAdmin = generateApiKey("other");
-  await store.putKey({
-    id: newKeyId(),
-    workspaceId: "other",
-    hash: hashApiKey(otherAdmin),
-    role: "admin",
-    name: "other",
-    hint: "h",
-    createdAt: new Date().toISOString(),
-  });
+  otherAdmin = (await createKey("other", { role: "admin" }, store)).plaintext;
   await store.createSubscription({
     id: newSubscriptionId(),
     workspaceId: "other",

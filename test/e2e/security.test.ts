@@ -8,10 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import { createDocumentClient } from "../../shared/aws.ts";
 import { ROUTE_KEYS, type RouteKey } from "../../shared/http/routes.ts";
-import { newKeyId } from "../../shared/ids.ts";
 import { generateApiKey, hashApiKey } from "../../shared/keys.ts";
 import { hexSignature } from "../../shared/signing.ts";
 import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
+import { createKey } from "../../shared/use-cases/keys.ts";
 import { api, eventually } from "../helpers/api-client.ts";
 import { startServer, type TestServer } from "../helpers/http-server.ts";
 
@@ -224,29 +224,10 @@ describe("destinations", () => {
 describe("keys and workspaces: every route × every wrong key", () => {
   it("each gets the right answer and nothing of the workspace changes", async () => {
     const store = new DynamoWorkspaceStore({ client: createDocumentClient(), name: "webhooks" });
-    const otherAdmin = generateApiKey("other");
-    const revoked = generateApiKey("demo");
-    const now = new Date().toISOString();
-    await store.putKey({
-      id: newKeyId(),
-      workspaceId: "other",
-      hash: hashApiKey(otherAdmin),
-      role: "admin",
-      name: "other",
-      hint: "h",
-      createdAt: now,
-    });
-    const revokedKey = {
-      id: newKeyId(),
-      workspaceId: "demo",
-      hash: hashApiKey(revoked),
-      role: "admin" as const,
-      name: "old",
-      hint: "h",
-      createdAt: now,
-    };
-    await store.putKey(revokedKey);
-    await store.revokeKey("demo", revokedKey.id, now);
+    const otherAdmin = (await createKey("other", { role: "admin" }, store)).plaintext;
+    const old = await createKey("demo", { role: "admin", name: "old" }, store);
+    const revoked = old.plaintext;
+    await store.revokeKey("demo", old.apiKey.id, new Date().toISOString());
 
     const subscriptions = await api(stack.url, "GET", "/v1/subscriptions", { key: stack.adminKey });
     const deliveries = await api(stack.url, "GET", "/v1/deliveries", { key: stack.adminKey });

@@ -2,9 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { StoredSecret } from "../../shared/domain.ts";
-import { secretContext } from "../../shared/secrets/keyring.ts";
 import { FileKeyring, newKeyFileContents, SecretBox } from "../../shared/secrets/secret-box.ts";
-import { isWhsecSecret } from "../../shared/signing.ts";
+import { seal } from "../../shared/use-cases/subscriptions.ts";
 
 /** A key file for tests, as the local stack makes one; functions get its path in their env. */
 const contents = newKeyFileContents();
@@ -19,8 +18,5 @@ export async function sealedSecret(
   subscriptionId: string,
   plaintext: string,
 ): Promise<StoredSecret> {
-  return {
-    sealed: await testSecrets.seal(plaintext, secretContext(workspaceId, subscriptionId)),
-    kind: isWhsecSecret(plaintext) ? "whsec" : "custom",
-  };
+  return seal(plaintext, workspaceId, subscriptionId, testSecrets);
 }
