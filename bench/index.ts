@@ -14,6 +14,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Table from "cli-table3";
+import { BUNDLE_BUDGET_BYTES } from "../infra/bundles.ts";
 import type { BundleReport } from "./bundles.ts";
 import type { CostReport } from "./cost.ts";
 import type { LoadReport } from "./latency.ts";
@@ -32,7 +33,6 @@ export const BUDGETS = {
   readCalls: 0.2,
   dollarsPerMillion: 1.25,
   p99Ms: 250,
-  bundleKb: 400,
 } as const;
 
 interface Row {
@@ -62,8 +62,8 @@ export function summarize(reports: Partial<Record<Part, unknown>>): Row[] {
     rows.push({
       figure: `${bundle.name} bundle (minified; loads in ${bundle.loadMs.toFixed(0)} ms)`,
       value: `${(bundle.bytes / 1024).toFixed(1)} KB`,
-      budget: `≤ ${BUDGETS.bundleKb} KB`,
-      pass: bundle.bytes <= BUDGETS.bundleKb * 1024,
+      budget: `≤ ${BUNDLE_BUDGET_BYTES / 1024} KB`,
+      pass: bundle.bytes <= BUNDLE_BUDGET_BYTES,
     });
   }
   const throughput = reports.throughput as ThroughputReport | undefined;

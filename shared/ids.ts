@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { encodeTime, monotonicFactory } from "ulid";
 
 /**
@@ -27,9 +26,6 @@ export function deliveryIdFor(eventSeq: string, subscriptionId: string): string 
 export function deliveryIdBound(time: number, edge: "min" | "max"): string {
   return `dlv_${encodeTime(Math.max(0, Math.floor(time)), 10)}${(edge === "min" ? "0" : "Z").repeat(32)}`;
 }
-
-/** URL-safe random token of `bytes` random bytes. */
-export const randomToken = (bytes: number): string => randomBytes(bytes).toString("base64url");
 
 export const ID_PATTERNS = {
   subscription: /^sub_[0-9A-HJKMNP-TV-Z]{26}$/,
