@@ -80,6 +80,8 @@ async function loadTime(file: string): Promise<number> {
       WEBHOOKS_TABLE_NAME: "webhooks",
       WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/webhooks",
       WEBHOOKS_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/webhooks-dlq",
+      WEBHOOKS_STRANDED_QUEUE_URL:
+        "https://sqs.us-east-1.amazonaws.com/123456789012/webhooks-stranded",
       WEBHOOKS_KMS_KEY_ID: "alias/webhooks",
     },
   });

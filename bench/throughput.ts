@@ -28,19 +28,14 @@ import { join, resolve } from "node:path";
 import { getCACertificates, setDefaultCACertificates } from "node:tls";
 import { promisify } from "node:util";
 import { Agent, request } from "undici";
-import type { StoredEvent, Subscription } from "../shared/domain.ts";
+import type { Delivery, StoredEvent, Subscription } from "../shared/domain.ts";
 import { createHttpSender } from "../shared/http/sender.ts";
 import { deliveryIdFor, newUlid } from "../shared/ids.ts";
 import { silentLogger } from "../shared/log.ts";
+import { contextKey, type DeliveryContext, type DeliveryRef } from "../shared/ports.ts";
 import { secretContext } from "../shared/secrets/keyring.ts";
 import { FileKeyring, SecretBox } from "../shared/secrets/secret-box.ts";
 import { deliveryHeaders, generateSecret } from "../shared/signing.ts";
-import {
-  type AttemptRecord,
-  contextKey,
-  type DeliveryContext,
-  type DeliveryRef,
-} from "../shared/store/delivery-store.ts";
 import {
   type DeliverDeps,
   deliverBatch,
@@ -150,20 +145,32 @@ async function deliverPath(url: string, signed: boolean) {
         }
         return context;
       },
-      async recordAttempt(record: AttemptRecord) {
+      async put(record: Delivery) {
         attempts++;
         if (record.status !== "succeeded") failures++;
-        return "recorded";
+        return true;
+      },
+      async get() {
+        return undefined;
       },
     },
     queue: {
       async enqueue() {},
-      async changeVisibility() {},
+      async changeVisibility() {
+        return [];
+      },
       async sendToDeadLetter() {},
     },
     health: {
-      async markFailing() {},
-      async markHealthy() {},
+      async markFailing() {
+        return false;
+      },
+      async countFailure() {
+        return false;
+      },
+      async markHealthy() {
+        return false;
+      },
       async disableFailing() {
         return false;
       },
@@ -172,8 +179,8 @@ async function deliverPath(url: string, signed: boolean) {
     secrets,
     autoDisableAfterMs: 0,
     schedule: [0, 60],
-    retentionSeconds: 86_400,
     requestTimeoutMs: 15_000,
+    responseBodyLimit: 4096,
     log: silentLogger,
   };
   // Queue records as SQS hands them over, each with its own delivery id.
@@ -181,6 +188,7 @@ async function deliverPath(url: string, signed: boolean) {
     messageId: `msg-${i}`,
     receiptHandle: `rh-${i}`,
     receiveCount: 1,
+    receivedAt: Date.now(),
     body: JSON.stringify({
       v: 1,
       w: WORKSPACE,
@@ -189,7 +197,6 @@ async function deliverPath(url: string, signed: boolean) {
       n: event.name,
       s: subscriptionId,
       g: 0,
-      a: 0,
     }),
   }));
   let next = 0;

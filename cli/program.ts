@@ -16,7 +16,7 @@ import {
 import { ROLES, type Role, WORKSPACE_ID } from "../shared/keys.ts";
 import { DynamoWorkspaceStore } from "../shared/store/workspace-store.ts";
 import { createKey, revokeKey } from "../shared/use-cases/keys.ts";
-import type { DeadLetterSummary, DrainResult, ReplayResult } from "../shared/use-cases/resend.ts";
+import type { DeadLetterView, DrainResult, ReplayResult } from "../shared/use-cases/resend.ts";
 import { VERSION } from "../shared/version.ts";
 import { ApiClient, queryString } from "./api-client.ts";
 import { fields, type Io, relative, table, truncate } from "./output.ts";
@@ -210,21 +210,18 @@ export function createProgram(
             "failed,canceled",
           ]
         : undefined;
-      if (replay && opts.replayMissed) {
-        const result = await client(command).request<{ queued: number }>(
-          "POST",
-          "/v1/deliveries/replay",
-          {
-            subscriptionId: s.id,
-            from: s.missed?.from,
-            to: s.missed?.to,
-            status: ["failed", "canceled"],
-          },
-        );
+      if (replay && opts.replayMissed && s.missed) {
+        const result = await replayAll(client(command), progress(io, globals(command), "replay"), {
+          subscriptionId: s.id,
+          from: s.missed.from,
+          to: s.missed.to,
+          status: ["failed", "canceled"],
+        });
         print(
           command,
           { ...s, replayed: result },
-          () => `${subscriptionFields(s)}\n\nReplayed ${result.queued} deliveries it missed.`,
+          () =>
+            `${subscriptionFields(s)}\n\nReplayed ${result.queued} deliveries it missed${problems(result.errors)}.`,
         );
         return;
       }
@@ -369,41 +366,22 @@ export function createProgram(
     .option("--status <statuses>", "only these statuses (comma-separated)", list)
     .option("--limit <n>", "at most this many deliveries", positive(1_000_000))
     .action(async (opts, command: Command) => {
-      const api = client(command);
-      const total = { queued: 0, skipped: 0, expired: 0 };
-      let cursor: string | undefined;
-      const bar = progress(io, globals(command), "replay");
-      do {
-        const remaining =
-          opts.limit === undefined
-            ? 100
-            : Math.min(100, opts.limit - total.queued - total.skipped - total.expired);
-        if (remaining <= 0) break;
-        const page = await api.request<Omit<ReplayResult, "next"> & { nextCursor: string | null }>(
-          "POST",
-          "/v1/deliveries/replay",
-          {
-            from: opts.from,
-            to: opts.to,
-            limit: remaining,
-            ...(opts.subscription ? { subscriptionId: opts.subscription } : {}),
-            ...(opts.status ? { status: opts.status } : {}),
-            ...(cursor ? { cursor } : {}),
-          },
-        );
-        total.queued += page.queued;
-        total.skipped += page.skipped;
-        total.expired += page.expired;
-        bar?.setTotal(total.queued + total.skipped + total.expired + (page.nextCursor ? 100 : 0));
-        bar?.update(total.queued + total.skipped + total.expired);
-        cursor = page.nextCursor ?? undefined;
-      } while (cursor);
-      bar?.stop();
+      const total = await replayAll(
+        client(command),
+        progress(io, globals(command), "replay"),
+        {
+          from: opts.from,
+          to: opts.to,
+          ...(opts.subscription ? { subscriptionId: opts.subscription } : {}),
+          ...(opts.status ? { status: opts.status } : {}),
+        },
+        opts.limit,
+      );
       print(
         command,
         total,
         () =>
-          `Replay queued ${total.queued}, skipped ${total.skipped} (already being resent), ${total.expired} past retention.`,
+          `Replay queued ${total.queued}, skipped ${total.skipped} (already being resent)${problems(total.errors)}.`,
       );
     });
 
@@ -418,14 +396,13 @@ export function createProgram(
     .option("--subscription <id>", "only this subscription")
     .addOption(new Option("--event <name>", "only this event").choices(EVENT_NAMES))
     .action(async (opts, command: Command) => {
-      const answer = await client(command).request<DeadLetterSummary>(
+      const answer = await client(command).request<DeadLetterView>(
         "GET",
         `/v1/dlq${queryString({ subscriptionId: opts.subscription, event: opts.event })}`,
       );
       print(command, answer, () =>
         fields([
-          ["dead letters", answer.depth],
-          ["being resent", answer.pending],
+          ["dead letters", answer.depthExact ? answer.depth : `at least ${answer.depth}`],
           [
             "oldest failed",
             answer.oldestFailedAt
@@ -450,33 +427,45 @@ export function createProgram(
         ...(opts.subscription ? { subscriptionId: opts.subscription } : {}),
         ...(opts.event ? { event: opts.event } : {}),
       };
-      const before = await api.request<DeadLetterSummary>("GET", `/v1/dlq${queryString(filter)}`);
+      const before = await api.request<DeadLetterView>("GET", `/v1/dlq${queryString(filter)}`);
       const goal = Math.min(before.depth, opts.limit ?? Number.POSITIVE_INFINITY);
       const bar = goal > 0 ? progress(io, globals(command), "redrive", goal) : undefined;
-      const total = { moved: 0, skipped: 0, expired: 0, left: before.depth };
-      while (total.moved < goal) {
+      const total = {
+        moved: 0,
+        skipped: 0,
+        errors: [] as Array<{ id: string; reason: string }>,
+        left: before.depth,
+        leftExact: before.depthExact,
+      };
+      let cursor: string | undefined;
+      const seen = () => total.moved + total.skipped + total.errors.length;
+      do {
         const page = await api.request<{
           moved: number;
           skipped: number;
-          expired: number;
+          errors: Array<{ id: string; reason: string }>;
           left: number;
+          leftExact: boolean;
+          nextCursor: string | null;
         }>("POST", "/v1/dlq/redrive", {
           ...filter,
-          limit: Math.min(100, goal - total.moved),
+          limit: Math.max(1, Math.min(100, goal - total.moved)),
+          ...(cursor ? { cursor } : {}),
         });
         total.moved += page.moved;
         total.skipped += page.skipped;
-        total.expired += page.expired;
+        total.errors.push(...page.errors);
         total.left = page.left;
-        bar?.update(total.moved);
-        if (page.moved === 0) break;
-      }
+        total.leftExact = page.leftExact;
+        bar?.update(Math.min(goal, seen()));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor && total.moved < goal);
       bar?.stop();
       print(
         command,
         total,
         () =>
-          `Redrove ${total.moved}; skipped ${total.skipped} (being resent already), ${total.expired} past retention; ${total.left} left.`,
+          `Redrove ${total.moved}; skipped ${total.skipped} (being resent already)${problems(total.errors)}; ${total.leftExact ? "" : "at least "}${total.left} left.`,
       );
     });
 
@@ -496,7 +485,7 @@ export function createProgram(
     )
     .action(async (opts, command: Command) => {
       const result = await invokeResend(globals(command), env, opts.function, {
-        action: "redrive",
+        action: "drain",
         limit: opts.limit,
         ...(opts.workspace ? { workspaceId: opts.workspace } : {}),
         ...(opts.subscription ? { subscriptionId: opts.subscription } : {}),
@@ -506,7 +495,7 @@ export function createProgram(
         command,
         result,
         () =>
-          `Moved ${result.moved}, dropped ${result.dropped} (already resent or expired), skipped ${result.skipped}; ${result.left} left in the queue.`,
+          `Moved ${result.moved}, dropped ${result.dropped} (already resent or expired), skipped ${result.skipped}${problems(result.errors)}; ${result.left} left in the queue.`,
       );
     });
 
@@ -695,4 +684,43 @@ async function invokeResend(
   if (result.FunctionError)
     throw new Error(`The resend function failed: ${body?.errorMessage ?? "unknown error"}`);
   return body;
+}
+
+/** ", 3 could not be resent: id (reason), …" — or nothing. */
+function problems(errors: ReadonlyArray<{ id: string; reason: string }>): string {
+  if (errors.length === 0) return "";
+  const shown = errors
+    .slice(0, 5)
+    .map((e) => `${e.id} (${e.reason})`)
+    .join(", ");
+  return `; ${errors.length} could not be resent: ${shown}${errors.length > 5 ? ", …" : ""}`;
+}
+
+/** Every page of a replay, with a progress bar; `limit` caps how many deliveries it takes. */
+async function replayAll(
+  api: ApiClient,
+  bar: ReturnType<typeof progress>,
+  body: Record<string, unknown>,
+  limit?: number,
+): Promise<{ queued: number; skipped: number; errors: Array<{ id: string; reason: string }> }> {
+  const total = { queued: 0, skipped: 0, errors: [] as Array<{ id: string; reason: string }> };
+  const seen = () => total.queued + total.skipped + total.errors.length;
+  let cursor: string | undefined;
+  do {
+    const remaining = limit === undefined ? 100 : Math.min(100, limit - seen());
+    if (remaining <= 0) break;
+    const page = await api.request<Omit<ReplayResult, "next"> & { nextCursor: string | null }>(
+      "POST",
+      "/v1/deliveries/replay",
+      { ...body, limit: remaining, ...(cursor ? { cursor } : {}) },
+    );
+    total.queued += page.queued;
+    total.skipped += page.skipped;
+    total.errors.push(...page.errors);
+    bar?.setTotal(seen() + (page.nextCursor ? 100 : 0));
+    bar?.update(seen());
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  bar?.stop();
+  return total;
 }

@@ -4,6 +4,7 @@ import {
   Alarm,
   ComparisonOperator,
   type IMetric,
+  Metric,
   TreatMissingData,
 } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
@@ -12,11 +13,16 @@ import { Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { METRICS_NAMESPACE } from "../shared/metrics.ts";
 
 export interface AlarmsProps {
   namePrefix: string;
   deliveries: Queue;
   deadLetters: Queue;
+  /** Messages SQS gave up on: the sweep empties it every few minutes. */
+  stranded: Queue;
+  /** How often the sweep runs. */
+  sweepEvery: Duration;
   /** Longest a healthy message can wait in the deliveries queue (the schedule's worst case). */
   oldestHealthyMessage: Duration;
   functions: Record<string, IFunction>;
@@ -69,6 +75,27 @@ export class Alarms extends Construct {
         statistic: "Maximum",
       }),
       props.oldestHealthyMessage.toSeconds(),
+    );
+    alarm(
+      "stranded-messages",
+      "Messages SQS gave up on have waited through two sweeps: the sweep is not running (docs/operations.md).",
+      props.stranded.metricApproximateAgeOfOldestMessage({
+        period: Duration.minutes(5),
+        statistic: "Maximum",
+      }),
+      props.sweepEvery.toSeconds() * 2,
+    );
+    alarm(
+      "abandoned-claims",
+      "A sweep left resend claims whose message was never sent: they cannot be queued again (docs/operations.md).",
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: "AbandonedClaims",
+        dimensionsMap: { Function: "resend", Job: "sweep" },
+        period: props.sweepEvery,
+        statistic: "Maximum",
+      }),
+      0,
     );
     for (const [name, fn] of Object.entries(props.functions)) {
       alarm(

@@ -4,13 +4,17 @@ import { Construct } from "constructs";
 import { queueSettings } from "../shared/retry.ts";
 
 /**
- * The deliveries queue and its dead-letter queue. Retention and the redrive count come from
- * the retry schedule through `queueSettings`, the function the local stack uses too; the
- * visibility timeout is six times the deliver function's timeout, as AWS advises for Lambda.
+ * The deliveries queue, its dead-letter queue (deliveries that failed for good, moved there by
+ * the deliver function) and the stranded queue (messages SQS itself gave up on after too many
+ * receives: the sweep fails their deliveries visibly and passes them on to the dead-letter
+ * queue). Retention and the redrive count come from the retry schedule through
+ * `queueSettings`, the function the local stack uses too; the visibility timeout is six times
+ * the deliver function's timeout, as AWS advises for Lambda.
  */
 export class DeliveryQueue extends Construct {
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
+  readonly strandedQueue: Queue;
 
   constructor(
     scope: Construct,
@@ -25,13 +29,19 @@ export class DeliveryQueue extends Construct {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
+    this.strandedQueue = new Queue(this, "Stranded", {
+      queueName: `${props.namePrefix}-deliveries-stranded`,
+      retentionPeriod: Duration.seconds(settings.deadLetterRetentionSeconds),
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
     this.queue = new Queue(this, "Deliveries", {
       queueName: `${props.namePrefix}-deliveries`,
       retentionPeriod: Duration.seconds(settings.retentionSeconds),
       visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * 6),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: settings.maxReceiveCount },
+      deadLetterQueue: { queue: this.strandedQueue, maxReceiveCount: settings.maxReceiveCount },
     });
   }
 }

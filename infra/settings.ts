@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import { DEFAULT_SCHEDULE, parseSchedule } from "../shared/retry.ts";
+import { DEFAULT_SCHEDULE, parseSchedule, retentionProblem } from "../shared/retry.ts";
 import { parseCidrs } from "../shared/ssrf.ts";
 import { parsedBy, toFieldErrors } from "../shared/validation.ts";
 
@@ -97,6 +97,12 @@ export function readSettings(read: (key: string) => unknown): Settings {
   if (!result.success) {
     const lines = toFieldErrors(result.error.issues).map((e) => `  ${e.field}: ${e.detail}`);
     throw new SettingsError(`Invalid deployment settings (CDK context):\n${lines.join("\n")}`);
+  }
+  const retention = retentionProblem(result.data.retrySchedule, result.data.retentionDays);
+  if (retention) {
+    throw new SettingsError(
+      `Invalid deployment settings (CDK context):\n  retentionDays: ${retention}.`,
+    );
   }
   return result.data;
 }

@@ -1,5 +1,7 @@
 import { resolve } from "node:path";
 import { CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
+import { Rule, RuleTargetInput, Schedule } from "aws-cdk-lib/aws-events";
+import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { Construct } from "constructs";
 import { functionEnvironment } from "../shared/config.ts";
@@ -13,6 +15,8 @@ import { Store } from "./store.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const DELIVER_TIMEOUT = Duration.seconds(60);
+/** How often the sweep runs. */
+export const SWEEP_MINUTES = 5;
 
 /** The whole service, reading like the diagram in DESIGN.md. */
 export class WebhooksStack extends Stack {
@@ -31,6 +35,7 @@ export class WebhooksStack extends Stack {
       tableName: store.table.tableName,
       queueUrl: queues.queue.queueUrl,
       deadLetterQueueUrl: queues.deadLetterQueue.queueUrl,
+      strandedQueueUrl: queues.strandedQueue.queueUrl,
       retrySchedule: settings.retrySchedule,
       retentionDays: settings.retentionDays,
       allowedCidrs: settings.allowedCidrs,
@@ -59,7 +64,8 @@ export class WebhooksStack extends Stack {
       timeout: DELIVER_TIMEOUT,
       logRetention: settings.logRetentionDays,
     });
-    store.grant(deliver, ["BatchGetItem", "UpdateItem"]);
+    // Reads its batch; writes attempts (PutItem with a condition) and endpoint health.
+    store.grant(deliver, ["BatchGetItem", "GetItem", "PutItem", "UpdateItem"]);
     queues.deadLetterQueue.grantSendMessages(deliver);
     store.grantSecrets(deliver, "kms:Decrypt");
     // Maximum concurrency on the event source (not reserved concurrency) is what keeps Lambda
@@ -81,10 +87,26 @@ export class WebhooksStack extends Stack {
       timeout: Duration.minutes(5),
       logRetention: settings.logRetentionDays,
     });
-    // Reads deliveries and events, claims deliveries, extends events; Query for replays.
-    store.grant(resend, ["GetItem", "BatchGetItem", "Query", "UpdateItem"]);
+    // Reads deliveries, events and subscriptions, claims deliveries (PutItem with a
+    // condition), extends events; Query for replays, the dead-letter index and the sweep.
+    store.grant(resend, ["GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem"], {
+      deadLetterIndex: true,
+    });
     queues.queue.grantSendMessages(resend);
     queues.deadLetterQueue.grantConsumeMessages(resend);
+    queues.deadLetterQueue.grantSendMessages(resend);
+    queues.strandedQueue.grantConsumeMessages(resend);
+    // The sweep: messages SQS gave up on, and resend claims that crashed before queuing.
+    new Rule(this, "Sweep", {
+      description: "Webhooks sweep: reconcile stranded messages, re-queue abandoned claims",
+      schedule: Schedule.rate(Duration.minutes(SWEEP_MINUTES)),
+      targets: [
+        new LambdaFunction(resend, {
+          event: RuleTargetInput.fromObject({ action: "sweep" }),
+          retryAttempts: 2,
+        }),
+      ],
+    });
 
     const http = new Api(this, "Api", {
       name: prefix,
@@ -97,6 +119,8 @@ export class WebhooksStack extends Stack {
       namePrefix: prefix,
       deliveries: queues.queue,
       deadLetters: queues.deadLetterQueue,
+      stranded: queues.strandedQueue,
+      sweepEvery: Duration.minutes(SWEEP_MINUTES),
       oldestHealthyMessage: Duration.seconds(
         queueSettings(settings.retrySchedule).expectedMaxAgeSeconds,
       ),
@@ -110,6 +134,7 @@ export class WebhooksStack extends Stack {
     new CfnOutput(this, "TableName", { value: store.table.tableName });
     new CfnOutput(this, "QueueUrl", { value: queues.queue.queueUrl });
     new CfnOutput(this, "DeadLetterQueueUrl", { value: queues.deadLetterQueue.queueUrl });
+    new CfnOutput(this, "StrandedQueueUrl", { value: queues.strandedQueue.queueUrl });
     new CfnOutput(this, "ApiFunctionName", { value: api.functionName });
     new CfnOutput(this, "DeliverFunctionName", { value: deliver.functionName });
     new CfnOutput(this, "ResendFunctionName", { value: resend.functionName });

@@ -2,7 +2,7 @@ import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { newKeyId } from "../shared/ids.ts";
 import { generateApiKey, hashApiKey, isApiKeyFormat, keyHint, type Role } from "../shared/keys.ts";
-import type { WorkspaceStore } from "../shared/store/workspace-store.ts";
+import type { WorkspaceStore } from "../shared/ports.ts";
 
 export const DEMO_WORKSPACE = "demo";
 

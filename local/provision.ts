@@ -20,11 +20,12 @@ export interface Provisioned {
   queueUrl: string;
   queueArn: string;
   deadLetterQueueUrl: string;
+  strandedQueueUrl: string;
 }
 
 /**
- * Creates what the CDK app creates on AWS, idempotently: the table, the dead-letter queue and
- * the deliveries queue with its redrive policy. Queue settings come from the retry schedule
+ * Creates what the CDK app creates on AWS, idempotently: the table, the dead-letter queue, the
+ * stranded queue and the deliveries queue with its redrive policy. Queue settings come from the retry schedule
  * through `queueSettings`, the same function the infrastructure uses.
  */
 export async function provision(
@@ -35,6 +36,8 @@ export async function provision(
     queueName: string;
     schedule: readonly number[];
     visibilityTimeout: number;
+    /** Overrides the schedule's redrive count (the fault suite strands messages sooner). */
+    maxReceiveCount?: number | undefined;
   },
 ): Promise<Provisioned> {
   const { tableName } = options;
@@ -79,16 +82,24 @@ export async function provision(
   const dlqUrl = await ensureQueue(sqs, `${options.queueName}-dlq`, {
     MessageRetentionPeriod: String(settings.deadLetterRetentionSeconds),
   });
-  const dlqArn = await arnOf(sqs, dlqUrl);
+  const strandedUrl = await ensureQueue(sqs, `${options.queueName}-stranded`, {
+    MessageRetentionPeriod: String(settings.deadLetterRetentionSeconds),
+  });
   const queueUrl = await ensureQueue(sqs, options.queueName, {
     MessageRetentionPeriod: String(settings.retentionSeconds),
     VisibilityTimeout: String(options.visibilityTimeout),
     RedrivePolicy: JSON.stringify({
-      deadLetterTargetArn: dlqArn,
-      maxReceiveCount: settings.maxReceiveCount,
+      deadLetterTargetArn: await arnOf(sqs, strandedUrl),
+      maxReceiveCount: options.maxReceiveCount ?? settings.maxReceiveCount,
     }),
   });
-  return { tableName, queueUrl, queueArn: await arnOf(sqs, queueUrl), deadLetterQueueUrl: dlqUrl };
+  return {
+    tableName,
+    queueUrl,
+    queueArn: await arnOf(sqs, queueUrl),
+    deadLetterQueueUrl: dlqUrl,
+    strandedQueueUrl: strandedUrl,
+  };
 }
 
 /** Creates the queue, or brings an existing one (a restart with other settings) up to date. */

@@ -6,6 +6,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { describeError, type Logger } from "../shared/log.ts";
+import { runInvocation } from "./invocation.ts";
 import { lambdaContext } from "./lambda-context.ts";
 
 export type SqsHandler = (
@@ -18,15 +19,21 @@ export interface PollerOptions {
   queueArn: string;
   /** Concurrent batches, like the event source mapping's maximum concurrency. */
   concurrency: number;
-  /** The function's timeout: each invocation gets this deadline. */
+  /** The function's timeout: an invocation still running then is stopped, as on Lambda. */
   timeoutMs: number;
+  /**
+   * Test seam: false makes a received batch go uninvoked, as when Lambda throttles the
+   * function — the messages were received (their receive count went up) and come back later.
+   */
+  shouldInvoke?: (messages: readonly Message[]) => boolean;
   log: Logger;
 }
 
 /**
  * Does locally what the SQS event source mapping does for the deliver function: long-polls
  * up to ten messages, invokes the function with them, deletes the ones that succeeded and
- * leaves `batchItemFailures` (or the whole batch, if the invocation throws) on the queue.
+ * leaves `batchItemFailures` (or the whole batch, if the invocation throws or runs out of
+ * time — it is then stopped, as Lambda stops it) on the queue.
  */
 export function startPoller(
   sqs: SQSClient,
@@ -62,15 +69,21 @@ export function startPoller(
   }
 
   async function invoke(messages: Message[]): Promise<void> {
+    if (options.shouldInvoke && !options.shouldInvoke(messages)) return;
     const event: SQSEvent = { Records: messages.map((m) => toRecord(m, options)) };
-    let failed: Set<string>;
-    try {
-      const response = await handler(event, lambdaContext("webhooks-deliver", options.timeoutMs));
-      failed = new Set(response?.batchItemFailures.map((item) => item.itemIdentifier) ?? []);
-    } catch (error) {
-      options.log.error("deliver invocation failed; the batch stays queued", describeError(error));
+    const outcome = await runInvocation("deliver", options.timeoutMs, () =>
+      handler(event, lambdaContext("webhooks-deliver", options.timeoutMs)),
+    );
+    if (!outcome.ok) {
+      options.log.error(
+        "deliver invocation failed; the batch stays queued",
+        describeError(outcome.error),
+      );
       return;
     }
+    const failed = new Set(
+      outcome.value?.batchItemFailures.map((item) => item.itemIdentifier) ?? [],
+    );
     const done = messages.filter((m) => m.MessageId && !failed.has(m.MessageId));
     if (done.length === 0) return;
     try {

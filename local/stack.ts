@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import * as z from "zod/mini";
 import { createDocumentClient, createSqsClient } from "../shared/aws.ts";
-import { jsonLogger, type Logger } from "../shared/log.ts";
+import { describeError, jsonLogger, type Logger } from "../shared/log.ts";
 import { LOCAL_SCHEDULE, parseSchedule } from "../shared/retry.ts";
 import { newKeyFileContents } from "../shared/secrets/secret-box.ts";
 import { DynamoWorkspaceStore } from "../shared/store/workspace-store.ts";
@@ -11,8 +11,10 @@ import { toFieldErrors } from "../shared/validation.ts";
 import { type ApiHandler, type InvokableFunctions, startApiGateway } from "./api-gateway.ts";
 import { ensureDemoKeys } from "./demo-keys.ts";
 import { startEmulatorsInWorker } from "./emulators.ts";
+import { runInvocation } from "./invocation.ts";
+import { lambdaContext } from "./lambda-context.ts";
 import { provision } from "./provision.ts";
-import { type SqsHandler, startPoller } from "./sqs-poller.ts";
+import { type PollerOptions, type SqsHandler, startPoller } from "./sqs-poller.ts";
 import { startTtlSweeper } from "./ttl-sweeper.ts";
 
 const port = z.pipe(
@@ -50,6 +52,21 @@ const LocalEnv = z.object({
     "30",
   ),
   WEBHOOKS_RETRY_SCHEDULE: z.optional(z.string()),
+  /** How often the sweep runs (stranded messages, abandoned resend claims). */
+  WEBHOOKS_LOCAL_SWEEP_SECONDS: z.prefault(
+    z.pipe(
+      z.string(),
+      z.pipe(z.transform(Number), z.number().check(z.int(), z.minimum(1), z.maximum(3600))),
+    ),
+    "10",
+  ),
+  /** Overrides the deliveries queue's redrive count (tests strand messages with it). */
+  WEBHOOKS_LOCAL_MAX_RECEIVES: z.optional(
+    z.pipe(
+      z.string(),
+      z.pipe(z.transform(Number), z.number().check(z.int(), z.minimum(1), z.maximum(1000))),
+    ),
+  ),
 });
 
 /** Test seams: what the fault-injection suite changes around the functions. */
@@ -58,6 +75,8 @@ export interface LocalStackHooks {
   wrapDeliver?: (handler: SqsHandler) => SqsHandler;
   /** Wraps the API function as the local API Gateway invokes it. */
   wrapApi?: (handler: ApiHandler) => ApiHandler;
+  /** False: a received batch is not invoked (a throttled Lambda). */
+  shouldInvoke?: PollerOptions["shouldInvoke"];
   log?: Logger;
 }
 
@@ -69,11 +88,13 @@ export interface LocalStack {
   keySource: string;
   dataDir: string;
   schedule: readonly number[];
+  /** Runs the sweep now (it also runs on its own every WEBHOOKS_LOCAL_SWEEP_SECONDS). */
+  sweep(): Promise<unknown>;
   stop(): Promise<void>;
 }
 
-/** The deliver function's timeout locally: a full batch of 15-second requests and a margin. */
-const FUNCTION_TIMEOUT_MS = 20_000;
+/** The deliver function's timeout beyond its request timeout: room to record and back off. */
+const FUNCTION_MARGIN_MS = 5_000;
 /** The resend function's name, locally as in the CDK app's default stage. */
 export const RESEND_FUNCTION = "webhooks-resend";
 
@@ -111,6 +132,7 @@ export async function startLocalStack(
     queueName: "webhooks-deliveries",
     schedule,
     visibilityTimeout: settings.WEBHOOKS_LOCAL_VISIBILITY_SECONDS,
+    maxReceiveCount: settings.WEBHOOKS_LOCAL_MAX_RECEIVES,
   });
 
   // The functions read their configuration and endpoints from the environment, as on AWS.
@@ -123,6 +145,7 @@ export async function startLocalStack(
     WEBHOOKS_TABLE_NAME: resources.tableName,
     WEBHOOKS_QUEUE_URL: resources.queueUrl,
     WEBHOOKS_DLQ_URL: resources.deadLetterQueueUrl,
+    WEBHOOKS_STRANDED_QUEUE_URL: resources.strandedQueueUrl,
     WEBHOOKS_RETRY_SCHEDULE: schedule.join(","),
     WEBHOOKS_ALLOW_LOOPBACK_HTTP: "true",
     WEBHOOKS_SECRET_KEY_FILE: secretKeyFile,
@@ -149,15 +172,33 @@ export async function startLocalStack(
     functions: { [RESEND_FUNCTION]: resend.handler as InvokableFunctions[string] },
   });
   const deliverHandler = deliver.handler as SqsHandler;
+  // As on Lambda: the function's timeout leaves room past its longest request.
+  const functionTimeoutMs =
+    Number(process.env.WEBHOOKS_REQUEST_TIMEOUT_MS ?? 15_000) + FUNCTION_MARGIN_MS;
   const poller = startPoller(sqs, hooks.wrapDeliver?.(deliverHandler) ?? deliverHandler, {
     queueUrl: resources.queueUrl,
     queueArn: resources.queueArn,
     concurrency: settings.WEBHOOKS_LOCAL_POLLERS,
-    timeoutMs: FUNCTION_TIMEOUT_MS,
+    timeoutMs: functionTimeoutMs,
+    shouldInvoke: hooks.shouldInvoke,
     log,
   });
 
-  const sweeper = startTtlSweeper(documents, resources.tableName, { everyMs: 60_000, log });
+  const ttl = startTtlSweeper(documents, resources.tableName, { everyMs: 60_000, log });
+  // The sweep, as the CDK app schedules it: the resend function's "sweep" job.
+  const sweepNow = () =>
+    runInvocation("resend", 300_000, () =>
+      (resend.handler as InvokableFunctions[string])(
+        { action: "sweep" },
+        lambdaContext(RESEND_FUNCTION, 300_000),
+      ),
+    );
+  const sweeps = setInterval(() => {
+    sweepNow().then((outcome) => {
+      if (!outcome.ok) log.warn("sweep failed", describeError(outcome.error));
+    });
+  }, settings.WEBHOOKS_LOCAL_SWEEP_SECONDS * 1000);
+  sweeps.unref();
 
   return {
     url: gateway.url,
@@ -167,8 +208,14 @@ export async function startLocalStack(
     keySource: keys.source,
     dataDir,
     schedule,
+    sweep: async () => {
+      const outcome = await sweepNow();
+      if (!outcome.ok) throw outcome.error;
+      return outcome.value;
+    },
     async stop() {
-      sweeper.stop();
+      clearInterval(sweeps);
+      ttl.stop();
       await gateway.close();
       await poller.stop();
       await emulators.stop();

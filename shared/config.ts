@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import { DEFAULT_SCHEDULE, parseSchedule } from "./retry.ts";
+import { DEFAULT_SCHEDULE, parseSchedule, retentionProblem } from "./retry.ts";
 import { type Cidr, type NetworkPolicy, parseCidrs } from "./ssrf.ts";
 import { parsedBy, toFieldErrors } from "./validation.ts";
 
@@ -30,6 +30,11 @@ const EnvSchema = z.object({
   WEBHOOKS_QUEUE_URL: z.url(),
   /** SQS dead-letter queue where exhausted deliveries wait for a redrive. */
   WEBHOOKS_DLQ_URL: z.url(),
+  /**
+   * SQS queue where SQS itself moves delivery messages received too often without finishing
+   * (the redrive target of the deliveries queue); the sweep fails their deliveries visibly.
+   */
+  WEBHOOKS_STRANDED_QUEUE_URL: z.url(),
   /** Delay before each attempt in seconds, first included (`0,5,300,…`). */
   WEBHOOKS_RETRY_SCHEDULE: z.prefault(parsedBy(parseSchedule), DEFAULT_SCHEDULE.join(",")),
   /**
@@ -67,6 +72,7 @@ export interface Config {
   tableName: string;
   queueUrl: string;
   deadLetterQueueUrl: string;
+  strandedQueueUrl: string;
   retrySchedule: readonly number[];
   allowLoopbackHttp: boolean;
   allowedCidrs: readonly Cidr[];
@@ -95,6 +101,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       "Invalid configuration:\n  WEBHOOKS_CONNECT_TIMEOUT_MS: must not exceed WEBHOOKS_REQUEST_TIMEOUT_MS.",
     );
   }
+  const retention = retentionProblem(env_.WEBHOOKS_RETRY_SCHEDULE, env_.WEBHOOKS_RETENTION_DAYS);
+  if (retention) {
+    throw new ConfigError(`Invalid configuration:\n  WEBHOOKS_RETENTION_DAYS: ${retention}.`);
+  }
   const { WEBHOOKS_KMS_KEY_ID: kmsKeyId, WEBHOOKS_SECRET_KEY_FILE: keyFile } = env_;
   if (Boolean(kmsKeyId) === Boolean(keyFile)) {
     throw new ConfigError(
@@ -106,6 +116,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     tableName: env_.WEBHOOKS_TABLE_NAME,
     queueUrl: env_.WEBHOOKS_QUEUE_URL,
     deadLetterQueueUrl: env_.WEBHOOKS_DLQ_URL,
+    strandedQueueUrl: env_.WEBHOOKS_STRANDED_QUEUE_URL,
     retrySchedule: Object.freeze(env_.WEBHOOKS_RETRY_SCHEDULE),
     allowLoopbackHttp: env_.WEBHOOKS_ALLOW_LOOPBACK_HTTP,
     allowedCidrs: Object.freeze(env_.WEBHOOKS_ALLOWED_CIDRS),
@@ -127,6 +138,7 @@ export interface FunctionSettings {
   tableName: string;
   queueUrl: string;
   deadLetterQueueUrl: string;
+  strandedQueueUrl: string;
   retrySchedule: readonly number[];
   retentionDays: number;
 }
@@ -140,6 +152,7 @@ export function functionEnvironment(settings: FunctionSettings): Record<string, 
     WEBHOOKS_TABLE_NAME: settings.tableName,
     WEBHOOKS_QUEUE_URL: settings.queueUrl,
     WEBHOOKS_DLQ_URL: settings.deadLetterQueueUrl,
+    WEBHOOKS_STRANDED_QUEUE_URL: settings.strandedQueueUrl,
     WEBHOOKS_KMS_KEY_ID: settings.kmsKeyId,
     WEBHOOKS_RETRY_SCHEDULE: settings.retrySchedule.join(","),
     WEBHOOKS_RETENTION_DAYS: String(settings.retentionDays),

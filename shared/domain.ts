@@ -1,5 +1,4 @@
 import type { EventName } from "./catalog.ts";
-import type { NetworkErrorClass } from "./http/sender.ts";
 import type { Role } from "./keys.ts";
 
 export interface ApiKey {
@@ -27,7 +26,21 @@ export interface RotatingSecret extends StoredSecret {
   expiresAt: string;
 }
 
-export interface Subscription {
+/**
+ * An endpoint's health, kept by the deliver function field by field (never written by an
+ * admin's change, so a PATCH cannot bring back an old value). See shared/health.ts.
+ */
+export interface EndpointHealth {
+  /** Since when every attempt to this endpoint has failed (unset after any success). */
+  failingSince?: string | undefined;
+  /** The latest failure that was counted (failures are counted at most once a minute). */
+  lastFailureAt?: string | undefined;
+  /** Minutes with a failure since `recentSince` (a window of a day). */
+  recentFailures?: number | undefined;
+  recentSince?: string | undefined;
+}
+
+export interface Subscription extends EndpointHealth {
   id: string;
   workspaceId: string;
   url: string;
@@ -38,8 +51,6 @@ export interface Subscription {
   secret: StoredSecret | null;
   /** Secrets replaced by a rotation, still signing until they expire (newest first). */
   previousSecrets: RotatingSecret[];
-  /** Since when every attempt to this endpoint has failed (unset after any success). */
-  failingSince?: string | undefined;
   /** Why and when it was last disabled (by an admin, or automatically after failing too long). */
   disabledReason?: string | undefined;
   disabledAt?: string | undefined;
@@ -57,7 +68,10 @@ export interface StoredEvent {
   /** ULID minted at acceptance; delivery ids start with it. */
   seq: string;
   receivedAt: string;
-  /** Subscriptions matched at acceptance; the fan-out sends exactly one message to each. */
+  /**
+   * Subscriptions matched at acceptance, enabled or not: the fan-out sends exactly one message
+   * to each (a disabled one's delivery is recorded as canceled, so it can be replayed).
+   */
   targets: string[];
   /** SHA-256 of the request, to refuse an idempotency key reused for a different event. */
   requestHash: string;
@@ -72,11 +86,29 @@ export const DELIVERY_STATUSES: readonly DeliveryStatus[] = [
   "canceled",
 ];
 
-export type AttemptErrorClass =
-  | NetworkErrorClass
-  | "http_status"
+/** Why an attempt produced no HTTP response. `destination_refused` is never retried. */
+export type NetworkErrorClass =
+  | "destination_refused"
+  | "dns_error"
+  | "connect_timeout"
+  | "connection_error"
+  | "tls_error"
+  | "timeout"
+  | "network_error";
+
+export type AttemptErrorClass = NetworkErrorClass | "http_status";
+
+/** Why a run ended without success (`failed`) or without an attempt (`canceled`). */
+export type EndReason =
+  /** Every attempt of the schedule failed. */
+  | "exhausted"
+  /** The destination is refused (SSRF guard): retrying cannot help. */
+  | "refused"
+  /** SQS moved its message to the stranded queue: received too often without finishing. */
+  | "stranded"
   | "subscription_deleted"
   | "subscription_disabled"
+  /** The event is past retention: there is nothing to send. */
   | "event_expired";
 
 export interface Attempt {
@@ -87,12 +119,15 @@ export interface Attempt {
   startedAt: string;
   durationMs: number;
   url: string;
-  outcome: "succeeded" | "failed" | "canceled";
+  outcome: "succeeded" | "failed";
   /** Exactly what was sent, minus nothing secret (signatures are not secrets). */
   requestHeaders: Record<string, string>;
   statusCode?: number | undefined;
+  /** Capped (shared/records.ts): at most ~2 KB, each value at most 256 characters. */
   responseHeaders?: Record<string, string> | undefined;
+  /** Capped by bytes; a body that is not UTF-8 text is kept as base64 (`responseBodyEncoding`). */
   responseBody?: string | undefined;
+  responseBodyEncoding?: "base64" | undefined;
   responseBodyTruncated?: boolean | undefined;
   errorClass?: AttemptErrorClass | undefined;
   errorMessage?: string | undefined;
@@ -100,6 +135,10 @@ export interface Attempt {
   nextAttemptAt?: string | undefined;
 }
 
+/**
+ * One event for one subscription: the record of its runs. Its lifecycle — which message may
+ * send, what a resend claims, what is terminal — is shared/lifecycle.ts, and nothing else.
+ */
 export interface Delivery {
   id: string;
   workspaceId: string;
@@ -107,36 +146,52 @@ export interface Delivery {
   event: EventName;
   subscriptionId: string;
   status: DeliveryStatus;
+  /** The run: 0 for the first, bumped by each resend. */
   generation: number;
+  /** Bumped by every write: each write is conditioned on the revision it read. */
+  rev: number;
+  /** Attempts made in this generation: the schedule's step comes from it. */
+  runAttempts: number;
+  /** Attempts ever made, in every generation. */
   attemptCount: number;
+  /** The first attempt and the latest ones, within the record's size budget. */
   attempts: Attempt[];
+  /** Attempts left out of `attempts` to keep the record small. */
+  attemptsOmitted: number;
   createdAt: string;
   updatedAt: string;
   nextAttemptAt?: string | undefined;
   /** Why the latest attempt failed, in one line, for lists. */
   lastError?: string | undefined;
+  /** Why the run ended (failed or canceled). */
+  reason?: EndReason | undefined;
   /** When the delivery last failed for good (it is in the dead-letter queue). */
   failedAt?: string | undefined;
-  /** When a resend claimed it; a claim older than the lease is treated as abandoned. */
-  pendingSince?: string | undefined;
-  /** The queue message driving the current run; another copy of the same run is dropped. */
+  /** Pending: when a resend claimed it, and whether its queue message is known to be sent. */
+  claimedAt?: string | undefined;
+  queued?: boolean | undefined;
+  /** The queue message driving the current run; another message for the same run is a copy. */
   owner?: string | undefined;
+  /** A test send (`POST /v1/subscriptions/{id}/test`): never retried, never dead-lettered. */
+  test?: boolean | undefined;
 }
 
-/** A delivery in a workspace's dead-letter index: failed, or claimed by a resend. */
+/** A delivery in a workspace's dead-letter index (failed). */
 export interface DeadLetter {
   id: string;
   subscriptionId: string;
   event: EventName;
-  status: DeliveryStatus;
   generation: number;
   failedAt?: string | undefined;
-  pendingSince?: string | undefined;
+  reason?: EndReason | undefined;
+  lastError?: string | undefined;
 }
 
 /**
  * The body of one SQS message: ids, never payloads or secrets. The deliver function loads the
- * rest, so a changed URL, secret or enabled flag applies to the very next attempt.
+ * rest, so a changed URL, secret or enabled flag applies to the very next attempt. Which
+ * attempt of the schedule comes next is read from the delivery's record, never from the
+ * message or its receive count.
  */
 export interface DeliveryMessage {
   v: 1;
@@ -146,18 +201,16 @@ export interface DeliveryMessage {
   d: string;
   /** event id */
   e: string;
-  /** event name, so a DLQ redrive can filter without reading the table */
+  /** event name, so a dead-letter drain can filter without reading the table */
   n: EventName;
   /** subscription id */
   s: string;
   /** delivery generation; a message older than the stored generation is stale */
   g: number;
-  /** attempts already made in this generation before this message was sent */
-  a: number;
   /**
    * 1 when a retried ingest sent the message again (it cannot know which of its first sends
-   * arrived): the deliver function then checks the delivery's record even on the first receive,
-   * so the copy of a delivery already made or under way is dropped.
+   * arrived): the deliver function then reads the delivery's record even on the first
+   * receive, so the copy of a delivery already made or under way is dropped.
    */
   r?: 1;
 }

@@ -46,8 +46,6 @@ export interface RetryInput {
   kind: FailureKind;
   /** Seconds from a `Retry-After` header, when the receiver sent one with 429 or 503. */
   retryAfterSeconds?: number | undefined;
-  /** Seconds this message has already been held since it was received (SQS caps the total). */
-  heldSeconds?: number;
   random?: () => number;
 }
 
@@ -56,7 +54,8 @@ export type RetryDecision = { retry: true; delaySeconds: number } | { retry: fal
 /**
  * What to do after a failed attempt. Exponential steps come from the schedule with ±20 %
  * jitter; timeouts and 429s never wait less than their step (the receiver is struggling);
- * `Retry-After` is honoured on 429/503 but clamped to what SQS can hold.
+ * `Retry-After` is honoured on 429/503, up to 12 hours. How long SQS can hide the message is
+ * the queue's business (`visibilityFor`): a longer wait is served in several turns.
  */
 export function nextRetry(input: RetryInput): RetryDecision {
   const { schedule, attempt, kind, retryAfterSeconds } = input;
@@ -69,9 +68,23 @@ export function nextRetry(input: RetryInput): RetryDecision {
   if (retryAfterSeconds !== undefined && (kind === "rate_limited" || kind === "unavailable")) {
     delay = kind === "rate_limited" ? Math.max(delay, retryAfterSeconds) : retryAfterSeconds;
   }
-  const ceiling = MAX_STEP_SECONDS - Math.ceil(input.heldSeconds ?? 0);
-  return { retry: true, delaySeconds: clamp(Math.round(delay), 0, Math.max(0, ceiling)) };
+  return { retry: true, delaySeconds: clamp(Math.round(delay), 0, MAX_STEP_SECONDS) };
 }
+
+/**
+ * SQS keeps a received message hidden for at most 12 hours counted from that receive, in total
+ * (fauxqs does not enforce it; AWS refuses the change). The visibility to ask for so that the
+ * message comes back after `delaySeconds`, or as late as allowed: when it comes back early,
+ * the lifecycle sees its attempt is not due and hides it again for the rest.
+ */
+export function visibilityFor(delaySeconds: number, receivedAt: number, now: number): number {
+  const held = Math.max(0, Math.ceil((now - receivedAt) / 1000));
+  const allowed = MAX_STEP_SECONDS - held - VISIBILITY_MARGIN_SECONDS;
+  return clamp(Math.ceil(delaySeconds), 0, Math.max(0, allowed));
+}
+
+/** Kept back from SQS's 12-hour limit for the clocks and the time the call takes. */
+const VISIBILITY_MARGIN_SECONDS = 60;
 
 /** `Retry-After` is either delta-seconds or an HTTP-date. Anything else is ignored. */
 export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
@@ -98,25 +111,57 @@ export interface QueueSettings {
 }
 
 const SQS_MAX_RETENTION = 1_209_600;
+
 /**
- * Extra receives before SQS's own redrive kicks in. The deliver function moves exhausted
- * messages to the DLQ itself; these spare receives absorb a crashed or timed-out invocation
- * without cutting a delivery's schedule short.
+ * Receives a run may take besides its attempts before SQS gives up on the message: a crash
+ * or a timed-out invocation, a deadline handback, an unavailable store or queue, a message
+ * back before its step is due. None of them consumes a step of the schedule (the step comes
+ * from the delivery's record), so the headroom is generous; a message SQS gives up on anyway
+ * is not lost — it goes to the stranded queue, and the sweep fails its delivery visibly.
  */
-const SPARE_RECEIVES = 3;
+const SPARE_RECEIVES_PER_ATTEMPT = 4;
+const SPARE_RECEIVES = 50;
+const SQS_MAX_RECEIVE_COUNT = 1000;
+
+/** The longest a run can last: every wait stretched to 12 hours by Retry-After, and a minute per attempt. */
+export function worstCaseRunSeconds(schedule: readonly number[]): number {
+  return (schedule.length - 1) * MAX_STEP_SECONDS + schedule.length * 60;
+}
 
 export function queueSettings(schedule: readonly number[]): QueueSettings {
-  // Worst case: every step stretched to the 12-hour SQS maximum by Retry-After or jitter,
-  // plus a minute of processing per attempt and an hour of slack. A message must never
-  // outlive the queue's retention, or SQS would drop it silently.
-  const worstCase = (schedule.length - 1) * MAX_STEP_SECONDS + schedule.length * 60 + 3600;
+  // A message must never outlive the queue's retention, or SQS would drop it silently: the
+  // longest run, and an hour of slack.
   const jittered = schedule.reduce((sum, delay) => sum + delay, 0) * (1 + JITTER);
   return {
-    maxReceiveCount: schedule.length + SPARE_RECEIVES,
-    retentionSeconds: clamp(worstCase, 3600, SQS_MAX_RETENTION),
+    maxReceiveCount: Math.min(
+      SQS_MAX_RECEIVE_COUNT,
+      schedule.length * (1 + SPARE_RECEIVES_PER_ATTEMPT) + SPARE_RECEIVES,
+    ),
+    retentionSeconds: clamp(worstCaseRunSeconds(schedule) + 3600, 3600, SQS_MAX_RETENTION),
     deadLetterRetentionSeconds: SQS_MAX_RETENTION,
     expectedMaxAgeSeconds: Math.ceil(jittered + schedule.length * 60 + 600),
   };
+}
+
+/**
+ * Events and deliveries must outlive every run that can still need them: the longest run,
+ * then the dead-letter queue's 14 days (a dead letter redriven on its last day must still
+ * find its event). Checked at cold start and at synth, so a short retention cannot turn an
+ * accepted delivery into an expired one. Returns the problem, or undefined.
+ */
+export function retentionProblem(
+  schedule: readonly number[],
+  retentionDays: number,
+): string | undefined {
+  const neededSeconds = worstCaseRunSeconds(schedule) + SQS_MAX_RETENTION;
+  const neededDays = Math.ceil(neededSeconds / 86_400);
+  if (retentionDays >= neededDays) return undefined;
+  const runDays = (worstCaseRunSeconds(schedule) / 86_400).toFixed(1);
+  return (
+    `${retentionDays} days is too short: a delivery's retry schedule can take up to ${runDays} days ` +
+    `(its ${schedule.length - 1} waits each stretched to 12 hours by Retry-After) and the ` +
+    `dead-letter queue keeps a failure ${SQS_MAX_RETENTION / 86_400} days, so keep events at least ${neededDays} days`
+  );
 }
 
 const clamp = (value: number, low: number, high: number): number =>

@@ -124,11 +124,12 @@ const isoTime = z.iso.datetime({
 });
 const batchLimit = (max: number) => z.number().check(z.int(), z.minimum(1), z.maximum(max));
 
-/** `POST /v1/dlq/redrive`: at most `limit` dead letters per call (the CLI loops). */
+/** `POST /v1/dlq/redrive`: one page of at most `limit` dead letters per call (the CLI loops). */
 export const RedriveInput = z.strictObject({
   subscriptionId: z.optional(subscriptionId),
   event: z.optional(eventName),
   limit: z.optional(batchLimit(100)),
+  cursor: z.optional(z.string().check(z.maxLength(200))),
 });
 export type RedriveInput = z.output<typeof RedriveInput>;
 
@@ -175,12 +176,13 @@ export const WorkspaceId = z
 export const DeliveryId = z.string().check(z.regex(ID_PATTERNS.delivery, "is not a delivery id"));
 
 /**
- * What the resend function accepts: one of its three jobs. Invoked by operators from the AWS
- * console or `webhooks dlq drain`; see docs/operations.md for the JSON of each.
+ * What the resend function accepts: one of its jobs. Invoked by operators from the AWS
+ * console or `webhooks dlq drain`, and by a schedule for the sweep; see docs/operations.md
+ * for the JSON of each.
  */
 export const ResendJob = z.discriminatedUnion("action", [
   z.strictObject({
-    action: z.literal("redrive"),
+    action: z.literal("drain"),
     workspaceId: z.optional(WorkspaceId),
     subscriptionId: z.optional(subscriptionId),
     event: z.optional(eventName),
@@ -207,5 +209,6 @@ export const ResendJob = z.discriminatedUnion("action", [
         path: ["from"],
       }),
     ),
+  z.strictObject({ action: z.literal("sweep") }),
 ]);
 export type ResendJob = z.output<typeof ResendJob>;

@@ -19,8 +19,8 @@ const table = { client: createDocumentClient(), name: config.tableName };
 const deps: ApiDeps = {
   config,
   workspaces: new DynamoWorkspaceStore(table),
-  events: new DynamoEventStore(table),
-  deliveries: new DynamoDeliveryStore(table),
+  events: new DynamoEventStore(table, config),
+  deliveries: new DynamoDeliveryStore(table, config),
   queue: new SqsDeliveryQueue(createSqsClient(), config.queueUrl, config.deadLetterQueueUrl),
   secrets: new SecretBox(createKeyring(config)),
   resolveHost: async (host) =>

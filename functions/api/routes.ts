@@ -17,7 +17,13 @@ import {
 } from "../../shared/http/views.ts";
 import { ID_PATTERNS } from "../../shared/ids.ts";
 import { parseBearer } from "../../shared/keys.ts";
-import type { DeliveryQueue } from "../../shared/queue/delivery-queue.ts";
+import type {
+  DeliveryQueue,
+  DeliveryStore,
+  EventStore,
+  WorkspaceSnapshot,
+  WorkspaceStore,
+} from "../../shared/ports.ts";
 import {
   DeadLetterQuery,
   DeliveryListQuery,
@@ -31,9 +37,6 @@ import {
   SubscriptionPatch,
 } from "../../shared/schemas.ts";
 import type { SecretSealer } from "../../shared/secrets/secret-box.ts";
-import type { DeliveryStore } from "../../shared/store/delivery-store.ts";
-import type { EventStore } from "../../shared/store/event-store.ts";
-import type { WorkspaceSnapshot, WorkspaceStore } from "../../shared/store/workspace-store.ts";
 import { authorize, findKey } from "../../shared/use-cases/authenticate.ts";
 import { getDelivery, listDeliveries } from "../../shared/use-cases/deliveries.ts";
 import { ingestEvent } from "../../shared/use-cases/ingest-event.ts";
@@ -90,8 +93,8 @@ const subscriptionDeps = (deps: ApiDeps) => ({
 const resendDeps = (deps: ApiDeps) => ({
   deliveries: deps.deliveries,
   events: deps.events,
+  subscriptions: deps.workspaces,
   queue: deps.queue,
-  retentionSeconds: deps.config.retentionSeconds,
 });
 
 const handlers: Record<Exclude<RouteKey, "GET /health">, (call: Call) => Promise<Reply>> = {
@@ -107,7 +110,7 @@ const handlers: Record<Exclude<RouteKey, "GET /health">, (call: Call) => Promise
         timestamp: input.timestamp,
         id,
       },
-      { events: deps.events, queue: deps.queue, retentionSeconds: deps.config.retentionSeconds },
+      { events: deps.events, queue: deps.queue },
     );
     return {
       status: 202,
@@ -212,6 +215,10 @@ const handlers: Record<Exclude<RouteKey, "GET /health">, (call: Call) => Promise
         throw new ConflictError(
           "Its event is past the retention period; there is nothing to resend.",
         );
+      case "subscription-disabled":
+        throw new ConflictError("Its subscription is disabled; enable it, then resend.");
+      case "subscription-deleted":
+        throw new ConflictError("Its subscription was deleted; there is nowhere to send it.");
       default:
         throw new ConflictError(
           "A resend of this delivery is already under way; try again shortly.",
@@ -238,7 +245,7 @@ const handlers: Record<Exclude<RouteKey, "GET /health">, (call: Call) => Promise
       body: {
         queued: result.queued,
         skipped: result.skipped,
-        expired: result.expired,
+        errors: result.errors,
         nextCursor: result.next ? Buffer.from(result.next).toString("base64url") : null,
       },
     };
@@ -252,19 +259,26 @@ const handlers: Record<Exclude<RouteKey, "GET /health">, (call: Call) => Promise
 
   "POST /v1/dlq/redrive": async ({ request, workspaceId, deps }) => {
     const input = request.body ? jsonBody(request, RedriveInput) : {};
+    const filter = { subscriptionId: input.subscriptionId, event: input.event };
     const result = await redriveWorkspace(
       workspaceId,
-      { subscriptionId: input.subscriptionId, event: input.event },
-      input.limit ?? 100,
+      filter,
+      {
+        limit: input.limit ?? 100,
+        after: input.cursor === undefined ? undefined : decodeReplayCursor(input.cursor),
+      },
       resendDeps(deps),
     );
+    const left = await deadLetterSummary(workspaceId, filter, resendDeps(deps));
     return {
       status: 200,
       body: {
         moved: result.queued,
         skipped: result.skipped,
-        expired: result.expired,
-        left: result.left,
+        errors: result.errors,
+        left: left.depth,
+        leftExact: left.depthExact,
+        nextCursor: result.next ? Buffer.from(result.next).toString("base64url") : null,
       },
     };
   },

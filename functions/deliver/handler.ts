@@ -1,5 +1,5 @@
 import middy from "@middy/core";
-import type { SQSBatchResponse, SQSEvent } from "aws-lambda";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { createDocumentClient, createSqsClient } from "../../shared/aws.ts";
 import { loadConfig, networkPolicy } from "../../shared/config.ts";
 import { createHttpSender } from "../../shared/http/sender.ts";
@@ -9,14 +9,18 @@ import { createKeyring } from "../../shared/secrets/keyring.ts";
 import { SecretBox } from "../../shared/secrets/secret-box.ts";
 import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
 import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
-import { type DeliverDeps, deliverBatch } from "../../shared/use-cases/deliver-batch.ts";
+import {
+  type DeliverDeps,
+  deliverBatch,
+  type QueueRecord,
+} from "../../shared/use-cases/deliver-batch.ts";
 
 // Composition root: configuration, clients and the keep-alive HTTP pool live for the
 // lifetime of the execution environment, so warm invocations reuse connections.
 const config = loadConfig();
 const table = { client: createDocumentClient(), name: config.tableName };
 const deps: DeliverDeps = {
-  store: new DynamoDeliveryStore(table),
+  store: new DynamoDeliveryStore(table, config),
   health: new DynamoWorkspaceStore(table),
   autoDisableAfterMs: config.autoDisableAfterMs,
   queue: new SqsDeliveryQueue(createSqsClient(), config.queueUrl, config.deadLetterQueueUrl),
@@ -28,20 +32,36 @@ const deps: DeliverDeps = {
     responseBodyLimit: config.responseBodyLimit,
   }),
   schedule: config.retrySchedule,
-  retentionSeconds: config.retentionSeconds,
   requestTimeoutMs: config.requestTimeoutMs,
+  responseBodyLimit: config.responseBodyLimit,
   log: jsonLogger,
 };
 
+/**
+ * How long before an invocation its messages may have been received. The event source
+ * mapping invokes right after a receive (no batching window is configured); a minute more
+ * keeps SQS's 12-hour visibility limit safe for messages received again.
+ */
+const RECEIVED_BEFORE_INVOKE_MS = 60_000;
+
+/** An SQS record as the use case sees it; `invokedAt` estimates when a later receive happened. */
+export function queueRecord(record: SQSRecord, invokedAt: number): QueueRecord {
+  const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
+  const first = Number(record.attributes.ApproximateFirstReceiveTimestamp);
+  return {
+    messageId: record.messageId,
+    receiptHandle: record.receiptHandle,
+    body: record.body,
+    receiveCount,
+    receivedAt: receiveCount === 1 && first > 0 ? first : invokedAt - RECEIVED_BEFORE_INVOKE_MS,
+  };
+}
+
 /** SQS event source mapping with ReportBatchItemFailures: failed items stay queued. */
 export const handler = middy<SQSEvent, SQSBatchResponse>().handler(async (event, context) => {
+  const invokedAt = Date.now();
   const { failures } = await deliverBatch(
-    event.Records.map((record) => ({
-      messageId: record.messageId,
-      receiptHandle: record.receiptHandle,
-      body: record.body,
-      receiveCount: Number(record.attributes.ApproximateReceiveCount) || 1,
-    })),
+    event.Records.map((record) => queueRecord(record, invokedAt)),
     deps,
     { remainingMs: () => context.getRemainingTimeInMillis() },
   );

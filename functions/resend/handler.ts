@@ -3,11 +3,14 @@ import { createDocumentClient, createSqsClient } from "../../shared/aws.ts";
 import { loadConfig } from "../../shared/config.ts";
 import { ValidationError } from "../../shared/errors.ts";
 import { jsonLogger } from "../../shared/log.ts";
-import { SqsDeadLetterQueue } from "../../shared/queue/dead-letter-queue.ts";
+import { emfLine } from "../../shared/metrics.ts";
 import { SqsDeliveryQueue } from "../../shared/queue/delivery-queue.ts";
+import { SqsHoldingQueue } from "../../shared/queue/holding-queue.ts";
+import { queueSettings } from "../../shared/retry.ts";
 import { ResendJob } from "../../shared/schemas.ts";
 import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
 import { DynamoEventStore } from "../../shared/store/event-store.ts";
+import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
 import { type JobResult, runResendJob } from "../../shared/use-cases/resend.ts";
 import { parseOrThrow } from "../../shared/validation.ts";
 
@@ -16,15 +19,20 @@ const config = loadConfig();
 const table = { client: createDocumentClient(), name: config.tableName };
 const sqs = createSqsClient();
 const deps = {
-  deliveries: new DynamoDeliveryStore(table),
-  events: new DynamoEventStore(table),
+  deliveries: new DynamoDeliveryStore(table, config),
+  events: new DynamoEventStore(table, config),
+  subscriptions: new DynamoWorkspaceStore(table),
   queue: new SqsDeliveryQueue(sqs, config.queueUrl, config.deadLetterQueueUrl),
-  deadLetters: new SqsDeadLetterQueue(sqs, config.deadLetterQueueUrl),
-  retentionSeconds: config.retentionSeconds,
+  deadLetters: new SqsHoldingQueue(sqs, config.deadLetterQueueUrl),
+  stranded: new SqsHoldingQueue(sqs, config.strandedQueueUrl),
+  maxReceiveCount: queueSettings(config.retrySchedule).maxReceiveCount,
   log: jsonLogger,
 };
 
-/** Operators' resend function: drain the DLQ, resend one delivery, or replay a window. */
+/**
+ * Operators' resend function: drain the dead-letter queue, resend one delivery, replay a
+ * window — and, on a schedule, the sweep.
+ */
 export const handler = middy<unknown, JobResult>().handler(async (input) => {
   let job: ResendJob;
   try {
@@ -36,5 +44,18 @@ export const handler = middy<unknown, JobResult>().handler(async (input) => {
   }
   const result = await runResendJob(job, deps);
   jsonLogger.info("resend job done", { ...result });
+  if (result.action === "sweep") {
+    // The alarm on AbandonedClaims fires when a sweep leaves any behind.
+    console.log(
+      emfLine(
+        { Function: "resend", Job: "sweep" },
+        {
+          AbandonedClaims: { value: result.claimsLeft, unit: "Count" },
+          StrandedFailed: { value: result.strandedFailed, unit: "Count" },
+          ClaimsRequeued: { value: result.claimsRequeued, unit: "Count" },
+        },
+      ),
+    );
+  }
   return result;
 });

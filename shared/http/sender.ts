@@ -4,39 +4,9 @@ import type { buildConnector, Dispatcher } from "undici";
 import build from "undici/lib/core/connect.js";
 // By path, not the package root: see types/undici-internals.d.ts.
 import Agent from "undici/lib/dispatcher/agent.js";
+import type { NetworkErrorClass } from "../domain.ts";
+import type { SendRequest, SendResult, WebhookSender } from "../ports.ts";
 import { checkAddress, checkUrl, isLoopback, type NetworkPolicy } from "../ssrf.ts";
-
-/** Why an attempt produced no HTTP response. `destination_refused` is never retried. */
-export type NetworkErrorClass =
-  | "destination_refused"
-  | "dns_error"
-  | "connect_timeout"
-  | "connection_error"
-  | "tls_error"
-  | "timeout"
-  | "network_error";
-
-export interface SendRequest {
-  url: string;
-  headers: Record<string, string>;
-  body: string;
-}
-
-export type SendResult =
-  | {
-      kind: "response";
-      status: number;
-      headers: Record<string, string>;
-      body: string;
-      bodyTruncated: boolean;
-      durationMs: number;
-    }
-  | { kind: "error"; errorClass: NetworkErrorClass; message: string; durationMs: number };
-
-/** The port the deliver use case talks to. */
-export interface WebhookSender {
-  send(request: SendRequest): Promise<SendResult>;
-}
 
 export interface HttpSenderOptions {
   policy: NetworkPolicy;
@@ -253,7 +223,7 @@ class Exchange implements DispatchHandler {
       kind: "response",
       status: this.#status,
       headers: flattenHeaders(this.#headers),
-      body: Buffer.concat(this.#kept).toString("utf8"),
+      body: Buffer.concat(this.#kept),
       bodyTruncated: this.#seen > this.#keptBytes,
       durationMs: this.#elapsed(),
     });

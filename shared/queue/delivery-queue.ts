@@ -8,26 +8,13 @@ import * as z from "zod/mini";
 import { backoffMs, sleep } from "../aws.ts";
 import { EVENT_NAMES } from "../catalog.ts";
 import type { DeliveryMessage } from "../domain.ts";
+import type { DeliveryQueue, VisibilityChange } from "../ports.ts";
 import "../validation.ts";
 
 /** SQS takes at most ten entries per batch call. */
 export const SQS_BATCH = 10;
 const SEND_TRIES = 5;
-
-export interface VisibilityChange {
-  receiptHandle: string;
-  seconds: number;
-}
-
-/** The deliveries queue and its dead-letter queue, as the use cases see them. */
-export interface DeliveryQueue {
-  /** One message per delivery, ten per call. Resolves only when every message is accepted. */
-  enqueue(messages: readonly DeliveryMessage[]): Promise<void>;
-  /** Backs off failed deliveries: the message reappears after `seconds`. */
-  changeVisibility(changes: readonly VisibilityChange[]): Promise<void>;
-  /** Puts message bodies on the dead-letter queue (exhausted or undeliverable). */
-  sendToDeadLetter(bodies: readonly string[]): Promise<void>;
-}
+const VISIBILITY_TRIES = 2;
 
 export class SqsDeliveryQueue implements DeliveryQueue {
   readonly #sqs: SQSClient;
@@ -48,20 +35,45 @@ export class SqsDeliveryQueue implements DeliveryQueue {
     return sendAll(this.#sqs, this.#deadLetterUrl, bodies);
   }
 
-  async changeVisibility(changes: readonly VisibilityChange[]): Promise<void> {
+  /**
+   * ChangeMessageVisibilityBatch answers 200 even when entries fail: those are tried once more,
+   * and the ones that still fail are handed back. Their messages come back early, after the
+   * queue's own visibility timeout, and the lifecycle then waits out the rest of their step.
+   */
+  async changeVisibility(changes: readonly VisibilityChange[]): Promise<string[]> {
+    const failed: string[] = [];
     for (let offset = 0; offset < changes.length; offset += SQS_BATCH) {
-      const chunk = changes.slice(offset, offset + SQS_BATCH);
-      await this.#sqs.send(
-        new ChangeMessageVisibilityBatchCommand({
-          QueueUrl: this.#queueUrl,
-          Entries: chunk.map((change, index) => ({
-            Id: String(index),
-            ReceiptHandle: change.receiptHandle,
-            VisibilityTimeout: change.seconds,
-          })),
-        }),
-      );
+      let pending = changes.slice(offset, offset + SQS_BATCH);
+      for (let attempt = 0; pending.length > 0 && attempt < VISIBILITY_TRIES; attempt++) {
+        if (attempt > 0) await sleep(backoffMs(attempt));
+        const result = await this.#sqs.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: this.#queueUrl,
+            Entries: pending.map((change, index) => ({
+              Id: String(index),
+              ReceiptHandle: change.receiptHandle,
+              VisibilityTimeout: change.seconds,
+            })),
+          }),
+        );
+        const refused = new Set((result.Failed ?? []).map((entry) => entry.Id));
+        // A receipt handle that is no longer valid (the message was received again) will not
+        // become valid by retrying.
+        const permanent = new Set(
+          (result.Failed ?? []).filter((entry) => entry.SenderFault).map((entry) => entry.Id),
+        );
+        const next: VisibilityChange[] = [];
+        pending.forEach((change, index) => {
+          const id = String(index);
+          if (!refused.has(id)) return;
+          if (permanent.has(id) || attempt === VISIBILITY_TRIES - 1)
+            failed.push(change.receiptHandle);
+          else next.push(change);
+        });
+        pending = next;
+      }
     }
+    return failed;
   }
 }
 
@@ -103,7 +115,6 @@ const MessageSchema = z.object({
   n: z.enum(EVENT_NAMES as [string, ...string[]]),
   s: z.string(),
   g: count,
-  a: count,
   r: z.optional(z.literal(1)),
 });
 

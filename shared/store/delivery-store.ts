@@ -1,143 +1,63 @@
 import {
   BatchGetCommand,
   GetCommand,
+  PutCommand,
   QueryCommand,
   type QueryCommandInput,
-  UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { backoffMs, sleep } from "../aws.ts";
-import type { EventName } from "../catalog.ts";
-import type {
-  Attempt,
-  DeadLetter,
-  Delivery,
-  DeliveryStatus,
-  StoredEvent,
-  Subscription,
-} from "../domain.ts";
+import type { Delivery } from "../domain.ts";
+import type { Guard } from "../lifecycle.ts";
 import {
-  attemptToItem,
+  contextKey,
+  type DeadLetterSummary,
+  type DeliveryContext,
+  type DeliveryFilter,
+  type DeliveryRef,
+  type DeliveryStore,
+  type Page,
+} from "../ports.ts";
+import {
+  deliveryToItem,
+  fitToBudget,
   itemToDeadLetter,
   itemToDelivery,
   itemToEvent,
   itemToSubscription,
 } from "./items.ts";
-import { DEAD_LETTER_INDEX, EVENT_SK, type Item, key, type Table, TTL_ATTRIBUTE } from "./table.ts";
-import { isConditionFailure } from "./workspace-store.ts";
-
-export interface DeliveryRef {
-  workspaceId: string;
-  deliveryId: string;
-  eventId: string;
-  subscriptionId: string;
-  /**
-   * Read the delivery's record as well. Not needed for a first-generation message on its first
-   * receive, which normally has no record yet: skipping it saves a read unit per delivery (a
-   * consistent read of a missing item still costs one).
-   */
-  withRecord: boolean;
-}
-
-/** What one batch of deliveries needs, loaded in one BatchGetItem. Keys: `<ws>/<id>`. */
-export interface DeliveryContext {
-  subscriptions: Map<string, Subscription>;
-  deliveries: Map<string, Delivery>;
-  events: Map<string, StoredEvent>;
-}
-
-export const contextKey = (workspaceId: string, id: string): string => `${workspaceId}/${id}`;
-
-export interface AttemptRecord {
-  workspaceId: string;
-  deliveryId: string;
-  eventId: string;
-  event: EventName;
-  subscriptionId: string;
-  generation: number;
-  status: DeliveryStatus;
-  attempt: Attempt;
-  lastError?: string | undefined;
-  /** The queue message that made this attempt: it owns the run from now on. */
-  owner: string;
-  now: string;
-  expiresAt: number;
-}
-
-/** Moves a delivery to a new generation, claimed by a resend (status `pending`). */
-export interface PendingClaim {
-  workspaceId: string;
-  deliveryId: string;
-  eventId: string;
-  event: EventName;
-  subscriptionId: string;
-  /** The generation the caller saw; undefined when it saw no record at all. */
-  fromGeneration: number | undefined;
-  toGeneration: number;
-  /** Attempts to drop from the stored history (indices), so the item stays bounded. */
-  trimAttempts: readonly number[];
-  now: string;
-  expiresAt: number;
-}
-
-export interface DeliveryFilter {
-  status?: DeliveryStatus | readonly DeliveryStatus[] | undefined;
-  subscriptionId?: string | undefined;
-  event?: EventName | undefined;
-  /** Only deliveries whose ids (that is, event acceptance times) fall in [from, to]. */
-  idRange?: { from: string; to: string } | undefined;
-}
-
-export interface DeliveryPage {
-  items: Delivery[];
-  /** The id of the last delivery returned, when there may be more. */
-  next?: string | undefined;
-}
-
-export interface DeadLetterPage {
-  items: DeadLetter[];
-  next?: string | undefined;
-}
-
-export interface DeliveryStore {
-  loadContext(refs: readonly DeliveryRef[]): Promise<DeliveryContext>;
-  /** Delivery records by id, in one BatchGetItem per hundred. Keys: `<ws>/<id>`. */
-  getMany(
-    refs: ReadonlyArray<{ workspaceId: string; deliveryId: string }>,
-  ): Promise<Map<string, Delivery>>;
-  /** Appends an attempt; "stale" when a resend has moved the delivery to a newer generation. */
-  recordAttempt(record: AttemptRecord): Promise<"recorded" | "stale">;
-  /** Claims the delivery for a resend; false if its generation moved since the caller looked. */
-  claimForResend(claim: PendingClaim): Promise<boolean>;
-  /** Gives a claim up at once (the resend could not queue its message). */
-  releaseClaim(workspaceId: string, deliveryId: string, generation: number): Promise<void>;
-  get(workspaceId: string, deliveryId: string): Promise<Delivery | undefined>;
-  /** Newest first, starting after `after` (a delivery id). */
-  list(
-    workspaceId: string,
-    filter: DeliveryFilter,
-    limit: number,
-    after?: string,
-  ): Promise<DeliveryPage>;
-  /** The workspace's dead letters, oldest event first. */
-  listDeadLetters(
-    workspaceId: string,
-    filter: Pick<DeliveryFilter, "subscriptionId" | "event">,
-    limit: number,
-    after?: string,
-  ): Promise<DeadLetterPage>;
-}
+import {
+  DEAD_LETTER_INDEX,
+  EVENT_SK,
+  type Item,
+  isConditionFailure,
+  key,
+  SHARDS,
+  type Table,
+  workspaceOf,
+} from "./table.ts";
 
 const BATCH_GET_LIMIT = 100;
 const BATCH_GET_TRIES = 6;
 /** A filtered list reads at most this many deliveries per request, then hands back a cursor. */
 const LIST_SCAN_BUDGET = 1000;
-const EPOCH = "1970-01-01T00:00:00.000Z";
+
+/** The condition a write is made under, from the lifecycle's guard. */
+export function guardCondition(guard: Guard): {
+  ConditionExpression: string;
+  ExpressionAttributeValues?: Record<string, unknown>;
+} {
+  return guard.kind === "absent"
+    ? { ConditionExpression: "attribute_not_exists(pk)" }
+    : { ConditionExpression: "rev = :rev", ExpressionAttributeValues: { ":rev": guard.rev } };
+}
 
 export class DynamoDeliveryStore implements DeliveryStore {
   readonly #table: Table;
+  readonly #retentionSeconds: number;
 
-  constructor(table: Table) {
+  constructor(table: Table, options: { retentionSeconds: number }) {
     this.#table = table;
+    this.#retentionSeconds = options.retentionSeconds;
   }
 
   async loadContext(refs: readonly DeliveryRef[]): Promise<DeliveryContext> {
@@ -147,18 +67,17 @@ export class DynamoDeliveryStore implements DeliveryStore {
       const keys = [
         { pk: key.workspace(ws), sk: key.subscription(ref.subscriptionId) },
         { pk: key.event(ws, ref.eventId), sk: EVENT_SK },
-        ...(ref.withRecord ? [{ pk: key.deliveries(ws), sk: ref.deliveryId }] : []),
+        ...(ref.withRecord ? [key.delivery(ws, ref.deliveryId)] : []),
       ];
       for (const k of keys) wanted.set(`${k.pk}|${k.sk}`, k);
     }
-    const items = await this.#batchGet([...wanted.values()]);
     const context: DeliveryContext = {
       subscriptions: new Map(),
       deliveries: new Map(),
       events: new Map(),
     };
-    for (const item of items) {
-      const ws = workspaceOf(item);
+    for (const item of await this.#batchGet([...wanted.values()])) {
+      const ws = workspaceOf(item.pk as string);
       const sk = item.sk as string;
       if (sk.startsWith("SUB#")) {
         const subscription = itemToSubscription(ws, item);
@@ -174,104 +93,40 @@ export class DynamoDeliveryStore implements DeliveryStore {
     return context;
   }
 
+  async get(workspaceId: string, deliveryId: string): Promise<Delivery | undefined> {
+    const { Item: item } = await this.#table.client.send(
+      new GetCommand({
+        TableName: this.#table.name,
+        Key: key.delivery(workspaceId, deliveryId),
+        ConsistentRead: true,
+      }),
+    );
+    return item ? itemToDelivery(workspaceId, item) : undefined;
+  }
+
   async getMany(refs: ReadonlyArray<{ workspaceId: string; deliveryId: string }>) {
     const keys = new Map(
       refs.map((ref) => [
         contextKey(ref.workspaceId, ref.deliveryId),
-        { pk: key.deliveries(ref.workspaceId), sk: ref.deliveryId },
+        key.delivery(ref.workspaceId, ref.deliveryId),
       ]),
     );
     const found = new Map<string, Delivery>();
     for (const item of await this.#batchGet([...keys.values()])) {
-      const delivery = itemToDelivery(workspaceOf(item), item);
+      const delivery = itemToDelivery(workspaceOf(item.pk as string), item);
       found.set(contextKey(delivery.workspaceId, delivery.id), delivery);
     }
     return found;
   }
 
-  async recordAttempt(record: AttemptRecord): Promise<"recorded" | "stale"> {
-    const { attempt } = record;
-    const update = new Update()
-      .set("#status = :status", { ":status": record.status })
-      .set("attempts = list_append(if_not_exists(attempts, :none), :attempt)", {
-        ":none": [],
-        ":attempt": [attemptToItem(attempt)],
-      })
-      .set("attemptCount = if_not_exists(attemptCount, :zero) + :one", { ":zero": 0, ":one": 1 })
-      .set("generation = :g", { ":g": record.generation })
-      .set("eventId = :eventId", { ":eventId": record.eventId })
-      .set("#event = :event", { ":event": record.event })
-      .set("subscriptionId = :subscriptionId", { ":subscriptionId": record.subscriptionId })
-      .set("#owner = :owner", { ":owner": record.owner })
-      .set("createdAt = if_not_exists(createdAt, :now)", { ":now": record.now })
-      .set("updatedAt = :now")
-      .set(`${TTL_ATTRIBUTE} = :expiresAt`, { ":expiresAt": record.expiresAt })
-      .optional("nextAttemptAt", attempt.nextAttemptAt)
-      .optional("lastError", record.lastError)
-      .optional("lastStatusCode", attempt.statusCode)
-      .remove("pendingSince");
-    if (record.status === "failed") {
-      // Into the workspace's dead-letter index.
-      update.set("dlqPk = :dlqPk, dlqSk = :dlqSk, failedAt = :now", {
-        ":dlqPk": key.deadLetters(record.workspaceId),
-        ":dlqSk": record.deliveryId,
-      });
-    } else {
-      update.remove("dlqPk", "dlqSk", "failedAt");
-    }
+  async put(next: Delivery, guard: Guard): Promise<boolean> {
+    const condition = guardCondition(guard);
     try {
       await this.#table.client.send(
-        new UpdateCommand({
+        new PutCommand({
           TableName: this.#table.name,
-          Key: { pk: key.deliveries(record.workspaceId), sk: record.deliveryId },
-          // A message may carry a newer generation than the record (a resend whose claim
-          // was never written); never one older.
-          ConditionExpression: "attribute_not_exists(pk) OR generation <= :g",
-          ...update.build(),
-        }),
-      );
-      return "recorded";
-    } catch (error) {
-      if (isConditionFailure(error)) return "stale";
-      throw error;
-    }
-  }
-
-  async claimForResend(claim: PendingClaim): Promise<boolean> {
-    const update = new Update()
-      .set("generation = :next, #status = :pending, pendingSince = :now, updatedAt = :now", {
-        ":next": claim.toGeneration,
-        ":pending": "pending",
-        ":now": claim.now,
-      })
-      .set("dlqPk = :dlqPk, dlqSk = :dlqSk", {
-        ":dlqPk": key.deadLetters(claim.workspaceId),
-        ":dlqSk": claim.deliveryId,
-      })
-      .set("eventId = if_not_exists(eventId, :eventId)", { ":eventId": claim.eventId })
-      .set("#event = if_not_exists(#event, :event)", { ":event": claim.event })
-      .set("subscriptionId = if_not_exists(subscriptionId, :sub)", { ":sub": claim.subscriptionId })
-      .set("createdAt = if_not_exists(createdAt, :now)")
-      .set("attempts = if_not_exists(attempts, :none)", { ":none": [] })
-      .set("attemptCount = if_not_exists(attemptCount, :zero)", { ":zero": 0 })
-      .set(`${TTL_ATTRIBUTE} = :expiresAt`, { ":expiresAt": claim.expiresAt })
-      .remove(
-        "nextAttemptAt",
-        "failedAt",
-        "#owner",
-        ...claim.trimAttempts.map((index) => `attempts[${index}]`),
-      );
-    const condition =
-      claim.fromGeneration === undefined ? "attribute_not_exists(pk)" : "generation = :from";
-    try {
-      await this.#table.client.send(
-        new UpdateCommand({
-          TableName: this.#table.name,
-          Key: { pk: key.deliveries(claim.workspaceId), sk: claim.deliveryId },
-          ConditionExpression: condition,
-          ...update.build(
-            claim.fromGeneration === undefined ? {} : { ":from": claim.fromGeneration },
-          ),
+          Item: deliveryToItem(fitToBudget(next), this.#retentionSeconds),
+          ...condition,
         }),
       );
       return true;
@@ -281,61 +136,22 @@ export class DynamoDeliveryStore implements DeliveryStore {
     }
   }
 
-  async releaseClaim(workspaceId: string, deliveryId: string, generation: number) {
-    try {
-      await this.#table.client.send(
-        new UpdateCommand({
-          TableName: this.#table.name,
-          Key: { pk: key.deliveries(workspaceId), sk: deliveryId },
-          UpdateExpression: "SET pendingSince = :epoch",
-          ConditionExpression: "generation = :g AND #status = :pending",
-          ExpressionAttributeNames: { "#status": "status" },
-          ExpressionAttributeValues: { ":epoch": EPOCH, ":g": generation, ":pending": "pending" },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
-  }
-
-  async get(workspaceId: string, deliveryId: string): Promise<Delivery | undefined> {
-    const { Item: item } = await this.#table.client.send(
-      new GetCommand({
-        TableName: this.#table.name,
-        Key: { pk: key.deliveries(workspaceId), sk: deliveryId },
-        ConsistentRead: true,
-      }),
-    );
-    return item ? itemToDelivery(workspaceId, item) : undefined;
-  }
-
   async list(
     workspaceId: string,
     filter: DeliveryFilter,
     limit: number,
     after?: string,
-  ): Promise<DeliveryPage> {
-    const base = { pk: key.deliveries(workspaceId) };
-    const page = await this.#filteredQuery(
-      {
-        KeyConditionExpression: filter.idRange
-          ? "pk = :pk AND sk BETWEEN :from AND :to"
-          : "pk = :pk",
-        ExpressionAttributeValues: {
-          ":pk": base.pk,
-          ...(filter.idRange ? { ":from": filter.idRange.from, ":to": filter.idRange.to } : {}),
-        },
-        ScanIndexForward: false,
-        ExclusiveStartKey: after ? { ...base, sk: after } : undefined,
-        ConsistentRead: true,
-      },
+  ): Promise<Page<Delivery>> {
+    const page = await mergeShards(this.#table, {
+      partitions: SHARDS.map((shard) => key.deliveries(workspaceId, shard)),
+      keys: { pk: "pk", sk: "sk" },
+      order: "newest",
       filter,
+      range: filter.idRange,
       limit,
-    );
-    return {
-      items: page.items.map((item) => itemToDelivery(workspaceId, item)),
-      next: page.next?.sk as string | undefined,
-    };
+      after,
+    });
+    return { items: page.items.map((item) => itemToDelivery(workspaceId, item)), next: page.next };
   }
 
   async listDeadLetters(
@@ -343,78 +159,69 @@ export class DynamoDeliveryStore implements DeliveryStore {
     filter: Pick<DeliveryFilter, "subscriptionId" | "event">,
     limit: number,
     after?: string,
-  ): Promise<DeadLetterPage> {
-    const dlqPk = key.deadLetters(workspaceId);
-    const page = await this.#filteredQuery(
-      {
-        IndexName: DEAD_LETTER_INDEX,
-        KeyConditionExpression: "dlqPk = :dlqPk",
-        ExpressionAttributeValues: { ":dlqPk": dlqPk },
-        ScanIndexForward: true,
-        ExclusiveStartKey: after
-          ? { dlqPk, dlqSk: after, pk: key.deliveries(workspaceId), sk: after }
-          : undefined,
-      },
+  ): Promise<Page<ReturnType<typeof itemToDeadLetter>>> {
+    const page = await mergeShards(this.#table, {
+      index: DEAD_LETTER_INDEX,
+      partitions: SHARDS.map((shard) => key.deadLetters(workspaceId, shard)),
+      keys: { pk: "dlqPk", sk: "dlqSk" },
+      order: "oldest",
       filter,
       limit,
-    );
-    return { items: page.items.map(itemToDeadLetter), next: page.next?.sk as string | undefined };
+      after,
+    });
+    return { items: page.items.map(itemToDeadLetter), next: page.next };
   }
 
-  /**
-   * Runs a query with optional filters until `limit` items match or the scan budget is spent.
-   * DynamoDB applies `Limit` before filters, so a filtered page can come back short or empty.
-   */
-  async #filteredQuery(
-    input: Omit<QueryCommandInput, "TableName">,
-    filter: Pick<DeliveryFilter, "status" | "subscriptionId" | "event">,
-    limit: number,
-  ): Promise<{ items: Item[]; next?: Item | undefined }> {
-    const conditions: string[] = [];
-    const names: Record<string, string> = {};
-    const values: Record<string, unknown> = { ...input.ExpressionAttributeValues };
-    const match = (attribute: string, value: string | readonly string[] | undefined) => {
-      if (value === undefined) return;
-      const options = typeof value === "string" ? [value] : value;
-      names[`#${attribute}`] = attribute;
-      const placeholders = options.map((option, index) => {
-        values[`:${attribute}${index}`] = option;
-        return `:${attribute}${index}`;
-      });
-      conditions.push(`#${attribute} IN (${placeholders.join(", ")})`);
+  async summarizeDeadLetters(
+    workspaceId: string,
+    filter: Pick<DeliveryFilter, "subscriptionId" | "event">,
+    budget: number,
+  ): Promise<DeadLetterSummary> {
+    const perShard = Math.max(1, Math.ceil(budget / SHARDS.length));
+    const { conditions, names, values } = filterExpression(filter);
+    const counts = await Promise.all(
+      SHARDS.map(async (shard) => {
+        const page = await this.#table.client.send(
+          new QueryCommand({
+            TableName: this.#table.name,
+            IndexName: DEAD_LETTER_INDEX,
+            KeyConditionExpression: "dlqPk = :pk",
+            FilterExpression: conditions.length ? conditions.join(" AND ") : undefined,
+            ExpressionAttributeNames: conditions.length ? names : undefined,
+            ExpressionAttributeValues: { ":pk": key.deadLetters(workspaceId, shard), ...values },
+            Select: "COUNT",
+            Limit: perShard,
+          }),
+        );
+        return { count: page.Count ?? 0, more: page.LastEvaluatedKey !== undefined };
+      }),
+    );
+    const oldest = await this.listDeadLetters(workspaceId, filter, 1);
+    return {
+      count: counts.reduce((sum, shard) => sum + shard.count, 0),
+      exact: counts.every((shard) => !shard.more),
+      oldest: oldest.items[0],
     };
-    match("status", filter.status);
-    match("subscriptionId", filter.subscriptionId);
-    match("event", filter.event);
+  }
 
-    const items: Item[] = [];
-    let start = input.ExclusiveStartKey;
-    let scanned = 0;
-    while (items.length < limit && scanned < LIST_SCAN_BUDGET) {
+  async listUnqueuedClaims(claimedBefore: string, limit: number) {
+    const found: Array<{ workspaceId: string; deliveryId: string }> = [];
+    for (const shard of SHARDS) {
+      if (found.length >= limit) break;
       const page = await this.#table.client.send(
         new QueryCommand({
-          ...input,
           TableName: this.#table.name,
-          FilterExpression: conditions.length ? conditions.join(" AND ") : undefined,
-          ExpressionAttributeNames: conditions.length ? names : undefined,
-          ExpressionAttributeValues: values,
-          ExclusiveStartKey: start,
-          Limit: conditions.length
-            ? Math.min(LIST_SCAN_BUDGET - scanned, 200)
-            : limit - items.length,
+          IndexName: DEAD_LETTER_INDEX,
+          KeyConditionExpression: "dlqPk = :pk AND dlqSk < :before",
+          ExpressionAttributeValues: { ":pk": key.sweep(shard), ":before": claimedBefore },
+          Limit: limit - found.length,
         }),
       );
-      scanned += page.ScannedCount ?? 0;
       for (const item of page.Items ?? []) {
-        // Full with matches left in this page: continue right after the last one handed out.
-        if (items.length === limit) return { items, next: items.at(-1) };
-        items.push(item);
+        found.push({ workspaceId: workspaceOf(item.pk as string), deliveryId: item.sk as string });
       }
-      start = page.LastEvaluatedKey;
-      if (!start) return { items };
     }
-    // Full, or out of scan budget: the cursor is where reading stopped.
-    return { items, next: start ?? items.at(-1) };
+    return found;
   }
 
   /** BatchGetItem in chunks of 100, retrying unprocessed keys with backoff. */
@@ -440,50 +247,154 @@ export class DynamoDeliveryStore implements DeliveryStore {
   }
 }
 
-/** `WS#<ws>…` → `<ws>` */
-const workspaceOf = (item: Item): string => (item.pk as string).slice(3).split("#")[0] as string;
-
-/** Builds an UpdateExpression from SET and REMOVE clauses and their placeholders. */
-class Update {
-  readonly #set: string[] = [];
-  readonly #remove: string[] = [];
-  readonly #values: Record<string, unknown> = {};
-  readonly #names: Record<string, string> = {
-    "#status": "status",
-    "#event": "event",
-    "#owner": "owner",
+function filterExpression(filter: Pick<DeliveryFilter, "status" | "subscriptionId" | "event">) {
+  const conditions: string[] = [];
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const match = (attribute: string, value: string | readonly string[] | undefined) => {
+    if (value === undefined) return;
+    const options = typeof value === "string" ? [value] : value;
+    names[`#${attribute}`] = attribute;
+    const placeholders = options.map((option, index) => {
+      values[`:${attribute}${index}`] = option;
+      return `:${attribute}${index}`;
+    });
+    conditions.push(`#${attribute} IN (${placeholders.join(", ")})`);
   };
+  match("status", filter.status);
+  match("subscriptionId", filter.subscriptionId);
+  match("event", filter.event);
+  return { conditions, names, values };
+}
 
-  set(clause: string, values: Record<string, unknown> = {}): this {
-    this.#set.push(clause);
-    Object.assign(this.#values, values);
-    return this;
+interface MergeOptions {
+  index?: string;
+  partitions: readonly string[];
+  keys: { pk: string; sk: string };
+  /** newest: descending sort keys; oldest: ascending. */
+  order: "newest" | "oldest";
+  filter: Pick<DeliveryFilter, "status" | "subscriptionId" | "event">;
+  range?: { from: string; to: string } | undefined;
+  limit: number;
+  /** A position from a previous page: continue strictly past it. */
+  after?: string | undefined;
+}
+
+interface ShardReader {
+  pk: string;
+  buffer: Item[];
+  start?: Record<string, unknown> | undefined;
+  /** The sort key this shard has been read up to (everything before it is in the buffer or handed out). */
+  reached?: string | undefined;
+  done: boolean;
+}
+
+/**
+ * One ordered list out of many partitions: a k-way merge that reads each shard lazily (a few
+ * items at a time, more where the next item must come from), filters in DynamoDB, and stops
+ * after `limit` items or LIST_SCAN_BUDGET items read. The cursor it hands back is a position
+ * every shard has been read past, so the next page neither repeats nor skips an item.
+ */
+async function mergeShards(table: Table, options: MergeOptions): Promise<Page<Item>> {
+  const { pk, sk } = options.keys;
+  const descending = options.order === "newest";
+  const before = (a: string, b: string) => (descending ? a > b : a < b);
+  const { conditions, names, values } = filterExpression(options.filter);
+  const filtered = conditions.length > 0;
+  let scanned = 0;
+
+  // The sort key range, as one key condition: past the cursor, within the id range.
+  let low = options.range?.from;
+  let high = options.range?.to;
+  let exclude: string | undefined;
+  if (options.after !== undefined) {
+    exclude = options.after;
+    if (descending) high = high === undefined || options.after < high ? options.after : high;
+    else low = low === undefined || options.after > low ? options.after : low;
   }
+  const condition =
+    low !== undefined && high !== undefined
+      ? `${pk} = :pk AND ${sk} BETWEEN :low AND :high`
+      : low !== undefined
+        ? `${pk} = :pk AND ${sk} >= :low`
+        : high !== undefined
+          ? `${pk} = :pk AND ${sk} <= :high`
+          : `${pk} = :pk`;
+  if (low !== undefined && high !== undefined && low > high) return { items: [] };
 
-  /** SET the attribute when there is a value, REMOVE it otherwise. */
-  optional(name: string, value: unknown): this {
-    return value === undefined
-      ? this.remove(name)
-      : this.set(`${name} = :${name}`, { [`:${name}`]: value });
-  }
+  const readers: ShardReader[] = options.partitions.map((partition) => ({
+    pk: partition,
+    buffer: [],
+    done: false,
+  }));
+  // Filtered: the first round across every shard stays within the scan budget.
+  const pageSize = filtered
+    ? Math.max(2, Math.floor(LIST_SCAN_BUDGET / options.partitions.length))
+    : Math.max(2, Math.ceil((options.limit + 1) / options.partitions.length) + 1);
 
-  remove(...names: string[]): this {
-    this.#remove.push(...names);
-    return this;
-  }
-
-  build(extraValues: Record<string, unknown> = {}) {
-    const expression = [
-      this.#set.length ? `SET ${this.#set.join(", ")}` : "",
-      this.#remove.length ? `REMOVE ${this.#remove.join(", ")}` : "",
-    ]
-      .filter(Boolean)
-      .join(" ");
-    const names = Object.entries(this.#names).filter(([name]) => expression.includes(name));
-    return {
-      UpdateExpression: expression,
-      ...(names.length ? { ExpressionAttributeNames: Object.fromEntries(names) } : {}),
-      ExpressionAttributeValues: { ...this.#values, ...extraValues },
+  async function refill(reader: ShardReader): Promise<void> {
+    const input: QueryCommandInput = {
+      TableName: table.name,
+      IndexName: options.index,
+      KeyConditionExpression: condition,
+      FilterExpression: filtered ? conditions.join(" AND ") : undefined,
+      ExpressionAttributeNames: filtered ? names : undefined,
+      ExpressionAttributeValues: {
+        ":pk": reader.pk,
+        ...(low !== undefined ? { ":low": low } : {}),
+        ...(high !== undefined ? { ":high": high } : {}),
+        ...values,
+      },
+      ScanIndexForward: !descending,
+      ExclusiveStartKey: reader.start,
+      Limit: pageSize,
+      ConsistentRead: options.index ? undefined : true,
     };
+    const page = await table.client.send(new QueryCommand(input));
+    scanned += page.ScannedCount ?? 0;
+    for (const item of page.Items ?? []) {
+      if (item[sk] !== exclude) reader.buffer.push(item);
+    }
+    reader.start = page.LastEvaluatedKey;
+    reader.reached = (page.LastEvaluatedKey?.[sk] as string | undefined) ?? reader.reached;
+    if (!page.LastEvaluatedKey) reader.done = true;
+  }
+
+  const items: Item[] = [];
+  for (;;) {
+    // Every shard that may still hold the next item must have something buffered.
+    const empty = readers.filter((reader) => reader.buffer.length === 0 && !reader.done);
+    if (empty.length > 0 && scanned >= LIST_SCAN_BUDGET) {
+      // Out of budget: everything before the least advanced of the shards still to read is
+      // known, so hand that out, and continue from there next time.
+      const frontier = empty
+        .map((reader) => reader.reached as string)
+        .reduce((least, position) => (before(least, position) ? position : least));
+      const safe = readers
+        .flatMap((reader) => reader.buffer)
+        .filter((item) => before(item[sk] as string, frontier))
+        .sort((a, b) => (before(a[sk] as string, b[sk] as string) ? -1 : 1));
+      for (const item of safe) {
+        items.push(item);
+        if (items.length === options.limit) return { items, next: item[sk] as string };
+      }
+      return { items, next: frontier };
+    }
+    if (empty.length > 0) {
+      await Promise.all(empty.map(refill));
+      continue;
+    }
+    let best: ShardReader | undefined;
+    for (const reader of readers) {
+      const head = reader.buffer[0]?.[sk] as string | undefined;
+      if (head === undefined) continue;
+      if (!best || before(head, best.buffer[0]?.[sk] as string)) best = reader;
+    }
+    if (!best) return { items };
+    items.push(best.buffer.shift() as Item);
+    if (items.length === options.limit) {
+      const more = readers.some((reader) => reader.buffer.length > 0 || !reader.done);
+      return more ? { items, next: items.at(-1)?.[sk] as string } : { items };
+    }
   }
 }

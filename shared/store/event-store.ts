@@ -1,68 +1,36 @@
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { StoredEvent } from "../domain.ts";
-import { eventToItem, itemToEvent } from "./items.ts";
-import { EVENT_SK, FANOUT_SK, key, type Table, TTL_ATTRIBUTE } from "./table.ts";
-import { isConditionFailure } from "./workspace-store.ts";
+import type { EventStore } from "../ports.ts";
+import { eventToItem, expiresAt, itemToEvent } from "./items.ts";
+import { EVENT_SK, isConditionFailure, key, type Table, TTL_ATTRIBUTE } from "./table.ts";
 
-export type CreateEventResult =
-  | { created: true }
-  | { created: false; existing: StoredEvent; fannedOut: boolean };
-
-export interface EventStore {
-  /** Stores the event unless its id is taken; then returns what is stored (idempotency). */
-  create(event: StoredEvent, expiresAt: number): Promise<CreateEventResult>;
-  /** Records that every target has its queue message (only needed for client-chosen ids). */
-  markFannedOut(workspaceId: string, eventId: string, expiresAt: number): Promise<void>;
-  get(workspaceId: string, eventId: string): Promise<StoredEvent | undefined>;
-  /** Pushes the event's expiry out (a resend must not outlive its payload). */
-  extend(workspaceId: string, eventId: string, expiresAt: number): Promise<void>;
-}
-
+/** Events: one item each, written once at ingest, kept for the retention period. */
 export class DynamoEventStore implements EventStore {
   readonly #table: Table;
+  readonly #retentionSeconds: number;
 
-  constructor(table: Table) {
+  constructor(table: Table, options: { retentionSeconds: number }) {
     this.#table = table;
+    this.#retentionSeconds = options.retentionSeconds;
   }
 
-  async create(event: StoredEvent, expiresAt: number): Promise<CreateEventResult> {
+  async create(event: StoredEvent) {
     try {
       await this.#table.client.send(
         new PutCommand({
           TableName: this.#table.name,
-          Item: eventToItem(event, expiresAt),
+          Item: eventToItem(event, expiresAt(event.receivedAt, this.#retentionSeconds)),
           ConditionExpression: "attribute_not_exists(pk)",
         }),
       );
-      return { created: true };
+      return { created: true } as const;
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }
-    // The id was taken: read the event and its fan-out marker together (one query).
-    const { Items: items = [] } = await this.#table.client.send(
-      new QueryCommand({
-        TableName: this.#table.name,
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": key.event(event.workspaceId, event.id) },
-        ConsistentRead: true,
-      }),
-    );
-    const stored = items.find((item) => item.sk === EVENT_SK);
-    if (!stored) throw new Error(`event ${event.id} vanished while being read`);
-    return {
-      created: false,
-      existing: itemToEvent(event.workspaceId, stored),
-      fannedOut: items.some((item) => item.sk === FANOUT_SK),
-    };
-  }
-
-  async markFannedOut(workspaceId: string, eventId: string, expiresAt: number): Promise<void> {
-    await this.#table.client.send(
-      new PutCommand({
-        TableName: this.#table.name,
-        Item: { pk: key.event(workspaceId, eventId), sk: FANOUT_SK, [TTL_ATTRIBUTE]: expiresAt },
-      }),
-    );
+    // The id was taken: answer with what is stored (an idempotent repeat, or a conflict).
+    const existing = await this.get(event.workspaceId, event.id);
+    if (!existing) throw new Error(`event ${event.id} vanished while being read`);
+    return { created: false, existing } as const;
   }
 
   async get(workspaceId: string, eventId: string): Promise<StoredEvent | undefined> {
@@ -76,7 +44,7 @@ export class DynamoEventStore implements EventStore {
     return item ? itemToEvent(workspaceId, item) : undefined;
   }
 
-  async extend(workspaceId: string, eventId: string, expiresAt: number): Promise<void> {
+  async extend(workspaceId: string, eventId: string, now: number): Promise<void> {
     try {
       await this.#table.client.send(
         new UpdateCommand({
@@ -84,7 +52,7 @@ export class DynamoEventStore implements EventStore {
           Key: { pk: key.event(workspaceId, eventId), sk: EVENT_SK },
           UpdateExpression: `SET ${TTL_ATTRIBUTE} = :expiresAt`,
           ConditionExpression: `attribute_exists(pk) AND ${TTL_ATTRIBUTE} < :expiresAt`,
-          ExpressionAttributeValues: { ":expiresAt": expiresAt },
+          ExpressionAttributeValues: { ":expiresAt": expiresAt(now, this.#retentionSeconds) },
         }),
       );
     } catch (error) {

@@ -3,27 +3,53 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 /**
  * Single-table layout (docs/data-model.md explains the costs behind it):
  *
- * | item          | pk                    | sk              |
- * |---------------|-----------------------|-----------------|
- * | API key       | WS#<ws>               | KEY#<sha256>    |
- * | subscription  | WS#<ws>               | SUB#<id>        |
- * | event         | WS#<ws>#EVT#<eventId> | EVENT           |
- * | fan-out done  | WS#<ws>#EVT#<eventId> | FANOUT          |
- * | delivery      | WS#<ws>#DLV           | <deliveryId>    |
+ * | item          | pk                     | sk             |
+ * |---------------|------------------------|----------------|
+ * | API key       | WS#<ws>                | KEY#<sha256>   |
+ * | subscription  | WS#<ws>                | SUB#<id>       |
+ * | event         | WS#<ws>#EVT#<eventId>  | EVENT          |
+ * | delivery      | WS#<ws>#DLV#<shard>    | <deliveryId>   |
  *
- * Every key starts with the workspace, so no query can reach across workspaces. One sparse
- * index, `dead-letters` (dlqPk = WS#<ws>#DEAD, dlqSk = <deliveryId>), holds only deliveries
- * that failed or are being resent: a first-try success never writes to it, so it costs the
- * delivery path nothing.
+ * Every key starts with the workspace, so no query can reach across workspaces. A workspace's
+ * deliveries are spread over DELIVERY_SHARDS partitions by a hash of their id, so one busy
+ * workspace is not held to one partition's write limit; a list merges the shards, newest first.
+ *
+ * One sparse index, `dead-letters` (dlqPk, dlqSk), holds only what needs an operator or the
+ * sweep: failed deliveries (`WS#<ws>#DEAD#<shard>`, by delivery id) and resend claims whose
+ * message is not yet known to be sent (`SWEEP#<shard>`, by claim time). A first-try success
+ * never writes to it, so it costs the delivery path nothing.
  */
+export const DELIVERY_SHARDS = 32;
+
+/** FNV-1a of the id: cheap, and even enough over ULID-based ids. */
+export function shardOf(deliveryId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < deliveryId.length; i++) {
+    hash ^= deliveryId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % DELIVERY_SHARDS;
+}
+
+const two = (n: number): string => String(n).padStart(2, "0");
+export const SHARDS: readonly number[] = Array.from({ length: DELIVERY_SHARDS }, (_, i) => i);
+
 export const key = {
   workspace: (workspaceId: string) => `WS#${workspaceId}`,
   apiKey: (hash: string) => `KEY#${hash}`,
   subscription: (id: string) => `SUB#${id}`,
   event: (workspaceId: string, eventId: string) => `WS#${workspaceId}#EVT#${eventId}`,
-  deliveries: (workspaceId: string) => `WS#${workspaceId}#DLV`,
-  deadLetters: (workspaceId: string) => `WS#${workspaceId}#DEAD`,
+  deliveries: (workspaceId: string, shard: number) => `WS#${workspaceId}#DLV#${two(shard)}`,
+  delivery: (workspaceId: string, deliveryId: string) => ({
+    pk: key.deliveries(workspaceId, shardOf(deliveryId)),
+    sk: deliveryId,
+  }),
+  deadLetters: (workspaceId: string, shard: number) => `WS#${workspaceId}#DEAD#${two(shard)}`,
+  sweep: (shard: number) => `SWEEP#${two(shard)}`,
 } as const;
+
+/** `WS#<ws>…` → `<ws>` (workspace ids have no `#`). */
+export const workspaceOf = (pk: string): string => pk.split("#")[1] ?? "";
 
 export const DEAD_LETTER_INDEX = "dead-letters";
 /** Attributes the dead-letter index carries besides its keys. */
@@ -33,11 +59,11 @@ export const DEAD_LETTER_PROJECTION = [
   "status",
   "generation",
   "failedAt",
-  "pendingSince",
+  "reason",
+  "lastError",
 ];
 
 export const EVENT_SK = "EVENT";
-export const FANOUT_SK = "FANOUT";
 export const KEY_PREFIX = "KEY#";
 export const SUBSCRIPTION_PREFIX = "SUB#";
 
@@ -50,3 +76,6 @@ export interface Table {
 }
 
 export type Item = Record<string, unknown>;
+
+export const isConditionFailure = (error: unknown): boolean =>
+  (error as { name?: string }).name === "ConditionalCheckFailedException";

@@ -5,51 +5,27 @@ import {
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
-import type { ApiKey, Subscription } from "../domain.ts";
+import type { ApiKey, EndpointHealth, Subscription } from "../domain.ts";
+import type {
+  SubscriptionChanges,
+  SubscriptionHealth,
+  WorkspaceSnapshot,
+  WorkspaceStore,
+} from "../ports.ts";
 import { apiKeyToItem, itemToApiKey, itemToSubscription, subscriptionToItem } from "./items.ts";
-import { type Item, KEY_PREFIX, key, SUBSCRIPTION_PREFIX, type Table } from "./table.ts";
+import {
+  type Item,
+  isConditionFailure,
+  KEY_PREFIX,
+  key,
+  SUBSCRIPTION_PREFIX,
+  type Table,
+} from "./table.ts";
 
-export interface WorkspaceSnapshot {
-  keys: ApiKey[];
-  subscriptions: Subscription[];
-}
+/** The health fields, all removed when an endpoint recovers or an admin enables it again. */
+const HEALTH_FIELDS = ["failingSince", "lastFailureAt", "recentFailures", "recentSince"];
 
 /** Keys and subscriptions: the small, hot partition of each workspace. */
-export interface WorkspaceStore {
-  /** Everything in the workspace partition, in one consistent read (the ingest path). */
-  load(workspaceId: string): Promise<WorkspaceSnapshot>;
-  getKey(workspaceId: string, hash: string): Promise<ApiKey | undefined>;
-  listKeys(workspaceId: string): Promise<ApiKey[]>;
-  /** Creates the key; false if a key with that hash already exists. */
-  putKey(apiKey: ApiKey): Promise<boolean>;
-  revokeKey(workspaceId: string, keyId: string, at: string): Promise<ApiKey | undefined>;
-  listSubscriptions(workspaceId: string): Promise<Subscription[]>;
-  getSubscription(workspaceId: string, id: string): Promise<Subscription | undefined>;
-  createSubscription(subscription: Subscription): Promise<void>;
-  /** Replaces the subscription if nobody else changed it since `previousUpdatedAt`. */
-  replaceSubscription(subscription: Subscription, previousUpdatedAt: string): Promise<boolean>;
-  deleteSubscription(workspaceId: string, id: string): Promise<boolean>;
-}
-
-/**
- * An endpoint's health, as the deliver function keeps it: written only when it changes (first
- * failure, first success after failing, disabling), so a healthy endpoint costs nothing.
- */
-export interface SubscriptionHealth {
-  /** The first failure after a success: remember since when (a no-op if already failing). */
-  markFailing(workspaceId: string, id: string, since: string): Promise<void>;
-  /** A success after failing: failing no more. */
-  markHealthy(workspaceId: string, id: string): Promise<void>;
-  /** Disables a subscription still failing since `failingSince`; false if that changed. */
-  disableFailing(
-    workspaceId: string,
-    id: string,
-    failingSince: string,
-    reason: string,
-    at: string,
-  ): Promise<boolean>;
-}
-
 export class DynamoWorkspaceStore implements WorkspaceStore, SubscriptionHealth {
   readonly #table: Table;
 
@@ -137,13 +113,58 @@ export class DynamoWorkspaceStore implements WorkspaceStore, SubscriptionHealth 
     );
   }
 
-  async replaceSubscription(subscription: Subscription, previousUpdatedAt: string) {
+  async updateSubscription(
+    workspaceId: string,
+    id: string,
+    changes: SubscriptionChanges,
+    updatedAt: string,
+    previousUpdatedAt: string,
+  ): Promise<boolean> {
+    // Only the fields the admin changed: the endpoint's health, written by the deliver
+    // function meanwhile, is never overwritten with what this caller read.
+    const { resetHealth, ...fields } = changes;
+    const stored = subscriptionToItem({
+      ...(fields as Subscription),
+      workspaceId,
+      id,
+      previousSecrets: fields.previousSecrets ?? [],
+    });
+    const set: string[] = ["updatedAt = :updatedAt"];
+    const remove: string[] = resetHealth ? [...HEALTH_FIELDS] : [];
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {
+      ":updatedAt": updatedAt,
+      ":previous": previousUpdatedAt,
+    };
+    const columns: Record<keyof typeof fields, string[]> = {
+      url: ["url"],
+      events: ["events"],
+      enabled: ["enabled"],
+      description: ["description"],
+      secret: ["secret", "secretKind"],
+      previousSecrets: ["previousSecrets"],
+      disabledReason: ["disabledReason"],
+      disabledAt: ["disabledAt"],
+    };
+    for (const field of Object.keys(fields) as Array<keyof typeof fields>) {
+      for (const column of columns[field]) {
+        names[`#${column}`] = column;
+        const value = stored[column];
+        if (value === undefined) remove.push(`#${column}`);
+        else {
+          set.push(`#${column} = :${column}`);
+          values[`:${column}`] = value;
+        }
+      }
+    }
     return this.#conditional(
-      new PutCommand({
+      new UpdateCommand({
         TableName: this.#table.name,
-        Item: subscriptionToItem(subscription),
+        Key: { pk: key.workspace(workspaceId), sk: key.subscription(id) },
+        UpdateExpression: `SET ${set.join(", ")}${remove.length ? ` REMOVE ${remove.join(", ")}` : ""}`,
         ConditionExpression: "attribute_exists(pk) AND updatedAt = :previous",
-        ExpressionAttributeValues: { ":previous": previousUpdatedAt },
+        ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
+        ExpressionAttributeValues: values,
       }),
     );
   }
@@ -158,23 +179,42 @@ export class DynamoWorkspaceStore implements WorkspaceStore, SubscriptionHealth 
     );
   }
 
-  async markFailing(workspaceId: string, id: string, since: string): Promise<void> {
-    await this.#health(
+  async markFailing(workspaceId: string, id: string, at: string): Promise<boolean> {
+    return this.#health(
       workspaceId,
       id,
-      "SET failingSince = :since",
+      "SET failingSince = :at, lastFailureAt = :at, recentFailures = :one, recentSince = :at",
       "attribute_not_exists(failingSince)",
+      { ":at": at, ":one": 1 },
+    );
+  }
+
+  async countFailure(
+    workspaceId: string,
+    id: string,
+    health: Required<Pick<EndpointHealth, "recentFailures" | "recentSince">>,
+    at: string,
+    countedBefore: string,
+  ): Promise<boolean> {
+    return this.#health(
+      workspaceId,
+      id,
+      "SET lastFailureAt = :at, recentFailures = :n, recentSince = :since",
+      "attribute_exists(failingSince) AND (attribute_not_exists(lastFailureAt) OR lastFailureAt < :before)",
       {
-        ":since": since,
+        ":at": at,
+        ":n": health.recentFailures,
+        ":since": health.recentSince,
+        ":before": countedBefore,
       },
     );
   }
 
-  async markHealthy(workspaceId: string, id: string): Promise<void> {
-    await this.#health(
+  async markHealthy(workspaceId: string, id: string): Promise<boolean> {
+    return this.#health(
       workspaceId,
       id,
-      "REMOVE failingSince",
+      `REMOVE ${HEALTH_FIELDS.join(", ")}`,
       "attribute_exists(failingSince)",
       {},
     );
@@ -204,21 +244,15 @@ export class DynamoWorkspaceStore implements WorkspaceStore, SubscriptionHealth 
     condition: string,
     values: Record<string, unknown>,
   ): Promise<boolean> {
-    try {
-      await this.#table.client.send(
-        new UpdateCommand({
-          TableName: this.#table.name,
-          Key: { pk: key.workspace(workspaceId), sk: key.subscription(id) },
-          UpdateExpression: update,
-          ConditionExpression: `attribute_exists(pk) AND ${condition}`,
-          ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+    return this.#conditional(
+      new UpdateCommand({
+        TableName: this.#table.name,
+        Key: { pk: key.workspace(workspaceId), sk: key.subscription(id) },
+        UpdateExpression: update,
+        ConditionExpression: `attribute_exists(pk) AND ${condition}`,
+        ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
+      }),
+    );
   }
 
   async #query(workspaceId: string, prefix?: string): Promise<Item[]> {
@@ -244,7 +278,7 @@ export class DynamoWorkspaceStore implements WorkspaceStore, SubscriptionHealth 
   }
 
   /** Runs a conditional write; a failed condition is an answer (false), not an error. */
-  async #conditional(command: PutCommand | DeleteCommand): Promise<boolean> {
+  async #conditional(command: PutCommand | DeleteCommand | UpdateCommand): Promise<boolean> {
     try {
       await this.#table.client.send(command as PutCommand);
       return true;
@@ -254,6 +288,3 @@ export class DynamoWorkspaceStore implements WorkspaceStore, SubscriptionHealth 
     }
   }
 }
-
-export const isConditionFailure = (error: unknown): boolean =>
-  (error as { name?: string }).name === "ConditionalCheckFailedException";

@@ -1,24 +1,43 @@
 import type {
-  Attempt,
   AttemptErrorClass,
+  Delivery,
   DeliveryMessage,
-  DeliveryStatus,
+  StoredEvent,
   Subscription,
 } from "../domain.ts";
-import type { SendResult, WebhookSender } from "../http/sender.ts";
+import { healthAfter } from "../health.ts";
+import {
+  type AttemptDraft,
+  afterAttempt,
+  afterLostRace,
+  type Guard,
+  onReceive,
+  type Receipt,
+  type ReceiveDecision,
+  type RunContext,
+  type SubscriptionState,
+  type Verdict,
+  withAttempt,
+  withCancel,
+  withCopyAttempt,
+} from "../lifecycle.ts";
 import { describeError, type Logger } from "../log.ts";
 import {
+  contextKey,
+  type DeliveryContext,
   type DeliveryQueue,
-  decodeMessage,
+  type DeliveryStore,
+  type SendResult,
+  type SubscriptionHealth,
   type VisibilityChange,
-} from "../queue/delivery-queue.ts";
-import { type FailureKind, nextRetry, parseRetryAfter } from "../retry.ts";
+  type WebhookSender,
+} from "../ports.ts";
+import { decodeMessage } from "../queue/delivery-queue.ts";
+import { capResponseHeaders, clip, ERROR_MESSAGE_LIMIT, keepBody } from "../records.ts";
+import { type FailureKind, parseRetryAfter, visibilityFor } from "../retry.ts";
 import { secretContext } from "../secrets/keyring.ts";
 import type { SecretOpener } from "../secrets/secret-box.ts";
 import { deliveryHeaders } from "../signing.ts";
-import { contextKey, type DeliveryContext, type DeliveryStore } from "../store/delivery-store.ts";
-import { expiresAt } from "../store/items.ts";
-import type { SubscriptionHealth } from "../store/workspace-store.ts";
 
 /** One received queue message, as both the SQS event source mapping and the local poller see it. */
 export interface QueueRecord {
@@ -27,22 +46,25 @@ export interface QueueRecord {
   body: string;
   /** ApproximateReceiveCount: 1 on the first receive of this message. */
   receiveCount: number;
+  /** When this receive happened (epoch ms): SQS's 12-hour visibility limit counts from it. */
+  receivedAt: number;
 }
 
 export interface DeliverDeps {
   /** All the deliver path needs of the store: one batch read, one write per attempt. */
-  store: Pick<DeliveryStore, "loadContext" | "recordAttempt">;
+  store: Pick<DeliveryStore, "loadContext" | "get" | "put">;
   queue: DeliveryQueue;
   sender: WebhookSender;
   /** Opens sealed signing secrets, at the moment they are needed. */
   secrets: SecretOpener;
   /** Where endpoint health is kept (failing since when, disabled). */
   health: SubscriptionHealth;
-  /** An endpoint failing for this long is disabled; 0 never. */
+  /** An endpoint failing for this long (and repeatedly of late) is disabled; 0 never. */
   autoDisableAfterMs: number;
   schedule: readonly number[];
-  retentionSeconds: number;
   requestTimeoutMs: number;
+  /** Bytes of a receiver's response body an attempt keeps. */
+  responseBodyLimit: number;
   log: Logger;
   now?: () => number;
   random?: () => number;
@@ -53,10 +75,14 @@ export interface DeliverOptions {
   remainingMs: () => number;
 }
 
-/** What became of one message. Everything but `retry` and `error` deletes it from the queue. */
+/** What became of one message. `done` deletes it; the others leave it queued. */
 export type Disposition =
-  | { kind: "done"; reason: "succeeded" | "canceled" | "stale" | "duplicate" | "dead-lettered" }
-  | { kind: "retry"; delaySeconds: number }
+  | {
+      kind: "done";
+      reason: "succeeded" | "failed" | "canceled" | "stale" | "finished" | "copy" | "dead-lettered";
+    }
+  /** Back after `seconds`: the next attempt of its schedule, or a wait without an attempt. */
+  | { kind: "later"; seconds: number; reason: "retry" | "not-due" | "raced" | "copy-in-batch" }
   | { kind: "error"; reason: string; retryInSeconds?: number };
 
 export interface BatchResult {
@@ -67,20 +93,21 @@ export interface BatchResult {
 
 /** Time kept back after the last POST for writing the attempt and changing visibility. */
 const WRITE_RESERVE_MS = 3000;
-const TERMINAL = new Set<DeliveryStatus>(["succeeded", "failed", "canceled"]);
+/** Tries at recording a duplicate message's POST when the record keeps changing under it. */
+const COPY_WRITE_TRIES = 3;
 
 /**
- * Delivers one batch of queue messages: all POSTs run concurrently, each outcome is recorded,
- * failures are backed off with ChangeMessageVisibility and reported as item failures, and
- * deliveries past their last attempt (or refused outright) go to the dead-letter queue.
+ * Delivers one batch of queue messages. Each message goes where the lifecycle says
+ * (shared/lifecycle.ts): dropped, waited for, canceled or attempted; attempts run
+ * concurrently, each is recorded with one conditional write, failures are backed off with
+ * ChangeMessageVisibility and reported as item failures, and runs that end failed go to the
+ * dead-letter queue.
  */
 export async function deliverBatch(
   records: readonly QueueRecord[],
   deps: DeliverDeps,
   options: DeliverOptions,
 ): Promise<BatchResult> {
-  const now = deps.now ?? Date.now;
-  const startedAt = now();
   const dispositions = new Map<string, Disposition>();
   const deadLetter: Array<{ messageId: string; body: string }> = [];
   /** Messages for the same delivery run (a copy and its original, say), together. */
@@ -100,34 +127,34 @@ export async function deliverBatch(
     if (run) run.push({ record, message });
     else runs.set(identity, [{ record, message }]);
   }
-  const received = [...runs.values()].flat();
 
   let context: DeliveryContext;
   try {
     context = await deps.store.loadContext(
-      received.map(({ record, message: m }) => ({
-        workspaceId: m.w,
-        deliveryId: m.d,
-        eventId: m.e,
-        subscriptionId: m.s,
-        // A first-generation message on its first receive has no record to check — unless a
-        // retried ingest re-sent it (`r`). An unmarked duplicate (SQS delivering a message
-        // twice) then goes out once more, as at-least-once allows, and the conditional write
-        // keeps the record's run and generation right.
-        withRecord: m.g > 0 || m.a > 0 || m.r === 1 || record.receiveCount > 1,
-      })),
+      [...runs.values()].flatMap((run) =>
+        run.map(({ record, message: m }) => ({
+          workspaceId: m.w,
+          deliveryId: m.d,
+          eventId: m.e,
+          subscriptionId: m.s,
+          // A first-generation message on its first receive has no record to read — unless
+          // a retried ingest re-sent it (`r`), or it shares this batch with a copy.
+          withRecord: m.g > 0 || m.r === 1 || record.receiveCount > 1 || run.length > 1,
+        })),
+      ),
     );
   } catch (error) {
     deps.log.error("could not load deliveries; the batch will be retried", describeError(error));
-    for (const { record } of received) {
-      dispositions.set(record.messageId, { kind: "error", reason: "store unavailable" });
+    for (const run of runs.values()) {
+      for (const { record } of run) {
+        dispositions.set(record.messageId, { kind: "error", reason: "store unavailable" });
+      }
     }
     return finish();
   }
 
-  // Several messages for one run in the batch: one of them goes on — the run's owner, if it
-  // is here (a copy that goes first would be dropped as not the owner, and the owner with
-  // it) — and the others are dropped.
+  // Several messages of one run in the batch: the run's owner goes on (or the first, when the
+  // run has none yet); the others come back shortly, when the record says who owns the run.
   const work: Array<{ record: QueueRecord; message: DeliveryMessage }> = [];
   for (const run of runs.values()) {
     const [first] = run as [(typeof run)[number]];
@@ -136,7 +163,7 @@ export async function deliverBatch(
     work.push(chosen);
     for (const { record } of run) {
       if (record !== chosen.record) {
-        dispositions.set(record.messageId, { kind: "done", reason: "duplicate" });
+        dispositions.set(record.messageId, { kind: "later", seconds: 1, reason: "copy-in-batch" });
       }
     }
   }
@@ -144,7 +171,7 @@ export async function deliverBatch(
   const outcomes = await Promise.all(
     work.map(async ({ record, message }) => {
       try {
-        return await deliverOne(record, message, context, deps, options, startedAt);
+        return await deliverOne(record, message, context, deps, options);
       } catch (error) {
         deps.log.error("delivery step failed; the message will be retried", {
           deliveryId: message.d,
@@ -157,7 +184,7 @@ export async function deliverBatch(
   work.forEach(({ record, message }, index) => {
     const outcome = outcomes[index] as Disposition | "dead-letter";
     if (outcome === "dead-letter") {
-      deadLetter.push({ messageId: record.messageId, body: JSON.stringify({ ...message, a: 0 }) });
+      deadLetter.push({ messageId: record.messageId, body: JSON.stringify(message) });
     } else {
       dispositions.set(record.messageId, outcome);
     }
@@ -172,6 +199,8 @@ export async function deliverBatch(
           dispositions.set(entry.messageId, { kind: "done", reason: "dead-lettered" });
         }
       } catch (error) {
+        // The record already says failed: when the message comes back, the lifecycle sends
+        // it to the dead-letter queue again (never drops it as finished).
         deps.log.error("dead-letter queue unavailable; messages stay queued", describeError(error));
         for (const entry of deadLetter) {
           dispositions.set(entry.messageId, {
@@ -181,29 +210,38 @@ export async function deliverBatch(
         }
       }
     }
+    const now = (deps.now ?? Date.now)();
     const changes: VisibilityChange[] = [];
     for (const record of records) {
       const disposition = dispositions.get(record.messageId);
       const seconds =
-        disposition?.kind === "retry"
-          ? disposition.delaySeconds
+        disposition?.kind === "later"
+          ? disposition.seconds
           : disposition?.kind === "error"
             ? disposition.retryInSeconds
             : undefined;
-      if (seconds !== undefined) changes.push({ receiptHandle: record.receiptHandle, seconds });
+      if (seconds !== undefined) {
+        changes.push({
+          receiptHandle: record.receiptHandle,
+          seconds: visibilityFor(seconds, record.receivedAt, now),
+        });
+      }
     }
     if (changes.length > 0) {
       try {
-        await deps.queue.changeVisibility(changes);
+        const failed = await deps.queue.changeVisibility(changes);
+        if (failed.length > 0) {
+          // Those messages come back early; their records say when they are due.
+          deps.log.warn("some messages could not be backed off", { count: failed.length });
+        }
       } catch (error) {
-        // The messages still come back, after the queue's default visibility timeout.
-        deps.log.warn("could not back off failed messages", describeError(error));
+        deps.log.warn("could not back off messages", describeError(error));
       }
     }
     const failures = records
       .filter((record) => {
         const kind = dispositions.get(record.messageId)?.kind;
-        return kind === "retry" || kind === "error";
+        return kind === "later" || kind === "error";
       })
       .map((record) => record.messageId);
     return { failures, dispositions };
@@ -216,76 +254,75 @@ async function deliverOne(
   context: DeliveryContext,
   deps: DeliverDeps,
   options: DeliverOptions,
-  batchStartedAt: number,
 ): Promise<Disposition | "dead-letter"> {
   const now = deps.now ?? Date.now;
-  const delivery = context.deliveries.get(contextKey(message.w, message.d));
-  if (delivery && delivery.generation > message.g) return { kind: "done", reason: "stale" };
-  if (delivery && delivery.generation === message.g && TERMINAL.has(delivery.status)) {
-    return { kind: "done", reason: "duplicate" };
-  }
-  // Another copy of a run that is already under way (an ingest retried after a crash, say):
-  // its owner carries on with the schedule; this copy would only start a second one.
-  if (
-    delivery?.generation === message.g &&
-    delivery.status === "retrying" &&
-    delivery.owner !== undefined &&
-    delivery.owner !== record.messageId
-  ) {
-    return { kind: "done", reason: "duplicate" };
-  }
+  const receipt: Receipt = { messageId: record.messageId, generation: message.g };
+  // Undefined when there is none, or when it was not read (a first receive): either way
+  // the write then expects no record.
+  const prev = context.deliveries.get(contextKey(message.w, message.d));
   const event = context.events.get(contextKey(message.w, message.e));
   const subscription = context.subscriptions.get(contextKey(message.w, message.s));
-  const number = (delivery?.attemptCount ?? 0) + 1;
-  const attemptInRun = message.a + record.receiveCount;
-
-  const record_ = async (
-    status: DeliveryStatus,
-    attempt: Omit<Attempt, "number" | "generation">,
-    lastError?: string,
-  ) => {
-    const at = now();
-    return deps.store.recordAttempt({
-      workspaceId: message.w,
-      deliveryId: message.d,
-      eventId: message.e,
-      event: message.n,
-      subscriptionId: message.s,
-      generation: message.g,
-      status,
-      attempt: { ...attempt, number, generation: message.g },
-      lastError,
-      owner: record.messageId,
-      now: new Date(at).toISOString(),
-      expiresAt: expiresAt(at, deps.retentionSeconds),
-    });
-  };
-  const skipped = (errorClass: AttemptErrorClass, detail: string) => ({
-    startedAt: new Date(now()).toISOString(),
-    durationMs: 0,
-    url: subscription?.url ?? "",
-    outcome: "canceled" as const,
-    requestHeaders: {},
-    errorClass,
-    errorMessage: detail,
+  const decision = onReceive({
+    receipt,
+    stored: prev,
+    eventFound: event !== undefined,
+    subscription: stateOf(subscription),
+    now: now(),
+  });
+  const run = (at: number): RunContext => ({
+    workspaceId: message.w,
+    deliveryId: message.d,
+    eventId: message.e,
+    event: message.n,
+    subscriptionId: message.s,
+    generation: message.g,
+    owner: record.messageId,
+    now: at,
   });
 
-  if (!event) {
-    const detail = "The event is no longer stored (past retention); nothing to send.";
-    await record_("failed", { ...skipped("event_expired", detail), outcome: "failed" }, detail);
-    return { kind: "done", reason: "canceled" };
-  }
-  if (!subscription?.enabled) {
-    const errorClass = subscription ? "subscription_disabled" : "subscription_deleted";
-    const detail = subscription ? "The subscription is disabled." : "The subscription was deleted.";
-    await record_("canceled", skipped(errorClass, detail), detail);
-    return { kind: "done", reason: "canceled" };
+  switch (decision.kind) {
+    case "drop":
+      return { kind: "done", reason: decision.reason };
+    case "dead-letter":
+      return "dead-letter";
+    case "wait":
+      return { kind: "later", seconds: decision.seconds, reason: decision.reason };
+    case "cancel": {
+      const next = withCancel(prev, run(now()), decision.reason);
+      if (await write(next, decision.guard, deps)) return { kind: "done", reason: "canceled" };
+      return settleLostRace(message, receipt, deps);
+    }
+    case "attempt":
+      break;
   }
   if (options.remainingMs() < deps.requestTimeoutMs + WRITE_RESERVE_MS) {
-    // Not enough time left for a full request: hand it back for an immediate retry.
+    // Not enough time left for a whole request: hand it back, no attempt made, no step used.
     return { kind: "error", reason: "deadline", retryInSeconds: 0 };
   }
+  return attempt(
+    decision,
+    { record, message, receipt, prev, run },
+    event as StoredEvent,
+    subscription as Subscription,
+    deps,
+  );
+}
 
+async function attempt(
+  decision: Extract<ReceiveDecision, { kind: "attempt" }>,
+  job: {
+    record: QueueRecord;
+    message: DeliveryMessage;
+    receipt: Receipt;
+    prev: Delivery | undefined;
+    run: (at: number) => RunContext;
+  },
+  event: StoredEvent,
+  subscription: Subscription,
+  deps: DeliverDeps,
+): Promise<Disposition | "dead-letter"> {
+  const now = deps.now ?? Date.now;
+  const { message } = job;
   const startedAt = now();
   const headers = deliveryHeaders({
     deliveryId: message.d,
@@ -295,85 +332,167 @@ async function deliverOne(
     secrets: await signingSecrets(subscription, deps.secrets, startedAt),
   });
   const result = await deps.sender.send({ url: subscription.url, headers, body: event.body });
-  const outcome = classify(result, startedAt);
-  const decision = outcome.ok
-    ? undefined
-    : outcome.retryable
-      ? nextRetry({
-          schedule: deps.schedule,
-          attempt: attemptInRun,
-          kind: outcome.kind,
-          retryAfterSeconds: outcome.retryAfterSeconds,
-          heldSeconds: (now() - batchStartedAt) / 1000 + 60,
-          ...(deps.random ? { random: deps.random } : {}),
-        })
-      : { retry: false as const };
-  const nextAttemptAt =
-    decision?.retry === true
-      ? new Date(now() + decision.delaySeconds * 1000).toISOString()
-      : undefined;
-  const status: DeliveryStatus = outcome.ok ? "succeeded" : decision?.retry ? "retrying" : "failed";
+  const verdict = classify(result, now());
+  const end = afterAttempt({
+    number: decision.number,
+    verdict: verdict.verdict,
+    schedule: deps.schedule,
+    random: deps.random,
+  });
+  const draft = attemptDraft(result, verdict, {
+    startedAt,
+    url: subscription.url,
+    headers,
+    bodyLimit: deps.responseBodyLimit,
+  });
+  const next = withAttempt(job.prev, job.run(now()), draft, end, verdict.summary);
 
-  const written = await record_(
-    status,
-    {
-      startedAt: new Date(startedAt).toISOString(),
-      durationMs: result.durationMs,
-      url: subscription.url,
-      outcome: outcome.ok ? "succeeded" : "failed",
-      requestHeaders: headers,
-      ...(result.kind === "response"
-        ? {
-            statusCode: result.status,
-            responseHeaders: result.headers,
-            responseBody: result.body,
-            responseBodyTruncated: result.bodyTruncated,
-          }
-        : {}),
-      ...(outcome.ok ? {} : { errorClass: outcome.errorClass, errorMessage: outcome.message }),
-      nextAttemptAt,
-    },
-    outcome.ok ? undefined : outcome.summary,
-  );
-  if (written === "stale") return { kind: "done", reason: "stale" };
-  await keepHealth(subscription, outcome.ok, startedAt, deps);
-  if (outcome.ok) return { kind: "done", reason: "succeeded" };
-  if (decision?.retry) return { kind: "retry", delaySeconds: decision.delaySeconds };
-  return "dead-letter";
+  if (!(await write(next, decision.guard, deps))) {
+    // Another message of this run (a duplicate SQS delivered, say) wrote first: the POST we
+    // made joins the history, and the run goes on as the record says.
+    await recordCopy(message, job.run, draft, deps);
+    return settleLostRace(message, job.receipt, deps);
+  }
+  await keepHealth(subscription, verdict.verdict.ok, now(), deps);
+  switch (end.status) {
+    case "succeeded":
+      return { kind: "done", reason: "succeeded" };
+    case "retrying":
+      return { kind: "later", seconds: end.delaySeconds, reason: "retry" };
+    case "failed":
+      return "dead-letter";
+  }
 }
 
 /**
- * Endpoint health, written only when it changes: the first failure after a success records
- * since when; a success clears it; failing longer than the window disables the subscription
- * (later messages are then canceled, and re-enabling offers to replay them). Best effort: a
- * failed health write never fails the delivery.
+ * One conditional write. A write whose answer was lost (a timeout, a throttled retry) may have
+ * applied: the record is read back, and a record that is exactly what we wrote counts as written.
+ */
+async function write(next: Delivery, guard: Guard, deps: DeliverDeps): Promise<boolean> {
+  try {
+    return await deps.store.put(next, guard);
+  } catch (error) {
+    const stored = await deps.store.get(next.workspaceId, next.id);
+    if (stored?.rev === next.rev && stored.updatedAt === next.updatedAt) return true;
+    throw error;
+  }
+}
+
+async function recordCopy(
+  message: DeliveryMessage,
+  run: (at: number) => RunContext,
+  draft: AttemptDraft,
+  deps: DeliverDeps,
+): Promise<void> {
+  const now = deps.now ?? Date.now;
+  for (let tries = 0; tries < COPY_WRITE_TRIES; tries++) {
+    const stored = await deps.store.get(message.w, message.d);
+    if (!stored) return;
+    if (
+      await write(
+        withCopyAttempt(stored, draft, run(now())),
+        { kind: "revision", rev: stored.rev },
+        deps,
+      )
+    ) {
+      return;
+    }
+  }
+  deps.log.warn("could not record a duplicate message's attempt", { deliveryId: message.d });
+}
+
+async function settleLostRace(
+  message: DeliveryMessage,
+  receipt: Receipt,
+  deps: DeliverDeps,
+): Promise<Disposition | "dead-letter"> {
+  const stored = await deps.store.get(message.w, message.d);
+  const decision = afterLostRace(stored, receipt, (deps.now ?? Date.now)());
+  switch (decision.kind) {
+    case "drop":
+      return { kind: "done", reason: decision.reason };
+    case "dead-letter":
+      return "dead-letter";
+    case "wait":
+      return { kind: "later", seconds: decision.seconds, reason: decision.reason };
+  }
+}
+
+const stateOf = (subscription: Subscription | undefined): SubscriptionState =>
+  !subscription ? "deleted" : subscription.enabled ? "enabled" : "disabled";
+
+function attemptDraft(
+  result: SendResult,
+  verdict: Classification,
+  sent: { startedAt: number; url: string; headers: Record<string, string>; bodyLimit: number },
+): AttemptDraft {
+  const draft: AttemptDraft = {
+    startedAt: new Date(sent.startedAt).toISOString(),
+    durationMs: result.durationMs,
+    url: sent.url,
+    outcome: verdict.verdict.ok ? "succeeded" : "failed",
+    requestHeaders: sent.headers,
+  };
+  if (result.kind === "response") {
+    const body = keepBody(result.body, sent.bodyLimit, result.bodyTruncated);
+    draft.statusCode = result.status;
+    draft.responseHeaders = capResponseHeaders(result.headers).headers;
+    draft.responseBody = body.body;
+    if (body.encoding) draft.responseBodyEncoding = body.encoding;
+    draft.responseBodyTruncated = body.truncated;
+  }
+  if (!verdict.verdict.ok) {
+    draft.errorClass = verdict.errorClass;
+    draft.errorMessage = clip(verdict.message ?? "", ERROR_MESSAGE_LIMIT);
+  }
+  return draft;
+}
+
+/**
+ * Endpoint health, written only when it changes (shared/health.ts decides): the first failure
+ * after a success records since when; failures while failing are counted at most once a minute;
+ * a success clears it; failing for the whole window, and repeatedly of late, disables the
+ * subscription. Best effort: a failed health write never fails the delivery.
  */
 async function keepHealth(subscription: Subscription, ok: boolean, now: number, deps: DeliverDeps) {
-  const { workspaceId, id, failingSince } = subscription;
+  const { workspaceId, id } = subscription;
+  const change = healthAfter(subscription, ok, now, deps.autoDisableAfterMs);
   try {
-    if (ok) {
-      if (failingSince) await deps.health.markHealthy(workspaceId, id);
-    } else if (!failingSince) {
-      await deps.health.markFailing(workspaceId, id, new Date(now).toISOString());
-    } else if (
-      deps.autoDisableAfterMs > 0 &&
-      now - Date.parse(failingSince) >= deps.autoDisableAfterMs
-    ) {
-      const reason = `Disabled automatically: every delivery has failed since ${failingSince}.`;
-      if (
-        await deps.health.disableFailing(
+    switch (change.kind) {
+      case "none":
+        return;
+      case "healthy":
+        await deps.health.markHealthy(workspaceId, id);
+        return;
+      case "failing":
+        await deps.health.markFailing(workspaceId, id, change.at);
+        return;
+      case "count": {
+        const counted = await deps.health.countFailure(
           workspaceId,
           id,
-          failingSince,
-          reason,
-          new Date(now).toISOString(),
-        )
-      ) {
-        deps.log.warn("subscription disabled after failing too long", {
-          workspaceId,
-          subscriptionId: id,
-          failingSince,
-        });
+          { recentFailures: change.recentFailures, recentSince: change.recentSince },
+          change.at,
+          change.countedBefore,
+        );
+        if (
+          counted &&
+          change.disable &&
+          (await deps.health.disableFailing(
+            workspaceId,
+            id,
+            change.disable.failingSince,
+            change.disable.reason,
+            change.at,
+          ))
+        ) {
+          deps.log.warn("subscription disabled after failing too long", {
+            workspaceId,
+            subscriptionId: id,
+            failingSince: change.disable.failingSince,
+          });
+        }
+        return;
       }
     }
   } catch (error) {
@@ -398,18 +517,13 @@ async function signingSecrets(
   return Promise.all(live.map((secret) => opener.open(secret.sealed, context)));
 }
 
-export type Classification =
-  | { ok: true }
-  | {
-      ok: false;
-      retryable: boolean;
-      kind: FailureKind;
-      errorClass: AttemptErrorClass;
-      message: string;
-      /** One line for delivery lists. */
-      summary: string;
-      retryAfterSeconds?: number | undefined;
-    };
+export interface Classification {
+  verdict: Verdict;
+  errorClass?: AttemptErrorClass | undefined;
+  message?: string | undefined;
+  /** One line for delivery lists. */
+  summary?: string | undefined;
+}
 
 /** 2xx is success; everything else fails, and only a refused destination is final. */
 export function classify(result: SendResult, now: number): Classification {
@@ -419,15 +533,13 @@ export function classify(result: SendResult, now: number): Classification {
         ? "timeout"
         : "other";
     return {
-      ok: false,
-      retryable: result.errorClass !== "destination_refused",
-      kind,
+      verdict: { ok: false, retryable: result.errorClass !== "destination_refused", kind },
       errorClass: result.errorClass,
       message: result.message,
-      summary: `${result.errorClass}: ${result.message}`,
+      summary: `${result.errorClass}: ${clip(result.message, 200)}`,
     };
   }
-  if (result.status >= 200 && result.status < 300) return { ok: true };
+  if (result.status >= 200 && result.status < 300) return { verdict: { ok: true } };
   const kind: FailureKind =
     result.status === 429 ? "rate_limited" : result.status === 503 ? "unavailable" : "other";
   const message =
@@ -435,13 +547,15 @@ export function classify(result: SendResult, now: number): Classification {
       ? `HTTP ${result.status}: redirects are not followed.`
       : `HTTP ${result.status} from the receiver.`;
   return {
-    ok: false,
-    retryable: true,
-    kind,
+    verdict: {
+      ok: false,
+      retryable: true,
+      kind,
+      retryAfterSeconds:
+        kind === "other" ? undefined : parseRetryAfter(result.headers["retry-after"], now),
+    },
     errorClass: "http_status",
     message,
     summary: `HTTP ${result.status}`,
-    retryAfterSeconds:
-      kind === "other" ? undefined : parseRetryAfter(result.headers["retry-after"], now),
   };
 }

@@ -1,9 +1,8 @@
 import type { Delivery, DeliveryStatus, StoredEvent } from "../domain.ts";
 import { NotFoundError, ValidationError } from "../errors.ts";
 import { ID_PATTERNS } from "../ids.ts";
+import type { DeliveryStore, EventStore } from "../ports.ts";
 import type { DeliveryListQuery } from "../schemas.ts";
-import type { DeliveryStore } from "../store/delivery-store.ts";
-import type { EventStore } from "../store/event-store.ts";
 
 export interface DeliveryList {
   items: Delivery[];

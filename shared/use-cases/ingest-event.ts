@@ -3,14 +3,11 @@ import type { EventName } from "../catalog.ts";
 import type { DeliveryMessage, StoredEvent, Subscription } from "../domain.ts";
 import { ConflictError, ServiceUnavailableError } from "../errors.ts";
 import { deliveryIdFor, newEventId, newUlid } from "../ids.ts";
-import type { DeliveryQueue } from "../queue/delivery-queue.ts";
-import type { EventStore } from "../store/event-store.ts";
-import { expiresAt } from "../store/items.ts";
+import type { DeliveryQueue, EventStore } from "../ports.ts";
 
 export interface IngestDeps {
   events: EventStore;
   queue: DeliveryQueue;
-  retentionSeconds: number;
   now?: () => number;
 }
 
@@ -34,10 +31,11 @@ export interface IngestResult {
 }
 
 /**
- * Accepts one CRM event: stores it with the subscriptions it goes to, then sends one queue
- * message per subscription. Safe to retry with the same id at any point: a repeat of a
- * finished ingest is a no-op that returns the first answer, and a repeat of an interrupted
- * one finishes the fan-out to the targets chosen the first time.
+ * Accepts one CRM event: stores it — once, with the subscriptions it goes to — then sends one
+ * queue message per subscription (a disabled one's delivery is then recorded as canceled, so
+ * that enabling it again can replay it). Safe to retry with the same id at any point: a repeat
+ * returns the first answer and sends the fan-out again, marked, to the targets chosen the
+ * first time; the deliver function drops the copies of deliveries already made or under way.
  */
 export async function ingestEvent(input: IngestInput, deps: IngestDeps): Promise<IngestResult> {
   const now = (deps.now ?? Date.now)();
@@ -51,35 +49,29 @@ export async function ingestEvent(input: IngestInput, deps: IngestDeps): Promise
     seq: newUlid(now),
     receivedAt: new Date(now).toISOString(),
     targets: input.subscriptions
-      .filter((subscription) => subscription.enabled && subscription.events.includes(input.event))
+      .filter((subscription) => subscription.events.includes(input.event))
       .map((subscription) => subscription.id),
     requestHash: requestHash(input),
   };
-  const ttl = expiresAt(now, deps.retentionSeconds);
 
-  const created = await deps.events.create(candidate, ttl);
+  const created = await deps.events.create(candidate);
   const event = created.created ? candidate : created.existing;
   if (!created.created && event.requestHash !== candidate.requestHash) {
     throw new ConflictError(
       `Event id '${event.id}' was already used for a different event; use a new id.`,
     );
   }
-  const alreadySent = !created.created && (created.fannedOut || event.targets.length === 0);
-  if (!alreadySent) {
-    try {
-      // A retry re-sends the whole fan-out, marked, so copies of what did arrive are dropped.
-      await deps.queue.enqueue(messagesFor(event, 0, !created.created));
-      if (clientChosen && event.targets.length > 0) {
-        await deps.events.markFannedOut(event.workspaceId, event.id, ttl);
-      }
-    } catch (error) {
-      throw new ServiceUnavailableError(
-        clientChosen
-          ? "The event was stored but not yet queued for every subscriber; retry with the same id."
-          : "The event could not be queued; retry (send an `id` to make retries idempotent).",
-        { cause: error },
-      );
-    }
+  // Whether an earlier attempt's fan-out finished is not recorded (that would be a second
+  // write per event): a repeat sends it again, marked, and the copies are dropped.
+  try {
+    await deps.queue.enqueue(messagesFor(event, 0, !created.created));
+  } catch (error) {
+    throw new ServiceUnavailableError(
+      clientChosen
+        ? "The event was stored but not yet queued for every subscriber; retry with the same id."
+        : "The event could not be queued; retry (send an `id` to make retries idempotent).",
+      { cause: error },
+    );
   }
   return {
     id: event.id,
@@ -98,7 +90,6 @@ export function messagesFor(event: StoredEvent, generation = 0, resent = false):
     n: event.name,
     s: subscriptionId,
     g: generation,
-    a: 0,
     ...(resent ? { r: 1 as const } : {}),
   }));
 }

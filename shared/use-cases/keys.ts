@@ -2,7 +2,7 @@ import type { ApiKey } from "../domain.ts";
 import { ConflictError, NotFoundError } from "../errors.ts";
 import { newKeyId } from "../ids.ts";
 import { generateApiKey, hashApiKey, keyHint, type Role } from "../keys.ts";
-import type { WorkspaceStore } from "../store/workspace-store.ts";
+import type { WorkspaceStore } from "../ports.ts";
 
 /** Most keys a workspace may hold (they are read on every ingest, with the subscriptions). */
 export const MAX_KEYS = 50;

@@ -1,31 +1,50 @@
 import type { DeadLetter, Delivery, DeliveryMessage, DeliveryStatus } from "../domain.ts";
 import { deliveryIdBound } from "../ids.ts";
+import {
+  type CancelReason,
+  claimed,
+  confirmedQueued,
+  DEFAULT_CLAIM_LEASE_MS,
+  guardOf,
+  isAbandonedClaim,
+  onResend,
+  onStranded,
+  type RunContext,
+  released,
+  withCancel,
+  withStranded,
+} from "../lifecycle.ts";
 import { describeError, type Logger } from "../log.ts";
-import type { DeadLetterQueue } from "../queue/dead-letter-queue.ts";
-import { type DeliveryQueue, decodeMessage } from "../queue/delivery-queue.ts";
+import type {
+  DeliveryQueue,
+  DeliveryStore,
+  EventStore,
+  HoldingQueue,
+  WorkspaceStore,
+} from "../ports.ts";
+import { contextKey } from "../ports.ts";
+import { decodeMessage } from "../queue/delivery-queue.ts";
 import type { ResendJob } from "../schemas.ts";
-import { contextKey, type DeliveryStore } from "../store/delivery-store.ts";
-import type { EventStore } from "../store/event-store.ts";
-import { expiresAt } from "../store/items.ts";
 
 /**
- * Resending: one primitive, `resendDelivery`, and three jobs built on it — redrive a
- * workspace's dead letters, replay a time window, and drain the SQS dead-letter queue.
+ * Resending: one primitive, `resendDelivery`, and the jobs built on it — redrive a workspace's
+ * dead letters, replay a time window, drain the SQS dead-letter queue — plus the sweep that
+ * finishes what crashed halfway.
  *
- * A resend first *claims* the delivery: a conditional write moves it to the next generation
- * with status `pending`. Only one of two concurrent resenders can win that write, so a
- * delivery is queued once however many redrives run. The claim then queues a fresh message
- * (attempt 1 of a new schedule, same delivery id). If the process dies between the two, the
- * delivery stays visibly `pending` and, once the claim's lease has passed, the next redrive
- * takes it over: a crash can duplicate a send, never lose one.
+ * A resend first *claims* the delivery: a conditional write moves it to the next generation,
+ * `pending`. Only one of two concurrent resenders can win that write, so a delivery is queued
+ * once however many redrives run. The claim then queues a fresh message (attempt 1 of a new
+ * schedule, same delivery id) and marks itself queued. If the process dies in between, the
+ * claim stays visibly `pending` and on the sweep's watch list: after the lease the sweep (or
+ * the next resend) takes it over. A crash can duplicate a send, never lose one.
  */
 export interface ResendDeps {
   deliveries: DeliveryStore;
   events: EventStore;
+  subscriptions: Pick<WorkspaceStore, "getSubscription">;
   queue: DeliveryQueue;
-  retentionSeconds: number;
   now?: () => number;
-  /** A claim older than this is abandoned (its resender died) and may be taken over. */
+  /** A claim older than this whose message was never confirmed sent is abandoned. */
   leaseMs?: number;
 }
 
@@ -38,16 +57,15 @@ export type ResendOutcome =
   | "stale"
   /** Its event is past retention: there is nothing left to send. */
   | "expired"
+  /** Its subscription is disabled (enable it, then resend) or deleted (nothing to send to). */
+  | "subscription-disabled"
+  | "subscription-deleted"
   | "not-found";
 
 export interface ResendResult {
   outcome: ResendOutcome;
   generation?: number;
 }
-
-export const DEFAULT_LEASE_MS = 5 * 60 * 1000;
-/** Attempts kept when a new run starts (the first one is always kept), bounding item size. */
-const KEPT_ATTEMPTS = 40;
 
 export interface ResendOptions {
   /** The generation the caller's copy (a DLQ message, an index entry) belongs to. */
@@ -56,6 +74,8 @@ export interface ResendOptions {
   record?: Delivery | null | undefined;
   /** The queue message the caller holds, to resend a delivery that has no record yet. */
   message?: DeliveryMessage | undefined;
+  /** Subscriptions already looked up by this job (id → enabled; null: deleted). */
+  subscriptionCache?: Map<string, boolean | null>;
 }
 
 export async function resendDelivery(
@@ -65,88 +85,118 @@ export async function resendDelivery(
   options: ResendOptions = {},
 ): Promise<ResendResult> {
   const now = (deps.now ?? Date.now)();
-  const record =
+  const stored =
     options.record === undefined
       ? await deps.deliveries.get(workspaceId, deliveryId)
-      : options.record;
+      : (options.record ?? undefined);
   const message = options.message;
-  if (!record && !message) return { outcome: "not-found" };
+  if (!stored && !message) return { outcome: "not-found" };
 
-  // An abandoned claim (its resender died before queuing) is taken over, from any copy.
-  const abandoned = record?.status === "pending" && claimExpired(record, now, deps.leaseMs);
-  const expected = options.expectedGeneration;
-  if (record && expected !== undefined && record.generation > expected && !abandoned) {
-    return { outcome: "stale" };
-  }
-  if (record?.status === "pending" && !abandoned) return { outcome: "in-flight" };
+  const decision = onResend({
+    stored,
+    now,
+    leaseMs: deps.leaseMs ?? DEFAULT_CLAIM_LEASE_MS,
+    expectedGeneration: options.expectedGeneration ?? message?.g,
+  });
+  if (decision.kind === "refuse") return { outcome: decision.reason };
 
-  const eventId = record?.eventId ?? message?.e ?? "";
+  const subscriptionId = stored?.subscriptionId ?? message?.s ?? "";
+  const subscription = await subscriptionState(workspaceId, subscriptionId, deps, options);
+  if (subscription !== "enabled") return { outcome: `subscription-${subscription}` };
+  const eventId = stored?.eventId ?? message?.e ?? "";
   const event = await deps.events.get(workspaceId, eventId);
   if (!event) return { outcome: "expired" };
 
-  const from = record?.generation;
-  const generation = (from ?? message?.g ?? -1) + 1;
-  const claim = {
+  const run: RunContext = {
     workspaceId,
     deliveryId,
     eventId,
-    event: record?.event ?? event.name,
-    subscriptionId: record?.subscriptionId ?? message?.s ?? "",
-    fromGeneration: from,
-    toGeneration: generation,
-    trimAttempts: trimmed(record),
-    now: new Date(now).toISOString(),
-    expiresAt: expiresAt(now, deps.retentionSeconds),
+    event: stored?.event ?? event.name,
+    subscriptionId,
+    generation: decision.generation,
+    now,
   };
-  if (!(await deps.deliveries.claimForResend(claim))) return { outcome: "in-flight" };
+  const claim = claimed(stored, run);
+  if (!(await deps.deliveries.put(claim, decision.guard))) return { outcome: "in-flight" };
   try {
-    await deps.events.extend(workspaceId, eventId, claim.expiresAt);
+    await deps.events.extend(workspaceId, eventId, now);
     await deps.queue.enqueue([
       {
         v: 1,
         w: workspaceId,
         d: deliveryId,
         e: eventId,
-        n: claim.event,
-        s: claim.subscriptionId,
-        g: generation,
-        a: 0,
+        n: run.event,
+        s: subscriptionId,
+        g: decision.generation,
       },
     ]);
   } catch (error) {
     // Give the claim up so that a retry can take it at once instead of after the lease.
-    await deps.deliveries.releaseClaim(workspaceId, deliveryId, generation).catch(() => {});
+    await deps.deliveries.put(released(claim, now), guardOf(claim)).catch(() => {});
     throw error;
   }
-  return { outcome: "queued", generation };
+  // Off the sweep's watch list. If this write is lost, the sweep re-queues the claim after
+  // the lease: the message queued above then turns stale, and one run still goes on.
+  await deps.deliveries.put(confirmedQueued(claim, now), guardOf(claim)).catch(() => false);
+  return { outcome: "queued", generation: decision.generation };
 }
 
-const claimExpired = (record: Delivery, now: number, leaseMs = DEFAULT_LEASE_MS): boolean =>
-  !record.pendingSince || Date.parse(record.pendingSince) + leaseMs <= now;
-
-/** Indices of the attempts to drop so that at most KEPT_ATTEMPTS remain, the first kept. */
-function trimmed(record: Delivery | null | undefined): number[] {
-  const excess = (record?.attempts.length ?? 0) - KEPT_ATTEMPTS;
-  return excess > 0 ? Array.from({ length: excess }, (_, i) => i + 1) : [];
+async function subscriptionState(
+  workspaceId: string,
+  id: string,
+  deps: ResendDeps,
+  options: ResendOptions,
+): Promise<"enabled" | "disabled" | "deleted"> {
+  const cache = options.subscriptionCache;
+  let enabled = cache?.get(id);
+  if (enabled === undefined) {
+    enabled = (await deps.subscriptions.getSubscription(workspaceId, id))?.enabled ?? null;
+    cache?.set(id, enabled);
+  }
+  return enabled === null ? "deleted" : enabled ? "enabled" : "disabled";
 }
 
+/** What a job did with each item: counts, and every item it could not resend, with why. */
 export interface Tally {
   queued: number;
+  /** Left alone: another resend has it, or it was resent since. */
   skipped: number;
-  expired: number;
+  errors: Array<{ id: string; reason: string }>;
 }
 
-function count(tally: Tally, outcome: ResendOutcome) {
-  if (outcome === "queued") tally.queued++;
-  else if (outcome === "expired") tally.expired++;
-  else tally.skipped++;
+const emptyTally = (): Tally => ({ queued: 0, skipped: 0, errors: [] });
+
+function count(tally: Tally, id: string, result: ResendResult | Error) {
+  if (result instanceof Error) {
+    tally.errors.push({ id, reason: `internal error (${result.name})` });
+  } else if (result.outcome === "queued") {
+    tally.queued++;
+  } else if (result.outcome === "in-flight" || result.outcome === "stale") {
+    tally.skipped++;
+  } else {
+    tally.errors.push({ id, reason: result.outcome });
+  }
 }
 
-/** Runs `work` over `items`, `width` at a time. */
-async function inParallel<T, R>(items: readonly T[], width: number, work: (item: T) => Promise<R>) {
-  const results: R[] = [];
+/** Runs `work` over `items`, `width` at a time; one item's failure is its own. */
+async function eachSettled<T, R>(
+  items: readonly T[],
+  width: number,
+  work: (item: T) => Promise<R>,
+): Promise<Array<R | Error>> {
+  const results: Array<R | Error> = [];
   for (let offset = 0; offset < items.length; offset += width) {
-    results.push(...(await Promise.all(items.slice(offset, offset + width).map(work))));
+    const settled = await Promise.allSettled(items.slice(offset, offset + width).map(work));
+    for (const outcome of settled) {
+      results.push(
+        outcome.status === "fulfilled"
+          ? outcome.value
+          : outcome.reason instanceof Error
+            ? outcome.reason
+            : new Error(String(outcome.reason)),
+      );
+    }
   }
   return results;
 }
@@ -156,92 +206,70 @@ export interface DeadLetterFilter {
   event?: DeliveryMessage["n"] | undefined;
 }
 
-export interface DeadLetterSummary {
-  /** Deliveries that failed for good and wait to be resent. */
+export interface DeadLetterView {
+  /** Failed deliveries waiting to be resent (at least this many when not `depthExact`). */
   depth: number;
-  /** Deliveries claimed by a resend that has not reached its first attempt yet. */
-  pending: number;
+  depthExact: boolean;
+  /** The dead letter of the oldest event: when it failed, and how long ago. */
   oldestFailedAt: string | null;
   oldestAgeSeconds: number | null;
 }
 
-/** A workspace's view of its dead-letter queue, from its dead-letter index. */
+/** Index entries GET /v1/dlq reads at most to count (a counter costs every failure a write). */
+export const DEAD_LETTER_COUNT_BUDGET = 10_000;
+
+/** A workspace's view of its dead letters, from its dead-letter index, with bounded work. */
 export async function deadLetterSummary(
   workspaceId: string,
   filter: DeadLetterFilter,
   deps: Pick<ResendDeps, "deliveries" | "now">,
-): Promise<DeadLetterSummary> {
-  const summary: DeadLetterSummary = {
-    depth: 0,
-    pending: 0,
-    oldestFailedAt: null,
-    oldestAgeSeconds: null,
+): Promise<DeadLetterView> {
+  const summary = await deps.deliveries.summarizeDeadLetters(
+    workspaceId,
+    filter,
+    DEAD_LETTER_COUNT_BUDGET,
+  );
+  const oldestFailedAt = summary.oldest?.failedAt ?? null;
+  const now = (deps.now ?? Date.now)();
+  return {
+    depth: summary.count,
+    depthExact: summary.exact,
+    oldestFailedAt,
+    oldestAgeSeconds: oldestFailedAt
+      ? Math.max(0, Math.round((now - Date.parse(oldestFailedAt)) / 1000))
+      : null,
   };
-  for await (const item of deadLetters(workspaceId, filter, deps.deliveries)) {
-    if (item.status === "pending") {
-      summary.pending++;
-    } else if (item.status === "failed") {
-      summary.depth++;
-      if (item.failedAt && (!summary.oldestFailedAt || item.failedAt < summary.oldestFailedAt)) {
-        summary.oldestFailedAt = item.failedAt;
-      }
-    }
-  }
-  if (summary.oldestFailedAt) {
-    const now = (deps.now ?? Date.now)();
-    summary.oldestAgeSeconds = Math.max(
-      0,
-      Math.round((now - Date.parse(summary.oldestFailedAt)) / 1000),
-    );
-  }
-  return summary;
-}
-
-async function* deadLetters(
-  workspaceId: string,
-  filter: DeadLetterFilter,
-  store: DeliveryStore,
-): AsyncGenerator<DeadLetter> {
-  let after: string | undefined;
-  do {
-    const page = await store.listDeadLetters(workspaceId, filter, 100, after);
-    yield* page.items;
-    after = page.next;
-  } while (after);
 }
 
 export interface RedriveResult extends Tally {
-  /** Dead letters still waiting after this call (matching the filter). */
-  left: number;
+  /** Continue after this position; null when every dead letter matching the filter was seen. */
+  next: string | null;
 }
 
 /**
- * Resends up to `limit` of a workspace's dead letters (failed, or claimed by a resender that
- * died), oldest event first. Safe to run twice at once: each delivery is claimed by one.
+ * Resends one page of a workspace's dead letters (at most `limit`), oldest event first; call
+ * again with `next` for the following page. Safe to run twice at once: each delivery is
+ * claimed by one. An item that cannot be resent is reported, and the rest go on.
  */
 export async function redriveWorkspace(
   workspaceId: string,
   filter: DeadLetterFilter,
-  limit: number,
+  page: { limit: number; after?: string | undefined },
   deps: ResendDeps,
 ): Promise<RedriveResult> {
-  const now = (deps.now ?? Date.now)();
-  const tally: Tally = { queued: 0, skipped: 0, expired: 0 };
-  const candidates: DeadLetter[] = [];
-  for await (const item of deadLetters(workspaceId, filter, deps.deliveries)) {
-    const abandoned =
-      item.status === "pending" &&
-      (!item.pendingSince ||
-        Date.parse(item.pendingSince) + (deps.leaseMs ?? DEFAULT_LEASE_MS) <= now);
-    if (item.status === "failed" || abandoned) candidates.push(item);
-    if (candidates.length === limit) break;
-  }
-  const outcomes = await inParallel(candidates, 10, (item) =>
-    resendDelivery(workspaceId, item.id, deps, { expectedGeneration: item.generation }),
+  const found = await deps.deliveries.listDeadLetters(workspaceId, filter, page.limit, page.after);
+  const tally = emptyTally();
+  const subscriptionCache = new Map<string, boolean | null>();
+  const results = await eachSettled(found.items, 10, (item: DeadLetter) =>
+    resendDelivery(workspaceId, item.id, deps, {
+      expectedGeneration: item.generation,
+      subscriptionCache,
+    }),
   );
-  for (const { outcome } of outcomes) count(tally, outcome);
-  const after = await deadLetterSummary(workspaceId, filter, deps);
-  return { ...tally, left: after.depth };
+  found.items.forEach((item, index) => {
+    count(tally, item.id, results[index] as ResendResult | Error);
+  });
+  return { ...tally, next: found.next ?? null };
 }
 
 export interface ReplayWindow {
@@ -251,7 +279,7 @@ export interface ReplayWindow {
   subscriptionId?: string | undefined;
   statuses?: readonly DeliveryStatus[] | undefined;
   limit: number;
-  /** A delivery id to continue after (from a previous call's `next`). */
+  /** A position to continue after (from a previous call's `next`). */
   after?: string | undefined;
 }
 
@@ -260,7 +288,7 @@ export interface ReplayResult extends Tally {
   next: string | null;
 }
 
-/** Resends every delivery of a window (a replay: succeeded ones included, unless filtered). */
+/** Resends one page of a window's deliveries (a replay: succeeded ones too, unless filtered). */
 export async function replayWindow(
   workspaceId: string,
   window: ReplayWindow,
@@ -279,11 +307,19 @@ export async function replayWindow(
     window.limit,
     window.after,
   );
-  const tally: Tally = { queued: 0, skipped: 0, expired: 0 };
-  const outcomes = await inParallel(page.items, 10, (delivery) =>
-    resendDelivery(workspaceId, delivery.id, deps, { record: delivery }),
+  const tally = emptyTally();
+  const subscriptionCache = new Map<string, boolean | null>();
+  const results = await eachSettled(
+    page.items.filter((delivery) => !delivery.test),
+    10,
+    (delivery) =>
+      resendDelivery(workspaceId, delivery.id, deps, { record: delivery, subscriptionCache }),
   );
-  for (const { outcome } of outcomes) count(tally, outcome);
+  page.items
+    .filter((delivery) => !delivery.test)
+    .forEach((delivery, index) => {
+      count(tally, delivery.id, results[index] as ResendResult | Error);
+    });
   return { ...tally, next: page.next ?? null };
 }
 
@@ -298,12 +334,21 @@ export interface DrainResult {
   dropped: number;
   /** Left in the dead-letter queue: not matching the filter, over the limit, unreadable, or in flight. */
   skipped: number;
+  errors: Array<{ id: string; reason: string }>;
   /** Messages still in the dead-letter queue afterwards (approximate, as SQS reports it). */
   left: number;
 }
 
-/** How long a drain holds the messages it has received; far longer than it needs. */
-const DRAIN_HOLD_SECONDS = 300;
+/** How long a drain or a sweep holds the messages it has received; far longer than it needs. */
+const HOLD_SECONDS = 300;
+
+type JobDeps = ResendDeps & {
+  deadLetters: HoldingQueue;
+  stranded: HoldingQueue;
+  /** How many receives SQS allows before it moves a message to the stranded queue. */
+  maxReceiveCount: number;
+  log: Logger;
+};
 
 /**
  * The operator's drain of the SQS dead-letter queue (all workspaces, or filtered), up to
@@ -314,14 +359,14 @@ const DRAIN_HOLD_SECONDS = 300;
 export async function drainDeadLetterQueue(
   filter: DrainFilter,
   limit: number,
-  deps: ResendDeps & { deadLetters: DeadLetterQueue; log: Logger },
+  deps: JobDeps,
 ): Promise<DrainResult> {
-  const result: DrainResult = { moved: 0, dropped: 0, skipped: 0, left: 0 };
+  const result: DrainResult = { moved: 0, dropped: 0, skipped: 0, errors: [], left: 0 };
   const held: string[] = [];
   const seen = new Set<string>();
   try {
     while (result.moved < limit) {
-      const batch = (await deps.deadLetters.receive(DRAIN_HOLD_SECONDS)).filter((m) => {
+      const batch = (await deps.deadLetters.receive(HOLD_SECONDS)).filter((m) => {
         if (seen.has(m.messageId)) return false;
         seen.add(m.messageId);
         return true;
@@ -340,32 +385,35 @@ export async function drainDeadLetterQueue(
       const records = await deps.deliveries.getMany(
         wanted.map(({ message }) => ({ workspaceId: message.w, deliveryId: message.d })),
       );
-      const done: string[] = [];
-      const outcomes = await Promise.all(
-        wanted.map(({ message }) =>
-          resendDelivery(message.w, message.d, deps, {
-            expectedGeneration: message.g,
-            record: records.get(contextKey(message.w, message.d)) ?? null,
-            message,
-          }).catch((error) => {
-            deps.log.warn("resend failed; the message stays in the dead-letter queue", {
-              deliveryId: message.d,
-              ...describeError(error),
-            });
-            return { outcome: "in-flight" } as ResendResult;
-          }),
-        ),
+      const subscriptionCache = new Map<string, boolean | null>();
+      const outcomes = await eachSettled(wanted, 10, ({ message }) =>
+        resendDelivery(message.w, message.d, deps, {
+          expectedGeneration: message.g,
+          record: records.get(contextKey(message.w, message.d)) ?? null,
+          message,
+          subscriptionCache,
+        }),
       );
-      outcomes.forEach(({ outcome }, index) => {
-        const entry = wanted[index];
-        if (!entry) return;
-        if (outcome === "queued") {
+      const done: string[] = [];
+      outcomes.forEach((outcome, index) => {
+        const entry = wanted[index] as (typeof wanted)[number];
+        if (outcome instanceof Error) {
+          deps.log.warn("resend failed; the message stays in the dead-letter queue", {
+            deliveryId: entry.message.d,
+            ...describeError(outcome),
+          });
+          result.errors.push({ id: entry.message.d, reason: `internal error (${outcome.name})` });
+          held.push(entry.receiptHandle);
+        } else if (outcome.outcome === "queued") {
           result.moved++;
           done.push(entry.receiptHandle);
-        } else if (outcome === "stale" || outcome === "expired") {
+        } else if (outcome.outcome === "stale" || outcome.outcome === "expired") {
           result.dropped++;
           done.push(entry.receiptHandle);
         } else {
+          if (outcome.outcome !== "in-flight") {
+            result.errors.push({ id: entry.message.d, reason: outcome.outcome });
+          }
           result.skipped++;
           held.push(entry.receiptHandle);
         }
@@ -393,39 +441,178 @@ function matches(message: DeliveryMessage, filter: DrainFilter): boolean {
   );
 }
 
+export interface SweepResult {
+  /** Messages SQS gave up on whose runs were failed (now in the dead-letter queue and index). */
+  strandedFailed: number;
+  /** Messages SQS gave up on whose runs had already moved on or ended. */
+  strandedLeft: number;
+  /** Abandoned resend claims queued again. */
+  claimsRequeued: number;
+  /** Abandoned resend claims that cannot be sent any more, canceled with the reason. */
+  claimsCanceled: number;
+  /** Abandoned claims still there after the sweep (an alarm fires on any). */
+  claimsLeft: number;
+}
+
+/** At most this many abandoned claims are taken per sweep (the next sweep takes the rest). */
+const CLAIMS_PER_SWEEP = 500;
+
+/**
+ * Finishes what crashed halfway, on a schedule (every few minutes on AWS, every few seconds
+ * locally): messages SQS moved to the stranded queue after too many receives have their runs
+ * failed, visibly, and go on to the dead-letter queue; resend claims whose message was never
+ * confirmed sent are queued again (or canceled when there is nothing left to send).
+ */
+export async function sweep(deps: JobDeps): Promise<SweepResult> {
+  const now = (deps.now ?? Date.now)();
+  const result: SweepResult = {
+    strandedFailed: 0,
+    strandedLeft: 0,
+    claimsRequeued: 0,
+    claimsCanceled: 0,
+    claimsLeft: 0,
+  };
+
+  const seen = new Set<string>();
+  for (;;) {
+    const batch = (await deps.stranded.receive(HOLD_SECONDS)).filter((m) => !seen.has(m.messageId));
+    if (batch.length === 0) break;
+    const forward: string[] = [];
+    const done: string[] = [];
+    for (const received of batch) {
+      seen.add(received.messageId);
+      const message = decodeMessage(received.body);
+      if (!message) {
+        forward.push(received.body);
+        done.push(received.receiptHandle);
+        continue;
+      }
+      const outcome = await reconcileStranded(message, received.messageId, deps, now);
+      if (outcome === "failed") result.strandedFailed++;
+      else result.strandedLeft++;
+      if (outcome !== "leave") forward.push(received.body);
+      done.push(received.receiptHandle);
+    }
+    if (forward.length > 0) await deps.queue.sendToDeadLetter(forward);
+    await deps.stranded.remove(done);
+  }
+
+  const leaseMs = deps.leaseMs ?? DEFAULT_CLAIM_LEASE_MS;
+  const claims = await deps.deliveries.listUnqueuedClaims(
+    new Date(now - leaseMs).toISOString(),
+    CLAIMS_PER_SWEEP,
+  );
+  for (const claim of claims) {
+    try {
+      const outcome = await takeOverClaim(claim.workspaceId, claim.deliveryId, deps, now, leaseMs);
+      if (outcome === "queued") result.claimsRequeued++;
+      else if (outcome === "canceled") result.claimsCanceled++;
+    } catch (error) {
+      deps.log.warn("could not take over an abandoned claim", {
+        deliveryId: claim.deliveryId,
+        ...describeError(error),
+      });
+    }
+  }
+  result.claimsLeft = (
+    await deps.deliveries.listUnqueuedClaims(new Date(now - leaseMs).toISOString(), 1)
+  ).length;
+  return result;
+}
+
+/** failed: the run was failed now; dead-letter: it had failed already; leave: it moved on. */
+async function reconcileStranded(
+  message: DeliveryMessage,
+  messageId: string,
+  deps: JobDeps,
+  now: number,
+): Promise<"failed" | "dead-letter" | "leave"> {
+  for (let tries = 0; tries < 3; tries++) {
+    const stored = await deps.deliveries.get(message.w, message.d);
+    const decision = onStranded(stored, { messageId, generation: message.g });
+    if (decision.kind === "leave") {
+      const failedRun = stored?.status === "failed" && stored.generation === message.g;
+      return failedRun ? "dead-letter" : "leave";
+    }
+    const run: RunContext = {
+      workspaceId: message.w,
+      deliveryId: message.d,
+      eventId: message.e,
+      event: message.n,
+      subscriptionId: message.s,
+      generation: message.g,
+      now,
+    };
+    if (
+      await deps.deliveries.put(withStranded(stored, run, deps.maxReceiveCount), decision.guard)
+    ) {
+      return "failed";
+    }
+  }
+  throw new Error(`delivery ${message.d} kept changing while its stranded message was reconciled`);
+}
+
+async function takeOverClaim(
+  workspaceId: string,
+  deliveryId: string,
+  deps: JobDeps,
+  now: number,
+  leaseMs: number,
+): Promise<"queued" | "canceled" | "left"> {
+  const stored = await deps.deliveries.get(workspaceId, deliveryId);
+  if (!stored || !isAbandonedClaim(stored, now, leaseMs)) return "left";
+  const result = await resendDelivery(workspaceId, deliveryId, deps, { record: stored });
+  if (result.outcome === "queued") return "queued";
+  const reason: CancelReason | undefined =
+    result.outcome === "expired"
+      ? "event_expired"
+      : result.outcome === "subscription-deleted"
+        ? "subscription_deleted"
+        : result.outcome === "subscription-disabled"
+          ? "subscription_disabled"
+          : undefined;
+  if (!reason) return "left";
+  const canceled = withCancel(stored, { ...runOf(stored), now }, reason);
+  return (await deps.deliveries.put(canceled, guardOf(stored))) ? "canceled" : "left";
+}
+
+const runOf = (delivery: Delivery): Omit<RunContext, "now"> => ({
+  workspaceId: delivery.workspaceId,
+  deliveryId: delivery.id,
+  eventId: delivery.eventId,
+  event: delivery.event,
+  subscriptionId: delivery.subscriptionId,
+  generation: delivery.generation,
+});
+
 export type JobResult =
-  | ({ action: "redrive" } & DrainResult)
+  | ({ action: "drain" } & DrainResult)
   | {
       action: "resend";
       deliveryId: string;
       outcome: ResendOutcome;
       generation?: number | undefined;
     }
-  | ({ action: "replay" } & Tally);
+  | ({ action: "replay" } & Omit<Tally, "errors"> & { errors: Tally["errors"] })
+  | ({ action: "sweep" } & SweepResult);
 
-/** The resend function's three jobs (input: ResendJob in shared/schemas.ts). */
-export async function runResendJob(
-  job: ResendJob,
-  deps: ResendDeps & { deadLetters: DeadLetterQueue; log: Logger },
-): Promise<JobResult> {
+/** The resend function's jobs (input: ResendJob in shared/schemas.ts). */
+export async function runResendJob(job: ResendJob, deps: JobDeps): Promise<JobResult> {
   switch (job.action) {
-    case "redrive": {
+    case "drain": {
       const filter = {
         workspaceId: job.workspaceId,
         subscriptionId: job.subscriptionId,
         event: job.event,
       };
-      return {
-        action: "redrive",
-        ...(await drainDeadLetterQueue(filter, job.limit ?? 1000, deps)),
-      };
+      return { action: "drain", ...(await drainDeadLetterQueue(filter, job.limit ?? 1000, deps)) };
     }
     case "resend": {
       const result = await resendDelivery(job.workspaceId, job.deliveryId, deps);
       return { action: "resend", deliveryId: job.deliveryId, ...result };
     }
     case "replay": {
-      const total: Tally = { queued: 0, skipped: 0, expired: 0 };
+      const total = emptyTally();
       let remaining = job.limit ?? 1000;
       let after: string | undefined;
       do {
@@ -436,11 +623,13 @@ export async function runResendJob(
         );
         total.queued += page.queued;
         total.skipped += page.skipped;
-        total.expired += page.expired;
-        remaining -= page.queued + page.skipped + page.expired;
+        total.errors.push(...page.errors);
+        remaining -= page.queued + page.skipped + page.errors.length;
         after = page.next ?? undefined;
       } while (after && remaining > 0);
       return { action: "replay", ...total };
     }
+    case "sweep":
+      return { action: "sweep", ...(await sweep(deps)) };
   }
 }

@@ -3,12 +3,12 @@ import { EVENT_NAMES, type EventName } from "../catalog.ts";
 import type { RotatingSecret, StoredSecret, Subscription } from "../domain.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../errors.ts";
 import { newSubscriptionId } from "../ids.ts";
+import type { SubscriptionChanges, WorkspaceStore } from "../ports.ts";
 import type { RotateSecretInput, SubscriptionCreate, SubscriptionPatch } from "../schemas.ts";
 import { secretContext } from "../secrets/keyring.ts";
 import type { SecretSealer } from "../secrets/secret-box.ts";
 import { generateSecret, isWhsecSecret } from "../signing.ts";
 import { checkAddress, checkUrl, type NetworkPolicy } from "../ssrf.ts";
-import type { WorkspaceStore } from "../store/workspace-store.ts";
 
 export interface SubscriptionDeps {
   store: WorkspaceStore;
@@ -91,12 +91,11 @@ export async function updateSubscription(
   const at = new Date((deps.now ?? Date.now)()).toISOString();
   const enabling = patch.enabled === true && !current.enabled;
   const disabling = patch.enabled === false && current.enabled;
-  const next: Subscription = {
-    ...current,
-    url: patch.url ?? current.url,
-    events: patch.events ? normalizeEvents(patch.events) : current.events,
-    enabled: patch.enabled ?? current.enabled,
-    description: patch.description ?? current.description,
+  const changes: SubscriptionChanges = {
+    ...(patch.url !== undefined ? { url: patch.url } : {}),
+    ...(patch.events ? { events: normalizeEvents(patch.events) } : {}),
+    ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
+    ...(patch.description !== undefined ? { description: patch.description } : {}),
     ...(replaced
       ? {
           secret: secret === null ? null : await seal(secret, workspaceId, id, deps.secrets),
@@ -104,12 +103,9 @@ export async function updateSubscription(
         }
       : {}),
     ...(disabling ? { disabledReason: "Disabled by an admin.", disabledAt: at } : {}),
-    ...(enabling
-      ? { disabledReason: undefined, disabledAt: undefined, failingSince: undefined }
-      : {}),
-    updatedAt: laterThan(current.updatedAt, deps.now),
+    ...(enabling ? { disabledReason: undefined, disabledAt: undefined, resetHealth: true } : {}),
   };
-  await replace(next, current.updatedAt, deps.store);
+  const next = await change(current, changes, deps);
   const missedFrom = current.failingSince ?? current.disabledAt;
   return {
     subscription: next,
@@ -138,13 +134,14 @@ export async function rotateSecret(
     current.secret && grace > 0
       ? [{ ...current.secret, expiresAt: new Date(now + grace * 1000).toISOString() }]
       : [];
-  const next: Subscription = {
-    ...current,
-    secret: await seal(secret, workspaceId, id, deps.secrets),
-    previousSecrets: [...retiring, ...still].slice(0, MAX_ROTATING),
-    updatedAt: laterThan(current.updatedAt, deps.now),
-  };
-  await replace(next, current.updatedAt, deps.store);
+  const next = await change(
+    current,
+    {
+      secret: await seal(secret, workspaceId, id, deps.secrets),
+      previousSecrets: [...retiring, ...still].slice(0, MAX_ROTATING),
+    },
+    deps,
+  );
   return { subscription: next, secret };
 }
 
@@ -167,10 +164,40 @@ export async function seal(
   };
 }
 
-async function replace(next: Subscription, previousUpdatedAt: string, store: WorkspaceStore) {
-  if (!(await store.replaceSubscription(next, previousUpdatedAt))) {
+/**
+ * Writes only the changed fields (the endpoint's health is the deliver function's, and is
+ * never written back from what this caller read), if nobody changed the subscription since.
+ */
+async function change(
+  current: Subscription,
+  changes: SubscriptionChanges,
+  deps: SubscriptionDeps,
+): Promise<Subscription> {
+  const updatedAt = laterThan(current.updatedAt, deps.now);
+  const { resetHealth, ...fields } = changes;
+  const written = await deps.store.updateSubscription(
+    current.workspaceId,
+    current.id,
+    changes,
+    updatedAt,
+    current.updatedAt,
+  );
+  if (!written) {
     throw new ConflictError("The subscription changed while this update ran; read it and retry.");
   }
+  return {
+    ...current,
+    ...fields,
+    ...(resetHealth
+      ? {
+          failingSince: undefined,
+          lastFailureAt: undefined,
+          recentFailures: undefined,
+          recentSince: undefined,
+        }
+      : {}),
+    updatedAt,
+  };
 }
 
 /**

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import { createSqsClient } from "../../shared/aws.ts";
 import { silentLogger } from "../../shared/log.ts";
-import { SqsDeadLetterQueue } from "../../shared/queue/dead-letter-queue.ts";
+import { SqsHoldingQueue } from "../../shared/queue/holding-queue.ts";
 import { api, eventually } from "../helpers/api-client.ts";
 import { webhooks } from "../helpers/cli.ts";
 import { startServer, type TestServer } from "../helpers/http-server.ts";
@@ -40,7 +40,7 @@ afterAll(async () => {
 });
 
 const sqsDeadLetters = () =>
-  new SqsDeadLetterQueue(createSqsClient(), process.env.WEBHOOKS_DLQ_URL ?? "").depth();
+  new SqsHoldingQueue(createSqsClient(), process.env.WEBHOOKS_DLQ_URL ?? "").depth();
 
 describe("failure path through the CLI", () => {
   let deliveryId: string;

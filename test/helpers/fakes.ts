@@ -1,27 +1,41 @@
 /**
- * Small in-memory stand-ins for the ports, for use-case unit tests only. The adapters behind
- * these ports are tested against dynalite and fauxqs in test/integration.
+ * Small in-memory stand-ins for the ports, for use-case tests. They keep no rules of their
+ * own: the delivery store stores the very items the DynamoDB store would write (the shared
+ * mapping in shared/store/items.ts, trimmed to the same budget) and decides its conditional
+ * writes with the lifecycle's `guardHolds`, so the fake cannot drift from the real store —
+ * and the model-based suite (test/model) runs the same sequences against both.
  */
 import type {
   ApiKey,
-  Delivery,
   DeliveryMessage,
+  EndpointHealth,
   StoredEvent,
   Subscription,
 } from "../../shared/domain.ts";
-import type { SendRequest, SendResult, WebhookSender } from "../../shared/http/sender.ts";
-import type { DeliveryQueue, VisibilityChange } from "../../shared/queue/delivery-queue.ts";
+import { type Guard, guardHolds } from "../../shared/lifecycle.ts";
 import {
-  type AttemptRecord,
   contextKey,
   type DeliveryContext,
   type DeliveryFilter,
+  type DeliveryQueue,
   type DeliveryRef,
   type DeliveryStore,
-  type PendingClaim,
-} from "../../shared/store/delivery-store.ts";
-import type { CreateEventResult, EventStore } from "../../shared/store/event-store.ts";
-import type { SubscriptionHealth, WorkspaceStore } from "../../shared/store/workspace-store.ts";
+  type EventStore,
+  type SendRequest,
+  type SendResult,
+  type SubscriptionChanges,
+  type SubscriptionHealth,
+  type VisibilityChange,
+  type WebhookSender,
+  type WorkspaceStore,
+} from "../../shared/ports.ts";
+import {
+  deliveryToItem,
+  fitToBudget,
+  itemToDeadLetter,
+  itemToDelivery,
+} from "../../shared/store/items.ts";
+import { type Item, key, workspaceOf } from "../../shared/store/table.ts";
 
 export class FakeQueue implements DeliveryQueue {
   sent: DeliveryMessage[] = [];
@@ -29,6 +43,8 @@ export class FakeQueue implements DeliveryQueue {
   visibility: VisibilityChange[] = [];
   failEnqueue = 0;
   failDeadLetter = false;
+  /** Receipt handles whose visibility change fails (as entries failing inside a 200 do). */
+  refuseVisibility = new Set<string>();
 
   async enqueue(messages: readonly DeliveryMessage[]) {
     if (this.failEnqueue > 0) {
@@ -38,7 +54,10 @@ export class FakeQueue implements DeliveryQueue {
     this.sent.push(...messages);
   }
   async changeVisibility(changes: readonly VisibilityChange[]) {
-    this.visibility.push(...changes);
+    this.visibility.push(...changes.filter((c) => !this.refuseVisibility.has(c.receiptHandle)));
+    return changes
+      .filter((c) => this.refuseVisibility.has(c.receiptHandle))
+      .map((c) => c.receiptHandle);
   }
   async sendToDeadLetter(bodies: readonly string[]) {
     if (this.failDeadLetter) throw new Error("DLQ is down");
@@ -48,201 +67,25 @@ export class FakeQueue implements DeliveryQueue {
 
 export class FakeEventStore implements EventStore {
   events = new Map<string, StoredEvent>();
-  fannedOut = new Set<string>();
+  extended: string[] = [];
 
-  async create(event: StoredEvent): Promise<CreateEventResult> {
-    const key = `${event.workspaceId}/${event.id}`;
+  async create(event: StoredEvent) {
+    const key = contextKey(event.workspaceId, event.id);
     const existing = this.events.get(key);
-    if (existing) return { created: false, existing, fannedOut: this.fannedOut.has(key) };
+    if (existing) return { created: false, existing } as const;
     this.events.set(key, event);
-    return { created: true };
-  }
-  async markFannedOut(workspaceId: string, eventId: string) {
-    this.fannedOut.add(`${workspaceId}/${eventId}`);
+    return { created: true } as const;
   }
   async get(workspaceId: string, eventId: string) {
-    return this.events.get(`${workspaceId}/${eventId}`);
+    return this.events.get(contextKey(workspaceId, eventId));
   }
-  extended: string[] = [];
   async extend(workspaceId: string, eventId: string) {
-    this.extended.push(`${workspaceId}/${eventId}`);
+    this.extended.push(contextKey(workspaceId, eventId));
   }
 }
 
-export class FakeDeliveryStore implements DeliveryStore {
-  subscriptions = new Map<string, Subscription>();
-  deliveries = new Map<string, Delivery>();
-  events = new Map<string, StoredEvent>();
-  records: AttemptRecord[] = [];
-  failLoad = false;
-
-  async loadContext(refs: readonly DeliveryRef[]): Promise<DeliveryContext> {
-    if (this.failLoad) throw new Error("DynamoDB is down");
-    const context: DeliveryContext = {
-      subscriptions: new Map(),
-      deliveries: new Map(),
-      events: new Map(),
-    };
-    for (const ref of refs) {
-      const sub = this.subscriptions.get(contextKey(ref.workspaceId, ref.subscriptionId));
-      const delivery = ref.withRecord
-        ? this.deliveries.get(contextKey(ref.workspaceId, ref.deliveryId))
-        : undefined;
-      const event = this.events.get(contextKey(ref.workspaceId, ref.eventId));
-      if (sub) context.subscriptions.set(contextKey(ref.workspaceId, sub.id), structuredClone(sub));
-      if (delivery)
-        context.deliveries.set(contextKey(ref.workspaceId, delivery.id), structuredClone(delivery));
-      if (event) context.events.set(contextKey(ref.workspaceId, event.id), event);
-    }
-    return context;
-  }
-
-  async getMany(refs: ReadonlyArray<{ workspaceId: string; deliveryId: string }>) {
-    const found = new Map<string, Delivery>();
-    for (const ref of refs) {
-      const delivery = this.deliveries.get(contextKey(ref.workspaceId, ref.deliveryId));
-      if (delivery)
-        found.set(contextKey(ref.workspaceId, ref.deliveryId), structuredClone(delivery));
-    }
-    return found;
-  }
-
-  async claimForResend(claim: PendingClaim) {
-    const key = contextKey(claim.workspaceId, claim.deliveryId);
-    const current = this.deliveries.get(key);
-    if (
-      claim.fromGeneration === undefined ? current : current?.generation !== claim.fromGeneration
-    ) {
-      return false;
-    }
-    this.deliveries.set(key, {
-      id: claim.deliveryId,
-      workspaceId: claim.workspaceId,
-      eventId: claim.eventId,
-      event: claim.event,
-      subscriptionId: claim.subscriptionId,
-      attemptCount: current?.attemptCount ?? 0,
-      attempts: (current?.attempts ?? []).filter(
-        (_a, index) => !claim.trimAttempts.includes(index),
-      ),
-      createdAt: current?.createdAt ?? claim.now,
-      lastError: current?.lastError,
-      status: "pending",
-      generation: claim.toGeneration,
-      pendingSince: claim.now,
-      updatedAt: claim.now,
-    });
-    return true;
-  }
-
-  async releaseClaim(workspaceId: string, deliveryId: string, generation: number) {
-    const current = this.deliveries.get(contextKey(workspaceId, deliveryId));
-    if (current?.generation === generation && current.status === "pending") {
-      current.pendingSince = "1970-01-01T00:00:00.000Z";
-    }
-  }
-
-  async listDeadLetters(
-    workspaceId: string,
-    filter: Pick<DeliveryFilter, "subscriptionId" | "event">,
-  ) {
-    const items = [...this.deliveries.values()]
-      .filter(
-        (d) => d.workspaceId === workspaceId && (d.status === "failed" || d.status === "pending"),
-      )
-      .filter((d) => !filter.subscriptionId || d.subscriptionId === filter.subscriptionId)
-      .filter((d) => !filter.event || d.event === filter.event)
-      .sort((a, b) => a.id.localeCompare(b.id))
-      .map((d) => ({
-        id: d.id,
-        subscriptionId: d.subscriptionId,
-        event: d.event,
-        status: d.status,
-        generation: d.generation,
-        failedAt: d.failedAt,
-        pendingSince: d.pendingSince,
-      }));
-    return { items };
-  }
-
-  async recordAttempt(record: AttemptRecord): Promise<"recorded" | "stale"> {
-    const key = contextKey(record.workspaceId, record.deliveryId);
-    const current = this.deliveries.get(key);
-    if (current && current.generation > record.generation) return "stale";
-    this.records.push(record);
-    this.deliveries.set(key, {
-      id: record.deliveryId,
-      workspaceId: record.workspaceId,
-      eventId: record.eventId,
-      event: record.event,
-      subscriptionId: record.subscriptionId,
-      status: record.status,
-      generation: record.generation,
-      attemptCount: (current?.attemptCount ?? 0) + 1,
-      attempts: [...(current?.attempts ?? []), record.attempt],
-      createdAt: current?.createdAt ?? record.now,
-      updatedAt: record.now,
-      nextAttemptAt: record.attempt.nextAttemptAt,
-      lastError: record.lastError,
-      failedAt: record.status === "failed" ? record.now : undefined,
-      owner: record.owner,
-    });
-    return "recorded";
-  }
-
-  async get(workspaceId: string, deliveryId: string) {
-    return this.deliveries.get(contextKey(workspaceId, deliveryId));
-  }
-  async list() {
-    return { items: [...this.deliveries.values()] };
-  }
-}
-
-/** Answers from a script keyed by URL; records every request and when it started and ended. */
-export class ScriptedSender implements WebhookSender {
-  requests: Array<SendRequest & { startedAt: number; endedAt?: number }> = [];
-  readonly answer: (request: SendRequest) => SendResult | Promise<SendResult>;
-  constructor(answer: (request: SendRequest) => SendResult | Promise<SendResult>) {
-    this.answer = answer;
-  }
-  async send(request: SendRequest): Promise<SendResult> {
-    const entry = { ...request, startedAt: performance.now() } as SendRequest & {
-      startedAt: number;
-      endedAt?: number;
-    };
-    this.requests.push(entry);
-    const result = await this.answer(request);
-    entry.endedAt = performance.now();
-    return result;
-  }
-}
-
-export const ok = (status = 200, headers: Record<string, string> = {}): SendResult => ({
-  kind: "response",
-  status,
-  headers,
-  body: "ok",
-  bodyTruncated: false,
-  durationMs: 3,
-});
-
-/** Records what the deliver function says about endpoint health. */
-export class FakeHealth implements SubscriptionHealth {
-  calls: string[] = [];
-  async markFailing(_workspaceId: string, id: string, since: string) {
-    this.calls.push(`failing ${id} since ${since}`);
-  }
-  async markHealthy(_workspaceId: string, id: string) {
-    this.calls.push(`healthy ${id}`);
-  }
-  async disableFailing(_workspaceId: string, id: string, failingSince: string) {
-    this.calls.push(`disable ${id} failing since ${failingSince}`);
-    return true;
-  }
-}
-
-/** Keys and subscriptions in memory, with the optimistic lock the real store has. */
-export class FakeWorkspaceStore implements WorkspaceStore {
+/** Keys and subscriptions in memory, with the optimistic lock and the health writes the real store has. */
+export class FakeWorkspaceStore implements WorkspaceStore, SubscriptionHealth {
   keys: ApiKey[] = [];
   subscriptions = new Map<string, Subscription>();
 
@@ -269,7 +112,9 @@ export class FakeWorkspaceStore implements WorkspaceStore {
     return key;
   }
   async listSubscriptions(workspaceId: string) {
-    return [...this.subscriptions.values()].filter((s) => s.workspaceId === workspaceId);
+    return [...this.subscriptions.values()]
+      .filter((s) => s.workspaceId === workspaceId)
+      .map((s) => structuredClone(s));
   }
   async getSubscription(workspaceId: string, id: string) {
     const found = this.subscriptions.get(id);
@@ -278,10 +123,23 @@ export class FakeWorkspaceStore implements WorkspaceStore {
   async createSubscription(subscription: Subscription) {
     this.subscriptions.set(subscription.id, structuredClone(subscription));
   }
-  async replaceSubscription(subscription: Subscription, previousUpdatedAt: string) {
-    const current = this.subscriptions.get(subscription.id);
-    if (!current || current.updatedAt !== previousUpdatedAt) return false;
-    this.subscriptions.set(subscription.id, structuredClone(subscription));
+  async updateSubscription(
+    workspaceId: string,
+    id: string,
+    changes: SubscriptionChanges,
+    updatedAt: string,
+    previousUpdatedAt: string,
+  ) {
+    const current = this.subscriptions.get(id);
+    if (current?.workspaceId !== workspaceId || current.updatedAt !== previousUpdatedAt) {
+      return false;
+    }
+    const { resetHealth, ...fields } = changes;
+    const next: Subscription = { ...current, ...structuredClone(fields), updatedAt };
+    if (resetHealth) {
+      for (const field of HEALTH) delete next[field];
+    }
+    this.subscriptions.set(id, next);
     return true;
   }
   async deleteSubscription(workspaceId: string, id: string) {
@@ -289,4 +147,218 @@ export class FakeWorkspaceStore implements WorkspaceStore {
     if (current?.workspaceId !== workspaceId) return false;
     return this.subscriptions.delete(id);
   }
+
+  // Endpoint health, under the same conditions as the DynamoDB store.
+  async markFailing(_workspaceId: string, id: string, at: string) {
+    return this.#health(id, (s) => !s.failingSince, {
+      failingSince: at,
+      lastFailureAt: at,
+      recentFailures: 1,
+      recentSince: at,
+    });
+  }
+  async countFailure(
+    _workspaceId: string,
+    id: string,
+    health: Required<Pick<EndpointHealth, "recentFailures" | "recentSince">>,
+    at: string,
+    countedBefore: string,
+  ) {
+    return this.#health(
+      id,
+      (s) => s.failingSince !== undefined && (!s.lastFailureAt || s.lastFailureAt < countedBefore),
+      { lastFailureAt: at, ...health },
+    );
+  }
+  async markHealthy(_workspaceId: string, id: string) {
+    const current = this.subscriptions.get(id);
+    if (!current?.failingSince) return false;
+    for (const field of HEALTH) delete current[field];
+    return true;
+  }
+  async disableFailing(
+    _workspaceId: string,
+    id: string,
+    failingSince: string,
+    reason: string,
+    at: string,
+  ) {
+    return this.#health(id, (s) => s.enabled && s.failingSince === failingSince, {
+      enabled: false,
+      disabledReason: reason,
+      disabledAt: at,
+    });
+  }
+  #health(id: string, when: (s: Subscription) => boolean, set: Partial<Subscription>) {
+    const current = this.subscriptions.get(id);
+    if (!current || !when(current)) return Promise.resolve(false);
+    Object.assign(current, set);
+    return Promise.resolve(true);
+  }
 }
+
+const HEALTH = ["failingSince", "lastFailureAt", "recentFailures", "recentSince"] as const;
+
+/**
+ * Delivery records as the DynamoDB store keeps them: items from the shared mapping, written
+ * under the lifecycle's guards; the dead-letter index and the sweep's watch list are read off
+ * the items' index attributes, exactly as DynamoDB's sparse index would hold them.
+ */
+export class FakeDeliveryStore implements DeliveryStore {
+  readonly items = new Map<string, Item>();
+  readonly workspaces: FakeWorkspaceStore;
+  readonly eventStore: FakeEventStore;
+  failLoad = false;
+
+  readonly retentionSeconds: number;
+
+  constructor(
+    workspaces = new FakeWorkspaceStore(),
+    events = new FakeEventStore(),
+    retentionSeconds = 30 * 86_400,
+  ) {
+    this.workspaces = workspaces;
+    this.eventStore = events;
+    this.retentionSeconds = retentionSeconds;
+  }
+
+  async loadContext(refs: readonly DeliveryRef[]): Promise<DeliveryContext> {
+    if (this.failLoad) throw new Error("DynamoDB is down");
+    const context: DeliveryContext = {
+      subscriptions: new Map(),
+      deliveries: new Map(),
+      events: new Map(),
+    };
+    for (const ref of refs) {
+      const sub = await this.workspaces.getSubscription(ref.workspaceId, ref.subscriptionId);
+      const event = await this.eventStore.get(ref.workspaceId, ref.eventId);
+      const delivery = ref.withRecord ? await this.get(ref.workspaceId, ref.deliveryId) : undefined;
+      if (sub) context.subscriptions.set(contextKey(ref.workspaceId, sub.id), sub);
+      if (event) context.events.set(contextKey(ref.workspaceId, event.id), event);
+      if (delivery) context.deliveries.set(contextKey(ref.workspaceId, delivery.id), delivery);
+    }
+    return context;
+  }
+
+  async get(workspaceId: string, deliveryId: string) {
+    const item = this.items.get(itemKey(workspaceId, deliveryId));
+    return item ? itemToDelivery(workspaceId, structuredClone(item)) : undefined;
+  }
+
+  async getMany(refs: ReadonlyArray<{ workspaceId: string; deliveryId: string }>) {
+    const found = new Map<string, Awaited<ReturnType<FakeDeliveryStore["get"]>> & object>();
+    for (const ref of refs) {
+      const delivery = await this.get(ref.workspaceId, ref.deliveryId);
+      if (delivery) found.set(contextKey(ref.workspaceId, ref.deliveryId), delivery);
+    }
+    return found;
+  }
+
+  async put(next: Parameters<DeliveryStore["put"]>[0], guard: Guard) {
+    const stored = await this.get(next.workspaceId, next.id);
+    if (!guardHolds(guard, stored)) return false;
+    this.items.set(
+      itemKey(next.workspaceId, next.id),
+      structuredClone(deliveryToItem(fitToBudget(next), this.retentionSeconds)),
+    );
+    return true;
+  }
+
+  async list(workspaceId: string, filter: DeliveryFilter, limit: number, after?: string) {
+    const statuses = filter.status === undefined ? undefined : [filter.status].flat();
+    const all = [...this.items.values()]
+      .filter((item) => workspaceOf(item.pk as string) === workspaceId)
+      .map((item) => itemToDelivery(workspaceId, structuredClone(item)))
+      .filter((d) => !statuses || statuses.includes(d.status))
+      .filter((d) => !filter.subscriptionId || d.subscriptionId === filter.subscriptionId)
+      .filter((d) => !filter.event || d.event === filter.event)
+      .filter((d) => !filter.idRange || (d.id >= filter.idRange.from && d.id <= filter.idRange.to))
+      .filter((d) => after === undefined || d.id < after)
+      .sort((a, b) => (a.id < b.id ? 1 : -1));
+    const items = all.slice(0, limit);
+    return { items, next: all.length > limit ? items.at(-1)?.id : undefined };
+  }
+
+  #deadLetterItems(workspaceId: string, filter: Pick<DeliveryFilter, "subscriptionId" | "event">) {
+    return [...this.items.values()]
+      .filter((item) => (item.dlqPk as string | undefined)?.startsWith(`WS#${workspaceId}#DEAD#`))
+      .filter((item) => !filter.subscriptionId || item.subscriptionId === filter.subscriptionId)
+      .filter((item) => !filter.event || item.event === filter.event)
+      .sort((a, b) => ((a.dlqSk as string) < (b.dlqSk as string) ? -1 : 1));
+  }
+
+  async listDeadLetters(
+    workspaceId: string,
+    filter: Pick<DeliveryFilter, "subscriptionId" | "event">,
+    limit: number,
+    after?: string,
+  ) {
+    const all = this.#deadLetterItems(workspaceId, filter).filter(
+      (item) => after === undefined || (item.dlqSk as string) > after,
+    );
+    const items = all.slice(0, limit).map((item) => itemToDeadLetter(structuredClone(item)));
+    return { items, next: all.length > limit ? items.at(-1)?.id : undefined };
+  }
+
+  async summarizeDeadLetters(
+    workspaceId: string,
+    filter: Pick<DeliveryFilter, "subscriptionId" | "event">,
+    budget: number,
+  ) {
+    const all = this.#deadLetterItems(workspaceId, filter);
+    const first = all[0];
+    return {
+      count: Math.min(all.length, budget),
+      exact: all.length <= budget,
+      oldest: first ? itemToDeadLetter(structuredClone(first)) : undefined,
+    };
+  }
+
+  async listUnqueuedClaims(claimedBefore: string, limit: number) {
+    return [...this.items.values()]
+      .filter((item) => (item.dlqPk as string | undefined)?.startsWith("SWEEP#"))
+      .filter((item) => (item.dlqSk as string) < claimedBefore)
+      .slice(0, limit)
+      .map((item) => ({
+        workspaceId: workspaceOf(item.pk as string),
+        deliveryId: item.sk as string,
+      }));
+  }
+}
+
+const itemKey = (workspaceId: string, deliveryId: string): string => {
+  const { pk, sk } = key.delivery(workspaceId, deliveryId);
+  return `${pk}|${sk}`;
+};
+
+/** Answers from a script keyed by URL; records every request and when it started and ended. */
+export class ScriptedSender implements WebhookSender {
+  requests: Array<SendRequest & { startedAt: number; endedAt?: number }> = [];
+  readonly answer: (request: SendRequest) => SendResult | Promise<SendResult>;
+  constructor(answer: (request: SendRequest) => SendResult | Promise<SendResult>) {
+    this.answer = answer;
+  }
+  async send(request: SendRequest): Promise<SendResult> {
+    const entry = { ...request, startedAt: performance.now() } as SendRequest & {
+      startedAt: number;
+      endedAt?: number;
+    };
+    this.requests.push(entry);
+    const result = await this.answer(request);
+    entry.endedAt = performance.now();
+    return result;
+  }
+}
+
+export const ok = (
+  status = 200,
+  headers: Record<string, string> = {},
+  body = "ok",
+): SendResult => ({
+  kind: "response",
+  status,
+  headers,
+  body: Buffer.from(body),
+  bodyTruncated: false,
+  durationMs: 3,
+});

@@ -22,7 +22,6 @@ const message = (i: number): DeliveryMessage => ({
   n: "task.created",
   s: `sub_${i}`,
   g: 0,
-  a: 0,
 });
 
 async function drain(url: string, visibility = 30) {

@@ -69,14 +69,50 @@ describe("DynamoWorkspaceStore (dynalite)", () => {
     expect(await store.revokeKey("gamma", "key_nope", "x")).toBeUndefined();
   });
 
-  it("replaces a subscription only if nobody changed it meanwhile", async () => {
+  it("changes a subscription only if nobody changed it meanwhile", async () => {
     const sub = subscription("epsilon");
     await store.createSubscription(sub);
-    const first = { ...sub, url: "https://a.example.com/", updatedAt: "2026-11-26T10:00:01.000Z" };
-    const second = { ...sub, url: "https://b.example.com/", updatedAt: "2026-11-26T10:00:02.000Z" };
-    expect(await store.replaceSubscription(first, sub.updatedAt)).toBe(true);
-    expect(await store.replaceSubscription(second, sub.updatedAt)).toBe(false);
+    const change = (url: string, at: string) =>
+      store.updateSubscription("epsilon", sub.id, { url }, at, sub.updatedAt);
+    expect(await change("https://a.example.com/", "2026-11-26T10:00:01.000Z")).toBe(true);
+    expect(await change("https://b.example.com/", "2026-11-26T10:00:02.000Z")).toBe(false);
     expect((await store.getSubscription("epsilon", sub.id))?.url).toBe("https://a.example.com/");
+  });
+
+  it("writes an admin's change field by field: the endpoint's health recorded meanwhile stays", async () => {
+    const sub = subscription("eta");
+    await store.createSubscription(sub);
+    // The deliver function records a failure after the admin read the subscription…
+    await store.markFailing("eta", sub.id, "2026-11-26T10:00:05.000Z");
+    // …and the admin's change (description, a new secret) does not write back what it read.
+    expect(
+      await store.updateSubscription(
+        "eta",
+        sub.id,
+        { description: "renamed", secret: null },
+        "2026-11-26T10:00:06.000Z",
+        sub.updatedAt,
+      ),
+    ).toBe(true);
+    const stored = await store.getSubscription("eta", sub.id);
+    expect(stored).toMatchObject({
+      description: "renamed",
+      secret: null,
+      failingSince: "2026-11-26T10:00:05.000Z",
+      recentFailures: 1,
+    });
+    // Enabling again forgets the outage, in the same write.
+    await store.updateSubscription(
+      "eta",
+      sub.id,
+      { enabled: true, disabledReason: undefined, resetHealth: true },
+      "2026-11-26T10:00:07.000Z",
+      "2026-11-26T10:00:06.000Z",
+    );
+    const enabled = await store.getSubscription("eta", sub.id);
+    expect(enabled?.failingSince).toBeUndefined();
+    expect(enabled?.recentFailures).toBeUndefined();
+    expect(enabled?.enabled).toBe(true);
   });
 
   it("deletes a subscription once", async () => {

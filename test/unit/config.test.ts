@@ -6,6 +6,7 @@ const minimal = {
   WEBHOOKS_TABLE_NAME: "webhooks",
   WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/1/deliveries",
   WEBHOOKS_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/1/deliveries-dlq",
+  WEBHOOKS_STRANDED_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/1/deliveries-stranded",
 };
 
 describe("loadConfig", () => {
@@ -65,14 +66,33 @@ describe("loadConfig", () => {
   });
 });
 
+describe("retention against the retry schedule", () => {
+  it("refuses, at cold start, a retention shorter than the longest run plus the dead-letter window, naming both", () => {
+    // The default schedule: 7 waits, each up to 12 hours with Retry-After, is 3.5 days; the
+    // dead-letter queue keeps a failure 14 days: 18 days at least.
+    expect(() => loadConfig({ ...minimal, WEBHOOKS_RETENTION_DAYS: "10" })).toThrow(
+      /WEBHOOKS_RETENTION_DAYS: 10 days is too short: .* up to 3\.5 days .* 14 days, so keep events at least 18 days/,
+    );
+    expect(loadConfig({ ...minimal, WEBHOOKS_RETENTION_DAYS: "18" }).retentionSeconds).toBe(
+      18 * 86_400,
+    );
+    // A short schedule needs less.
+    expect(
+      loadConfig({ ...minimal, WEBHOOKS_RETRY_SCHEDULE: "0,1,2", WEBHOOKS_RETENTION_DAYS: "16" })
+        .retentionSeconds,
+    ).toBe(16 * 86_400);
+  });
+});
+
 describe("functionEnvironment", () => {
   it("is exactly what loadConfig reads back (the CDK app configures functions with it)", () => {
     const env = functionEnvironment({
       tableName: "webhooks-prod",
       queueUrl: minimal.WEBHOOKS_QUEUE_URL,
       deadLetterQueueUrl: minimal.WEBHOOKS_DLQ_URL,
+      strandedQueueUrl: minimal.WEBHOOKS_STRANDED_QUEUE_URL,
       retrySchedule: [0, 10, 600],
-      retentionDays: 14,
+      retentionDays: 16,
       kmsKeyId: "arn:aws:kms:us-east-1:1:key/k",
     });
     expect(loadConfig(env)).toMatchObject({
@@ -80,7 +100,7 @@ describe("functionEnvironment", () => {
       queueUrl: minimal.WEBHOOKS_QUEUE_URL,
       deadLetterQueueUrl: minimal.WEBHOOKS_DLQ_URL,
       retrySchedule: [0, 10, 600],
-      retentionSeconds: 14 * 86_400,
+      retentionSeconds: 16 * 86_400,
       secretKeys: { kmsKeyId: "arn:aws:kms:us-east-1:1:key/k" },
     });
   });

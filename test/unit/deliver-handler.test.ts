@@ -3,11 +3,17 @@ import {
   SendMessageBatchCommand,
   SQSClient,
 } from "@aws-sdk/client-sqs";
-import { BatchGetCommand, DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  PutCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { deliveryIdFor } from "../../shared/ids.ts";
+import { key } from "../../shared/store/table.ts";
 import { context, FUNCTION_ENV, importHandler } from "../helpers/api-event.ts";
 import { startServer, type TestServer } from "../helpers/http-server.ts";
 
@@ -17,6 +23,8 @@ type Handler = (event: SQSEvent, ctx: unknown) => Promise<SQSBatchResponse>;
 let handler: Handler;
 let healthy: TestServer;
 let broken: TestServer;
+/** Delivery records the batch read finds. */
+let batch: Array<Record<string, unknown>> = [];
 
 const SEQ = "01JTESTSEQ0000000000000000";
 const subs = { good: "sub_01JTESTSUB0000000000000001", bad: "sub_01JTESTSUB0000000000000002" };
@@ -52,9 +60,11 @@ beforeEach(() => {
     createdAt: "x",
     updatedAt: "x",
   });
-  dynamo.on(BatchGetCommand).resolves({
+  batch = [];
+  dynamo.on(BatchGetCommand).callsFake(() => ({
     Responses: {
       "webhooks-test": [
+        ...batch,
         subscription(subs.good, `${healthy.url}/in`),
         subscription(subs.bad, `${broken.url}/in`),
         {
@@ -70,7 +80,8 @@ beforeEach(() => {
         },
       ],
     },
-  });
+  }));
+  dynamo.on(PutCommand).resolves({});
   dynamo.on(UpdateCommand).resolves({});
   sqs.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
   sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
@@ -85,7 +96,6 @@ function record(sub: string, receiveCount: number): SQSRecord {
     n: "deal.updated",
     s: sub,
     g: 0,
-    a: 0,
   };
   return {
     messageId: `m-${sub}`,
@@ -95,7 +105,7 @@ function record(sub: string, receiveCount: number): SQSRecord {
       ApproximateReceiveCount: String(receiveCount),
       SentTimestamp: "1",
       SenderId: "x",
-      ApproximateFirstReceiveTimestamp: "1",
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
     },
     messageAttributes: {},
     md5OfBody: "",
@@ -120,23 +130,44 @@ describe("deliver handler", () => {
     expect(entry?.VisibilityTimeout).toBeGreaterThanOrEqual(80);
     expect(entry?.VisibilityTimeout).toBeLessThanOrEqual(120);
 
-    const updates = dynamo.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    // One conditional write per attempt: the record as a whole, expecting none before it.
+    const puts = dynamo.commandCalls(PutCommand).map((c) => c.args[0].input);
     const statuses = Object.fromEntries(
-      updates.map((u) => [
-        u.ExpressionAttributeValues?.[":subscriptionId"],
-        u.ExpressionAttributeValues?.[":status"],
-      ]),
+      puts.map((put) => [put.Item?.subscriptionId, put.Item?.status]),
     );
     expect(statuses).toEqual({ [subs.good]: "succeeded", [subs.bad]: "retrying" });
-    expect(JSON.stringify(updates)).not.toContain("secret");
+    expect(puts.every((put) => put.ConditionExpression === "attribute_not_exists(pk)")).toBe(true);
+    expect(JSON.stringify(puts)).not.toContain("secret");
   });
 
-  it("on the last attempt sends the message to the DLQ and lets the queue delete it", async () => {
-    const result = await handler({ Records: [record(subs.bad, 3)] }, context());
+  it("takes the attempt's step from the record: the run's third attempt is its last, whatever the receive count", async () => {
+    const id = deliveryIdFor(SEQ, subs.bad);
+    batch = [
+      {
+        ...key.delivery("acme", id),
+        eventId: "evt_1",
+        event: "deal.updated",
+        subscriptionId: subs.bad,
+        status: "retrying",
+        generation: 0,
+        rev: 2,
+        runAttempts: 2,
+        attemptCount: 2,
+        attempts: [],
+        owner: `m-${subs.bad}`,
+        nextAttemptAt: "2026-01-01T00:00:00.000Z",
+        createdAt: "x",
+        updatedAt: "x",
+      },
+    ];
+    // Received 9 times: 7 receives made no attempt (throttled, crashed) and cost no step.
+    const result = await handler({ Records: [record(subs.bad, 9)] }, context());
     expect(result).toEqual({ batchItemFailures: [] });
     const [dlq] = sqs.commandCalls(SendMessageBatchCommand);
     expect(dlq?.args[0].input.QueueUrl).toBe(FUNCTION_ENV.WEBHOOKS_DLQ_URL);
-    const update = dynamo.commandCalls(UpdateCommand)[0]?.args[0].input;
-    expect(update?.ExpressionAttributeValues?.[":status"]).toBe("failed");
+    const put = dynamo.commandCalls(PutCommand)[0]?.args[0].input;
+    expect(put?.Item).toMatchObject({ status: "failed", reason: "exhausted", runAttempts: 3 });
+    expect(put?.ConditionExpression).toBe("rev = :rev");
+    expect(put?.ExpressionAttributeValues).toEqual({ ":rev": 2 });
   });
 });

@@ -25,7 +25,6 @@ let queue: FakeQueue;
 const deps = () => ({
   events,
   queue,
-  retentionSeconds: 86_400,
   now: () => Date.parse("2026-11-26T12:00:00Z"),
 });
 const input = (patch: Partial<IngestInput> = {}): IngestInput => ({
@@ -42,12 +41,13 @@ beforeEach(() => {
 });
 
 describe("ingestEvent", () => {
-  it("queues one message per enabled subscription of that event, and nothing for the others", async () => {
+  it("queues one message per subscription of that event — a disabled one's too, to be recorded canceled — and nothing for the others", async () => {
     const result = await ingestEvent(input(), deps());
-    expect(result).toMatchObject({ event: "contact.created", deliveries: 2, replayed: false });
+    expect(result).toMatchObject({ event: "contact.created", deliveries: 3, replayed: false });
     expect(result.id).toMatch(/^evt_/);
     const stored = [...events.events.values()][0];
-    expect(queue.sent.map((m) => m.s)).toEqual([sub(1).id, sub(4).id]);
+    expect(queue.sent.map((m) => m.s)).toEqual([sub(1).id, sub(2).id, sub(4).id]);
+    expect(stored?.targets).toEqual([sub(1).id, sub(2).id, sub(4).id]);
     expect(queue.sent[0]).toEqual({
       v: 1,
       w: WS,
@@ -56,7 +56,6 @@ describe("ingestEvent", () => {
       n: "contact.created",
       s: sub(1).id,
       g: 0,
-      a: 0,
     });
   });
 
@@ -72,11 +71,17 @@ describe("ingestEvent", () => {
     );
   });
 
-  it("a repeat with the same id is a no-op that returns the first answer", async () => {
+  it("a repeat with the same id returns the first answer, and re-sends the first fan-out marked as a copy", async () => {
     const first = await ingestEvent(input({ id: "crm-1" }), deps());
     const again = await ingestEvent(input({ id: "crm-1", subscriptions: [sub(1)] }), deps());
     expect(again).toEqual({ ...first, replayed: true });
-    expect(queue.sent).toHaveLength(2);
+    // One write per event: whether the first fan-out finished is not recorded, so the repeat
+    // sends it again — to the targets chosen the first time, the same delivery ids, marked so
+    // that the deliver function reads their records and drops what was already made.
+    expect(queue.sent).toHaveLength(6);
+    expect(queue.sent.slice(3).map((m) => [m.d, m.r])).toEqual(
+      queue.sent.slice(0, 3).map((m) => [m.d, 1]),
+    );
   });
 
   it("refuses an id reused for a different event", async () => {
@@ -93,25 +98,17 @@ describe("ingestEvent", () => {
     );
     expect(queue.sent).toHaveLength(0);
     const retry = await ingestEvent(input({ id: "crm-1", subscriptions: [] }), deps());
-    expect(retry.deliveries).toBe(2);
-    expect(queue.sent.map((m) => m.s)).toEqual([sub(1).id, sub(4).id]);
-    expect(events.fannedOut.has(`${WS}/crm-1`)).toBe(true);
+    expect(retry.deliveries).toBe(3);
+    expect(queue.sent.map((m) => m.s)).toEqual([sub(1).id, sub(2).id, sub(4).id]);
   });
 
-  it("marks what a retry re-sends, so the deliver function drops copies of what arrived", async () => {
+  it("marks what a retry re-sends, and only that, so the deliver function drops copies of what arrived", async () => {
     queue.failEnqueue = 1;
     await expect(ingestEvent(input({ id: "crm-2" }), deps())).rejects.toThrow();
     await ingestEvent(input({ id: "crm-2" }), deps());
-    expect(queue.sent.map((m) => m.r)).toEqual([1, 1]);
+    expect(queue.sent.map((m) => m.r)).toEqual([1, 1, 1]);
     await ingestEvent(input({ id: "crm-3" }), deps());
-    expect(queue.sent.slice(2).map((m) => m.r)).toEqual([undefined, undefined]);
-  });
-
-  it("marks the fan-out complete only for client-chosen ids (nobody can retry a generated one)", async () => {
-    await ingestEvent(input(), deps());
-    expect(events.fannedOut.size).toBe(0);
-    await ingestEvent(input({ id: "crm-9" }), deps());
-    expect(events.fannedOut.size).toBe(1);
+    expect(queue.sent.slice(3).map((m) => m.r)).toEqual([undefined, undefined, undefined]);
   });
 
   it("stores an event nobody subscribes to, and sends nothing", async () => {

@@ -1,4 +1,8 @@
-import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  ChangeMessageVisibilityBatchCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
 import {
   BatchGetCommand,
   BatchWriteCommand,
@@ -11,6 +15,7 @@ import { startTtlSweeper } from "../../local/ttl-sweeper.ts";
 import { silentLogger } from "../../shared/log.ts";
 import { SqsDeliveryQueue } from "../../shared/queue/delivery-queue.ts";
 import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
+import { key } from "../../shared/store/table.ts";
 
 /** What AWS does when it half-succeeds: the adapters must retry the rest, or say they failed. */
 const sqs = mockClient(SQSClient);
@@ -28,7 +33,6 @@ const message = (i: number) => ({
   n: "task.created" as const,
   s: `sub_${i}`,
   g: 0,
-  a: 0,
 });
 const queue = () =>
   new SqsDeliveryQueue(new SQSClient({ region: "us-east-1" }), "https://q", "https://dlq");
@@ -82,12 +86,55 @@ describe("SendMessageBatch with failed entries inside a 200 answer", () => {
   });
 });
 
+describe("ChangeMessageVisibilityBatch with failed entries inside a 200 answer", () => {
+  const change = (receiptHandle: string) => ({ receiptHandle, seconds: 300 });
+
+  it("tries the failed entries once more and hands back those that still fail", async () => {
+    sqs
+      .on(ChangeMessageVisibilityBatchCommand)
+      .resolvesOnce({
+        Successful: [{ Id: "0" }],
+        Failed: [
+          { Id: "1", Code: "InternalError", SenderFault: false },
+          { Id: "2", Code: "InternalError", SenderFault: false },
+        ],
+      })
+      .resolves({
+        // The retry re-numbers its entries: "0" is b, "1" is c.
+        Successful: [{ Id: "1" }],
+        Failed: [{ Id: "0", Code: "InternalError", SenderFault: false }],
+      });
+    const failed = await queue().changeVisibility([change("a"), change("b"), change("c")]);
+    // "c" went through on the second try; "b" failed twice: its message comes back early,
+    // and the lifecycle waits out the rest of its step then.
+    expect(failed).toEqual(["b"]);
+    const calls = sqs
+      .commandCalls(ChangeMessageVisibilityBatchCommand)
+      .map((c) => c.args[0].input.Entries?.map((e) => e.ReceiptHandle));
+    expect(calls).toEqual([
+      ["a", "b", "c"],
+      ["b", "c"],
+    ]);
+  });
+
+  it("does not retry an entry whose receipt handle is no longer valid", async () => {
+    sqs.on(ChangeMessageVisibilityBatchCommand).resolves({
+      Successful: [],
+      Failed: [{ Id: "0", Code: "ReceiptHandleIsInvalid", SenderFault: true }],
+    });
+    expect(await queue().changeVisibility([change("a")])).toEqual(["a"]);
+    expect(sqs.commandCalls(ChangeMessageVisibilityBatchCommand)).toHaveLength(1);
+  });
+});
+
 describe("BatchGetItem with unprocessed keys", () => {
   const store = () =>
-    new DynamoDeliveryStore({
-      client: DynamoDBDocumentClient.from(new DynamoDBClientStub()),
-      name: "t",
-    });
+    new DynamoDeliveryStore(
+      { client: DynamoDBDocumentClient.from(new DynamoDBClientStub()), name: "t" },
+      { retentionSeconds: 86_400 },
+    );
+  const one = key.delivery("acme", "dlv_1");
+  const two = key.delivery("acme", "dlv_2");
 
   it("asks again for the unprocessed keys and returns everything", async () => {
     const refs = [
@@ -97,21 +144,21 @@ describe("BatchGetItem with unprocessed keys", () => {
     dynamo
       .on(BatchGetCommand)
       .resolvesOnce({
-        Responses: { t: [{ pk: "WS#acme#DLV", sk: "dlv_1", status: "succeeded" }] },
-        UnprocessedKeys: { t: { Keys: [{ pk: "WS#acme#DLV", sk: "dlv_2" }] } },
+        Responses: { t: [{ ...one, status: "succeeded" }] },
+        UnprocessedKeys: { t: { Keys: [two] } },
       })
-      .resolves({ Responses: { t: [{ pk: "WS#acme#DLV", sk: "dlv_2", status: "failed" }] } });
+      .resolves({ Responses: { t: [{ ...two, status: "failed" }] } });
     const found = await store().getMany(refs);
     expect([...found.keys()].sort()).toEqual(["acme/dlv_1", "acme/dlv_2"]);
     expect(dynamo.commandCalls(BatchGetCommand)[1]?.args[0].input.RequestItems?.t?.Keys).toEqual([
-      { pk: "WS#acme#DLV", sk: "dlv_2" },
+      two,
     ]);
   });
 
   it("fails rather than return a partial answer when keys stay unprocessed", async () => {
     dynamo.on(BatchGetCommand).resolves({
       Responses: { t: [] },
-      UnprocessedKeys: { t: { Keys: [{ pk: "WS#acme#DLV", sk: "dlv_1" }] } },
+      UnprocessedKeys: { t: { Keys: [one] } },
     });
     await expect(store().getMany([{ workspaceId: "acme", deliveryId: "dlv_1" }])).rejects.toThrow(
       "unprocessed",

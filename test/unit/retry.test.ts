@@ -6,6 +6,7 @@ import {
   parseRetryAfter,
   parseSchedule,
   queueSettings,
+  visibilityFor,
 } from "../../shared/retry.ts";
 
 describe("parseSchedule", () => {
@@ -95,14 +96,6 @@ describe("nextRetry", () => {
       retryAfterSeconds: 10 ** 9,
     });
     expect(decision).toEqual({ retry: true, delaySeconds: MAX_STEP_SECONDS });
-    const held = nextRetry({
-      schedule,
-      attempt: 1,
-      kind: "unavailable",
-      retryAfterSeconds: 10 ** 9,
-      heldSeconds: 100,
-    });
-    expect(held).toEqual({ retry: true, delaySeconds: MAX_STEP_SECONDS - 100 });
   });
 });
 
@@ -117,10 +110,28 @@ describe("parseRetryAfter", () => {
   });
 });
 
+describe("visibilityFor", () => {
+  const receivedAt = Date.parse("2026-11-26T00:00:00Z");
+  it("asks for the whole wait when SQS can hide the message that long", () => {
+    expect(visibilityFor(300, receivedAt, receivedAt + 5_000)).toBe(300);
+  });
+
+  it("counts SQS's 12 hours from the receive, not from when the function started", () => {
+    // Received 11 hours ago (a long batch window, a slow invocation): at most 1 hour less a
+    // minute's margin is left, and the message comes back early to wait out the rest.
+    const now = receivedAt + 11 * 3_600_000;
+    expect(visibilityFor(MAX_STEP_SECONDS, receivedAt, now)).toBe(3600 - 60);
+    expect(visibilityFor(MAX_STEP_SECONDS, receivedAt, receivedAt + 13 * 3_600_000)).toBe(0);
+  });
+});
+
 describe("queueSettings", () => {
   it("derives the redrive count and retention from the schedule", () => {
     const settings = queueSettings(DEFAULT_SCHEDULE);
-    expect(settings.maxReceiveCount).toBe(DEFAULT_SCHEDULE.length + 3);
+    // Headroom for receives that make no attempt (crashes, handbacks, early returns): the
+    // step comes from the record, so they cost no step, and SQS gives up only far later.
+    expect(settings.maxReceiveCount).toBe(DEFAULT_SCHEDULE.length * 5 + 50);
+    expect(queueSettings(Array.from({ length: 20 }, () => 1)).maxReceiveCount).toBe(150);
     // Every step could be stretched to 12 h by Retry-After: the queue must keep the message.
     expect(settings.retentionSeconds).toBeGreaterThanOrEqual(
       (DEFAULT_SCHEDULE.length - 1) * MAX_STEP_SECONDS,

@@ -52,7 +52,7 @@ describe("HTTP sender", () => {
     expect(result).toMatchObject({
       kind: "response",
       status: 201,
-      body: "created",
+      body: Buffer.from("created"),
       bodyTruncated: false,
     });
     expect(result.kind === "response" && result.headers["x-receiver"]).toBe("yes");
@@ -80,7 +80,7 @@ describe("HTTP sender", () => {
     expect(result).toMatchObject({
       kind: "response",
       status: 200,
-      body: "x".repeat(16),
+      body: Buffer.from("x".repeat(16)),
       bodyTruncated: true,
     });
   });
@@ -121,7 +121,7 @@ describe("HTTP sender", () => {
       res.end("accepted");
     });
     const result = await sender().send({ url: target.url, headers: {}, body });
-    expect(result).toMatchObject({ kind: "response", status: 202, body: "accepted" });
+    expect(result).toMatchObject({ kind: "response", status: 202, body: Buffer.from("accepted") });
   });
 
   it("drops a connection whose answer runs past the drain limit, and opens a new one", async () => {

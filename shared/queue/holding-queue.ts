@@ -5,26 +5,14 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import type { HeldMessage, HoldingQueue } from "../ports.ts";
 import { SQS_BATCH } from "./delivery-queue.ts";
 
-export interface DeadMessage {
-  messageId: string;
-  receiptHandle: string;
-  body: string;
-}
-
-/** The SQS dead-letter queue, as the operator's drain sees it. */
-export interface DeadLetterQueue {
-  /** Up to ten messages, hidden from other readers for `visibilitySeconds`. */
-  receive(visibilitySeconds: number): Promise<DeadMessage[]>;
-  remove(receiptHandles: readonly string[]): Promise<void>;
-  /** Makes held messages visible again at once. */
-  release(receiptHandles: readonly string[]): Promise<void>;
-  /** Approximate counts: waiting, and held by a reader. */
-  depth(): Promise<{ visible: number; inFlight: number }>;
-}
-
-export class SqsDeadLetterQueue implements DeadLetterQueue {
+/**
+ * A queue an operator's job reads on demand, holding what it takes while it works: the
+ * dead-letter queue (the drain) and the stranded queue (the sweep).
+ */
+export class SqsHoldingQueue implements HoldingQueue {
   readonly #sqs: SQSClient;
   readonly #url: string;
 
@@ -33,12 +21,13 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
     this.#url = url;
   }
 
-  async receive(visibilitySeconds: number): Promise<DeadMessage[]> {
+  async receive(visibilitySeconds: number): Promise<HeldMessage[]> {
     const { Messages = [] } = await this.#sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: this.#url,
         MaxNumberOfMessages: SQS_BATCH,
         VisibilityTimeout: visibilitySeconds,
+        MessageSystemAttributeNames: ["ApproximateReceiveCount"],
         // A short long-poll: an empty answer then really means the queue is drained.
         WaitTimeSeconds: 1,
       }),
@@ -47,6 +36,7 @@ export class SqsDeadLetterQueue implements DeadLetterQueue {
       messageId: m.MessageId ?? "",
       receiptHandle: m.ReceiptHandle ?? "",
       body: m.Body ?? "",
+      receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1),
     }));
   }
 

@@ -1,0 +1,29 @@
+/**
+ * CloudWatch Embedded Metric Format: a log line that CloudWatch turns into metrics, with no
+ * API call and no extra permission. Dimensions stay low-cardinality (never a workspace or a
+ * subscription: each distinct value is a billed custom metric).
+ */
+export const METRICS_NAMESPACE = "CustomermatesWebhooks";
+
+export type Unit = "Count" | "Milliseconds" | "None";
+
+export function emfLine(
+  dimensions: Record<string, string>,
+  metrics: Record<string, { value: number; unit: Unit }>,
+  timestamp = Date.now(),
+): string {
+  return JSON.stringify({
+    _aws: {
+      Timestamp: timestamp,
+      CloudWatchMetrics: [
+        {
+          Namespace: METRICS_NAMESPACE,
+          Dimensions: [Object.keys(dimensions)],
+          Metrics: Object.entries(metrics).map(([Name, { unit }]) => ({ Name, Unit: unit })),
+        },
+      ],
+    },
+    ...dimensions,
+    ...Object.fromEntries(Object.entries(metrics).map(([name, { value }]) => [name, value])),
+  });
+}

@@ -1,0 +1,253 @@
+import type { EventName } from "./catalog.ts";
+import type {
+  ApiKey,
+  DeadLetter,
+  Delivery,
+  DeliveryMessage,
+  DeliveryStatus,
+  EndpointHealth,
+  NetworkErrorClass,
+  StoredEvent,
+  Subscription,
+} from "./domain.ts";
+import type { Guard } from "./lifecycle.ts";
+
+/**
+ * The ports the use cases talk to. Adapters (shared/store, shared/queue, shared/http) implement
+ * them against DynamoDB, SQS and undici; the unit tests' fakes implement them in memory. Keys
+ * of the maps below are `<workspace>/<id>` (`contextKey`).
+ */
+export const contextKey = (workspaceId: string, id: string): string => `${workspaceId}/${id}`;
+
+// ——— Deliveries ——————————————————————————————————————————————————————————————————————————
+
+export interface DeliveryRef {
+  workspaceId: string;
+  deliveryId: string;
+  eventId: string;
+  subscriptionId: string;
+  /**
+   * Read the delivery's record as well. Not needed for a first-generation message on its first
+   * receive, which normally has no record yet: skipping it saves a read unit per delivery (a
+   * consistent read of a missing item still costs one). The write then expects no record.
+   */
+  withRecord: boolean;
+}
+
+/** What one batch of deliveries needs, loaded in one BatchGetItem. */
+export interface DeliveryContext {
+  subscriptions: Map<string, Subscription>;
+  deliveries: Map<string, Delivery>;
+  events: Map<string, StoredEvent>;
+}
+
+export interface DeliveryFilter {
+  status?: DeliveryStatus | readonly DeliveryStatus[] | undefined;
+  subscriptionId?: string | undefined;
+  event?: EventName | undefined;
+  /** Only deliveries whose ids (that is, event acceptance times) fall in [from, to]. */
+  idRange?: { from: string; to: string } | undefined;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Where to continue (a position, opaque to callers), when there may be more. */
+  next?: string | undefined;
+}
+
+export interface DeadLetterSummary {
+  /** Failed deliveries counted (all of them when `exact`, else at least this many). */
+  count: number;
+  exact: boolean;
+  /** The dead letter of the oldest event. */
+  oldest?: DeadLetter | undefined;
+}
+
+export interface DeliveryStore {
+  loadContext(refs: readonly DeliveryRef[]): Promise<DeliveryContext>;
+  get(workspaceId: string, deliveryId: string): Promise<Delivery | undefined>;
+  /** Delivery records by id, in BatchGetItem calls of a hundred. */
+  getMany(
+    refs: ReadonlyArray<{ workspaceId: string; deliveryId: string }>,
+  ): Promise<Map<string, Delivery>>;
+  /**
+   * Writes the delivery's next state if the stored one is still what `guard` says (false if
+   * not). The history is trimmed to the record's size budget first (first attempt and the
+   * latest ones), counted in bytes as DynamoDB counts them.
+   */
+  put(next: Delivery, guard: Guard): Promise<boolean>;
+  /** Newest first, starting after the position `after`. */
+  list(
+    workspaceId: string,
+    filter: DeliveryFilter,
+    limit: number,
+    after?: string,
+  ): Promise<Page<Delivery>>;
+  /** The workspace's dead letters (failed deliveries), oldest event first. */
+  listDeadLetters(
+    workspaceId: string,
+    filter: Pick<DeliveryFilter, "subscriptionId" | "event">,
+    limit: number,
+    after?: string,
+  ): Promise<Page<DeadLetter>>;
+  /** Counts dead letters, reading at most about `budget` index entries. */
+  summarizeDeadLetters(
+    workspaceId: string,
+    filter: Pick<DeliveryFilter, "subscriptionId" | "event">,
+    budget: number,
+  ): Promise<DeadLetterSummary>;
+  /** Resend claims whose message was never confirmed sent, claimed before `claimedBefore`. */
+  listUnqueuedClaims(
+    claimedBefore: string,
+    limit: number,
+  ): Promise<Array<{ workspaceId: string; deliveryId: string }>>;
+}
+
+export interface EventStore {
+  /** Stores the event unless its id is taken; then returns what is stored (idempotency). */
+  create(
+    event: StoredEvent,
+  ): Promise<{ created: true } | { created: false; existing: StoredEvent }>;
+  get(workspaceId: string, eventId: string): Promise<StoredEvent | undefined>;
+  /** Pushes the event's expiry out to `retention` from now (a resend must not outlive it). */
+  extend(workspaceId: string, eventId: string, now: number): Promise<void>;
+}
+
+// ——— Workspaces: keys, subscriptions, endpoint health ————————————————————————————————————
+
+export interface WorkspaceSnapshot {
+  keys: ApiKey[];
+  subscriptions: Subscription[];
+}
+
+/** The fields an admin may change, written without touching the endpoint's health. */
+export type SubscriptionChanges = Partial<
+  Pick<
+    Subscription,
+    | "url"
+    | "events"
+    | "enabled"
+    | "description"
+    | "secret"
+    | "previousSecrets"
+    | "disabledReason"
+    | "disabledAt"
+  >
+> & {
+  /** Enabling again forgets the old outage. */
+  resetHealth?: boolean;
+};
+
+export interface WorkspaceStore {
+  /** Everything in the workspace partition, in one consistent read (the ingest path). */
+  load(workspaceId: string): Promise<WorkspaceSnapshot>;
+  getKey(workspaceId: string, hash: string): Promise<ApiKey | undefined>;
+  listKeys(workspaceId: string): Promise<ApiKey[]>;
+  /** Creates the key; false if a key with that hash already exists. */
+  putKey(apiKey: ApiKey): Promise<boolean>;
+  revokeKey(workspaceId: string, keyId: string, at: string): Promise<ApiKey | undefined>;
+  listSubscriptions(workspaceId: string): Promise<Subscription[]>;
+  getSubscription(workspaceId: string, id: string): Promise<Subscription | undefined>;
+  createSubscription(subscription: Subscription): Promise<void>;
+  /**
+   * Writes the changed fields only, if nobody else changed the subscription since
+   * `previousUpdatedAt`; false otherwise. Health fields are never written here.
+   */
+  updateSubscription(
+    workspaceId: string,
+    id: string,
+    changes: SubscriptionChanges,
+    updatedAt: string,
+    previousUpdatedAt: string,
+  ): Promise<boolean>;
+  deleteSubscription(workspaceId: string, id: string): Promise<boolean>;
+}
+
+/**
+ * An endpoint's health, as the deliver function keeps it: each call writes only its own
+ * fields, conditioned so that a stale caller changes nothing (shared/health.ts decides).
+ */
+export interface SubscriptionHealth {
+  /** The first failure after a success. No-op (false) if it is already failing. */
+  markFailing(workspaceId: string, id: string, at: string): Promise<boolean>;
+  /** A failure while failing, counted if the last one counted is older than `countedBefore`. */
+  countFailure(
+    workspaceId: string,
+    id: string,
+    health: Required<Pick<EndpointHealth, "recentFailures" | "recentSince">>,
+    at: string,
+    countedBefore: string,
+  ): Promise<boolean>;
+  /** A success after failing: failing no more. */
+  markHealthy(workspaceId: string, id: string): Promise<boolean>;
+  /** Disables a subscription still failing since `failingSince`; false if that changed. */
+  disableFailing(
+    workspaceId: string,
+    id: string,
+    failingSince: string,
+    reason: string,
+    at: string,
+  ): Promise<boolean>;
+}
+
+// ——— Queues ——————————————————————————————————————————————————————————————————————————————
+
+export interface VisibilityChange {
+  receiptHandle: string;
+  seconds: number;
+}
+
+/** The deliveries queue and where failures go, as the use cases see them. */
+export interface DeliveryQueue {
+  /** One message per delivery, ten per call. Resolves only when every message is accepted. */
+  enqueue(messages: readonly DeliveryMessage[]): Promise<void>;
+  /**
+   * Backs off messages: each reappears after its `seconds`. Resolves with the receipt handles
+   * whose change failed (they reappear after the queue's own visibility timeout).
+   */
+  changeVisibility(changes: readonly VisibilityChange[]): Promise<string[]>;
+  /** Puts message bodies on the dead-letter queue (exhausted or undeliverable). */
+  sendToDeadLetter(bodies: readonly string[]): Promise<void>;
+}
+
+export interface HeldMessage {
+  messageId: string;
+  receiptHandle: string;
+  body: string;
+  receiveCount: number;
+}
+
+/** A queue read by an operator's job (the dead-letter queue, the stranded queue). */
+export interface HoldingQueue {
+  /** Up to ten messages, hidden from other readers for `visibilitySeconds`. */
+  receive(visibilitySeconds: number): Promise<HeldMessage[]>;
+  remove(receiptHandles: readonly string[]): Promise<void>;
+  /** Makes held messages visible again at once. */
+  release(receiptHandles: readonly string[]): Promise<void>;
+  /** Approximate counts: waiting, and held by a reader. */
+  depth(): Promise<{ visible: number; inFlight: number }>;
+}
+
+// ——— Receivers ———————————————————————————————————————————————————————————————————————————
+
+export interface SendRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export type SendResult =
+  | {
+      kind: "response";
+      status: number;
+      headers: Record<string, string>;
+      /** The first bytes of the body, up to the sender's limit. */
+      body: Uint8Array;
+      bodyTruncated: boolean;
+      durationMs: number;
+    }
+  | { kind: "error"; errorClass: NetworkErrorClass; message: string; durationMs: number };
+
+export interface WebhookSender {
+  send(request: SendRequest): Promise<SendResult>;
+}
