@@ -1,4 +1,4 @@
-import { Duration } from "aws-cdk-lib";
+import { Duration, Stack } from "aws-cdk-lib";
 import type { HttpApi } from "aws-cdk-lib/aws-apigatewayv2";
 import {
   Alarm,
@@ -7,6 +7,7 @@ import {
   TreatMissingData,
 } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
@@ -40,8 +41,9 @@ export class Alarms extends Construct {
     });
     if (props.email) this.topic.addSubscription(new EmailSubscription(props.email));
     const action = new SnsAction(this.topic);
+    const alarms: Alarm[] = [];
     const alarm = (name: string, description: string, metric: IMetric, threshold: number) => {
-      new Alarm(this, name, {
+      const created = new Alarm(this, name, {
         alarmName: `${props.namePrefix}-${name}`,
         alarmDescription: description,
         metric,
@@ -49,7 +51,9 @@ export class Alarms extends Construct {
         evaluationPeriods: 1,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: TreatMissingData.NOT_BREACHING,
-      }).addAlarmAction(action);
+      });
+      created.addAlarmAction(action);
+      alarms.push(created);
     };
 
     alarm(
@@ -83,6 +87,22 @@ export class Alarms extends Construct {
       "The HTTP API answered with server errors.",
       props.api.metricServerError({ period: Duration.minutes(5), statistic: "Sum" }),
       0,
+    );
+
+    // enforceSSL gives the topic a policy, and a topic policy replaces SNS's default one, the
+    // one that let CloudWatch publish: without this statement no alarm would ever arrive.
+    // Only these alarms, of this account, may publish.
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "CloudWatchAlarmsPublish",
+        principals: [new ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions: ["sns:Publish"],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { "aws:SourceAccount": Stack.of(this).account },
+          ArnLike: { "aws:SourceArn": alarms.map((a) => a.alarmArn) },
+        },
+      }),
     );
   }
 }

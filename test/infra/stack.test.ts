@@ -272,6 +272,39 @@ describe("WebhooksStack", () => {
     );
   });
 
+  it("lets CloudWatch publish to the alarm topic: only these alarms, of this account, over TLS", () => {
+    const alarmIds = Object.keys(template.findResources("AWS::CloudWatch::Alarm")).sort();
+    const policies = Object.values(template.findResources("AWS::SNS::TopicPolicy"));
+    expect(policies).toHaveLength(1);
+    const statements = policies[0]?.Properties.PolicyDocument.Statement as Array<{
+      Effect: string;
+      Principal: unknown;
+      Action: string;
+      Condition: Record<string, Record<string, unknown>>;
+    }>;
+    const allow = statements.filter((s) => s.Effect === "Allow");
+    expect(allow).toHaveLength(1);
+    expect(allow[0]).toMatchObject({
+      Principal: { Service: "cloudwatch.amazonaws.com" },
+      Action: "sns:Publish",
+      Resource: { Ref: expect.stringMatching(/AlarmsTopic/) },
+      Condition: { StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } },
+    });
+    const sources = allow[0]?.Condition.ArnLike?.["aws:SourceArn"] as Array<{
+      "Fn::GetAtt": [string, string];
+    }>;
+    expect(sources.map((arn) => arn["Fn::GetAtt"]).sort()).toEqual(
+      alarmIds.map((id) => [id, "Arn"]),
+    );
+    // The TLS-only deny stays.
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Effect: "Deny",
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+      }),
+    );
+  });
+
   it("outputs what operators and the CLI need", () => {
     for (const name of [
       "ApiUrl",
