@@ -9,6 +9,8 @@ import {
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import { Schedule, ScheduleExpression, ScheduleTargetInput } from "aws-cdk-lib/aws-scheduler";
+import { Universal } from "aws-cdk-lib/aws-scheduler-targets";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
@@ -18,17 +20,23 @@ export interface AlarmsProps {
   namePrefix: string;
   deliveries: Queue;
   deadLetters: Queue;
-  /** Longest a healthy message can wait in the deliveries queue (the schedule's worst case). */
-  oldestHealthyMessage: Duration;
+  /**
+   * Oldest a message may look in the deliveries queue's age metric while deliveries keep up
+   * (`oldestMessageAlarmSeconds`: the metric only sees a delivery's first three attempts).
+   */
+  oldestMessageThreshold: Duration;
   functions: Record<string, IFunction>;
+  /** The SQS consumer: throttling it burns receives, so its throttles wake someone too. */
+  deliver: IFunction;
   api: HttpApi;
   email?: string | undefined;
 }
 
 /**
- * What should wake someone: messages in the dead-letter queue, a message older than the whole
- * retry schedule allows (something is stuck), any function error (an invocation that crashed,
- * not a receiver that failed), and API 5xx answers. All go to one SNS topic.
+ * What should wake someone: messages in the dead-letter queue, a delivery older than its first
+ * attempts allow (nothing is receiving), any function error (an invocation that crashed, not a
+ * receiver that failed), a throttled deliver function, and API 5xx answers. All go to one SNS
+ * topic.
  */
 export class Alarms extends Construct {
   readonly topic: Topic;
@@ -42,7 +50,13 @@ export class Alarms extends Construct {
     if (props.email) this.topic.addSubscription(new EmailSubscription(props.email));
     const action = new SnsAction(this.topic);
     const alarms: Alarm[] = [];
-    const alarm = (name: string, description: string, metric: IMetric, threshold: number) => {
+    const alarm = (
+      name: string,
+      description: string,
+      metric: IMetric,
+      threshold: number,
+      treatMissingData = TreatMissingData.NOT_BREACHING,
+    ) => {
       const created = new Alarm(this, name, {
         alarmName: `${props.namePrefix}-${name}`,
         alarmDescription: description,
@@ -50,7 +64,7 @@ export class Alarms extends Construct {
         threshold,
         evaluationPeriods: 1,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
+        treatMissingData,
       });
       created.addAlarmAction(action);
       alarms.push(created);
@@ -64,15 +78,20 @@ export class Alarms extends Construct {
         statistic: "Maximum",
       }),
       0,
+      // SQS stops publishing a queue's metrics after six hours without activity, dead letters
+      // in it or not: missing data must not read as "empty". The keep-alive below keeps the
+      // queue active, so a healthy, empty dead-letter queue keeps reporting 0.
+      TreatMissingData.BREACHING,
     );
+    this.keepActive(props.deadLetters);
     alarm(
       "oldest-delivery",
-      "A delivery has waited longer than its whole retry schedule: the deliver function is not keeping up.",
+      "A delivery waiting for its first, second or third attempt is older than those steps allow (SQS's age metric leaves later attempts out): the deliver function is not receiving. A receiver answering with a long Retry-After can also cause it.",
       props.deliveries.metricApproximateAgeOfOldestMessage({
         period: Duration.minutes(5),
         statistic: "Maximum",
       }),
-      props.oldestHealthyMessage.toSeconds(),
+      props.oldestMessageThreshold.toSeconds(),
     );
     for (const [name, fn] of Object.entries(props.functions)) {
       alarm(
@@ -82,6 +101,12 @@ export class Alarms extends Construct {
         0,
       );
     }
+    alarm(
+      "deliver-throttles",
+      "Lambda throttled the deliver function (the account's concurrency is used up): each throttled batch burns a receive of its messages. See the quota check in the README.",
+      props.deliver.metricThrottles({ period: Duration.minutes(5), statistic: "Sum" }),
+      0,
+    );
     alarm(
       "api-5xx",
       "The HTTP API answered with server errors.",
@@ -104,5 +129,31 @@ export class Alarms extends Construct {
         },
       }),
     );
+  }
+
+  /**
+   * An hourly no-op call on the queue (removing a tag it never has) so that SQS counts it as
+   * active and keeps publishing its metrics. EventBridge Scheduler cannot call read-only
+   * actions such as GetQueueAttributes; UntagQueue changes nothing here. About 730 calls a
+   * month: within Scheduler's free tier, a fraction of a cent of SQS requests.
+   */
+  private keepActive(queue: Queue) {
+    new Schedule(this, "KeepDeadLettersActive", {
+      description: "Keeps the dead-letter queue reporting metrics (see the dead-letters alarm)",
+      schedule: ScheduleExpression.rate(Duration.hours(1)),
+      target: new Universal({
+        service: "sqs",
+        action: "untagQueue",
+        input: ScheduleTargetInput.fromObject({
+          QueueUrl: queue.queueUrl,
+          TagKeys: ["webhooks:keep-active"],
+        }),
+        policyStatements: [
+          new PolicyStatement({ actions: ["sqs:UntagQueue"], resources: [queue.queueArn] }),
+        ],
+        // The next hour's call does the same; no retries.
+        retryAttempts: 0,
+      }),
+    });
   }
 }

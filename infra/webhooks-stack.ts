@@ -3,7 +3,7 @@ import { CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { Construct } from "constructs";
 import { functionEnvironment } from "../shared/config.ts";
-import { queueSettings } from "../shared/retry.ts";
+import { oldestMessageAlarmSeconds } from "../shared/retry.ts";
 import { Alarms } from "./alarms.ts";
 import { Api } from "./api.ts";
 import { DeliveryQueue } from "./delivery-queue.ts";
@@ -97,10 +97,9 @@ export class WebhooksStack extends Stack {
       namePrefix: prefix,
       deliveries: queues.queue,
       deadLetters: queues.deadLetterQueue,
-      oldestHealthyMessage: Duration.seconds(
-        queueSettings(settings.retrySchedule).expectedMaxAgeSeconds,
-      ),
+      oldestMessageThreshold: Duration.seconds(oldestMessageAlarmSeconds(settings.retrySchedule)),
       functions: { api, deliver, resend },
+      deliver,
       api: http.httpApi,
       email: settings.alarmEmail,
     });

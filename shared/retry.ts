@@ -92,7 +92,8 @@ export interface QueueSettings {
   deadLetterRetentionSeconds: number;
   /**
    * How old a message gets when every step waits its longest (+20 % jitter) and no receiver
-   * asks for more with Retry-After: older than this, something is stuck (an alarm).
+   * asks for more with Retry-After. Not an alarm threshold: SQS's age metric never sees a
+   * message that old (see `oldestMessageAlarmSeconds`).
    */
   expectedMaxAgeSeconds: number;
 }
@@ -117,6 +118,33 @@ export function queueSettings(schedule: readonly number[]): QueueSettings {
     deadLetterRetentionSeconds: SQS_MAX_RETENTION,
     expectedMaxAgeSeconds: Math.ceil(jittered + schedule.length * 60 + 600),
   };
+}
+
+/**
+ * SQS's ApproximateAgeOfOldestMessage leaves out a message once it has been received three
+ * times: it is moved to the back of the queue and the metric shows the next one. Every retry
+ * here is another receive, so the oldest message the metric can show while deliveries keep up
+ * is one waiting for its third attempt. A stalled consumer shows up as messages older than
+ * that: never received at all.
+ */
+const RECEIVES_IN_AGE_METRIC = 3;
+/** Never alarm on less: the metric itself is approximate and arrives minutes late. */
+const MIN_OLDEST_MESSAGE_ALARM_SECONDS = 600;
+
+/**
+ * Threshold of the oldest-message alarm: the first three steps stretched by jitter, a minute
+ * of processing per attempt (the deliver function's timeout), and five minutes of slack (the
+ * metric's delay, or one crashed invocation whose messages come back after the visibility
+ * timeout); at least ten minutes. A receiver that answers its first attempts with a long
+ * Retry-After can still trip it; that is rare, and the alarm says where to look.
+ */
+export function oldestMessageAlarmSeconds(schedule: readonly number[]): number {
+  const counted = schedule.slice(0, RECEIVES_IN_AGE_METRIC);
+  const jittered = counted.reduce((sum, delay) => sum + delay, 0) * (1 + JITTER);
+  return Math.max(
+    MIN_OLDEST_MESSAGE_ALARM_SECONDS,
+    Math.ceil(jittered + counted.length * 60 + 300),
+  );
 }
 
 const clamp = (value: number, low: number, high: number): number =>

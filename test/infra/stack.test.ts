@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { readSettings, SettingsError } from "../../infra/settings.ts";
 import { WebhooksStack } from "../../infra/webhooks-stack.ts";
 import { ROUTE_KEYS } from "../../shared/http/routes.ts";
-import { queueSettings } from "../../shared/retry.ts";
+import { oldestMessageAlarmSeconds, queueSettings } from "../../shared/retry.ts";
 
 /** Synthesizes the stack without bundling the functions (that is `npm run synth`'s job). */
 function synth(context: Record<string, unknown> = {}, nag = false) {
@@ -241,7 +241,7 @@ describe("WebhooksStack", () => {
     });
   });
 
-  it("alarms on dead letters, stuck deliveries, function errors and API 5xx, to one topic", () => {
+  it("alarms on dead letters, stuck deliveries, function errors, throttles and API 5xx, to one topic", () => {
     const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm"));
     expect(alarms.map((a) => a.Properties.AlarmName).sort()).toEqual(
       [
@@ -249,6 +249,7 @@ describe("WebhooksStack", () => {
         "api-errors",
         "dead-letters",
         "deliver-errors",
+        "deliver-throttles",
         "oldest-delivery",
         "resend-errors",
       ].map((n) => `webhooks-test-${n}`),
@@ -258,9 +259,13 @@ describe("WebhooksStack", () => {
         { Ref: expect.stringMatching(/AlarmsTopic/) },
       ]);
     template.hasResourceProperties("AWS::CloudWatch::Alarm", {
-      AlarmName: "webhooks-test-oldest-delivery",
-      MetricName: "ApproximateAgeOfOldestMessage",
-      Threshold: queueSettings(schedule).expectedMaxAgeSeconds,
+      AlarmName: "webhooks-test-deliver-throttles",
+      Namespace: "AWS/Lambda",
+      MetricName: "Throttles",
+      Dimensions: [{ Name: "FunctionName", Value: { Ref: functionId("delivery") } }],
+      Statistic: "Sum",
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
     });
     template.resourceCountIs("AWS::SNS::Subscription", 0);
     synth({ alarmEmail: "ops@example.com" }).template.hasResourceProperties(
@@ -270,6 +275,62 @@ describe("WebhooksStack", () => {
         Endpoint: "ops@example.com",
       },
     );
+  });
+
+  it("alarms on the oldest delivery after minutes, from the first three steps of the schedule", () => {
+    const threshold = (t: Template) =>
+      Object.values(
+        t.findResources("AWS::CloudWatch::Alarm", {
+          Properties: { MetricName: "ApproximateAgeOfOldestMessage" },
+        }),
+      ).map((a) => a.Properties.Threshold);
+    expect(threshold(template)).toEqual([oldestMessageAlarmSeconds(schedule)]);
+    expect(threshold(template)).toEqual([846]);
+    const custom = [0, 600, 1800, 7200];
+    expect(threshold(synth({ retrySchedule: custom.join(",") }).template)).toEqual([
+      oldestMessageAlarmSeconds(custom),
+    ]);
+    expect(oldestMessageAlarmSeconds(custom)).toBe(3360);
+  });
+
+  it("reads a silent dead-letter queue as a breach, and keeps the queue reporting", () => {
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      AlarmName: "webhooks-test-dead-letters",
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Dimensions: [
+        {
+          Name: "QueueName",
+          Value: { "Fn::GetAtt": [Match.stringLikeRegexp("DeadLetters"), "QueueName"] },
+        },
+      ],
+      TreatMissingData: "breaching",
+    });
+    // Every other alarm: no data is no news.
+    const others = Object.values(template.findResources("AWS::CloudWatch::Alarm")).filter(
+      (a) => a.Properties.AlarmName !== "webhooks-test-dead-letters",
+    );
+    expect(others.map((a) => a.Properties.TreatMissingData)).toEqual(
+      others.map(() => "notBreaching"),
+    );
+    // SQS stops publishing after six hours without activity: an hourly no-op call keeps it going.
+    const dlq = logicalId("AWS::SQS::Queue", { QueueName: "webhooks-test-deliveries-dlq" });
+    const [keepAlive, ...more] = Object.values(template.findResources("AWS::Scheduler::Schedule"));
+    expect(more).toHaveLength(0);
+    expect(keepAlive?.Properties).toMatchObject({
+      ScheduleExpression: "rate(1 hour)",
+      State: "ENABLED",
+      Target: {
+        Arn: { "Fn::Join": ["", expect.arrayContaining([":scheduler:::aws-sdk:sqs:untagQueue"])] },
+        RetryPolicy: { MaximumRetryAttempts: 0 },
+      },
+    });
+    expect(JSON.stringify(keepAlive?.Properties.Target.Input)).toContain(`{"Ref":"${dlq}"}`);
+    const schedulerPolicy = Object.values(template.findResources("AWS::IAM::Policy")).find((p) =>
+      String(p.Properties.Roles[0].Ref).startsWith("SchedulerRole"),
+    );
+    expect(schedulerPolicy?.Properties.PolicyDocument.Statement).toEqual([
+      { Action: "sqs:UntagQueue", Effect: "Allow", Resource: { "Fn::GetAtt": [dlq, "Arn"] } },
+    ]);
   });
 
   it("lets CloudWatch publish to the alarm topic: only these alarms, of this account, over TLS", () => {
