@@ -48,6 +48,8 @@ export interface HouseFunctionProps {
   timeout: Duration;
   memorySize?: number;
   logRetention: RetentionDays;
+  /** Concurrency set aside for this function, and its ceiling; none by default. */
+  reservedConcurrentExecutions?: number | undefined;
 }
 
 /**
@@ -76,6 +78,9 @@ export class HouseFunction extends NodejsFunction {
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? FUNCTION_MEMORY_MB,
+      ...(props.reservedConcurrentExecutions === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
       timeout: props.timeout,
       logGroup,
       role,

@@ -7,11 +7,25 @@ import { parsedBy, toFieldErrors } from "../shared/validation.ts";
  * Deployment settings, from CDK context (`cdk.json`, or `-c key=value`). Validated before any
  * construct is built, so a bad value fails `cdk synth` with a message naming it.
  */
-const whole = (min: number, max: number) =>
+const whole = (min: number, max: number, outOfRange?: string) =>
   z.pipe(
     z.union([z.number(), z.string().check(z.regex(/^\d+$/, "must be a whole number"))]),
-    z.pipe(z.transform(Number), z.number().check(z.int(), z.minimum(min), z.maximum(max))),
+    z.pipe(
+      z.transform(Number),
+      z.number().check(z.int(), z.minimum(min, outOfRange), z.maximum(max, outOfRange)),
+    ),
   );
+
+/**
+ * API Gateway's default account-level quotas in a region, shared by every API in the account:
+ * 10,000 requests per second, bursts of 5,000. A route asking for more gets no more.
+ */
+export const API_GATEWAY_RATE_QUOTA = 10_000;
+export const API_GATEWAY_BURST_QUOTA = 5000;
+
+/** The stage's burst: twice the rate, but never above the account's burst quota. */
+export const apiBurstLimit = (rateLimit: number): number =>
+  Math.min(rateLimit * 2, API_GATEWAY_BURST_QUOTA);
 
 /** The retention periods CloudWatch Logs accepts, in days. */
 const LOG_RETENTION_DAYS = [
@@ -35,7 +49,10 @@ const SettingsSchema = z.object({
   /** Delay before each delivery attempt in seconds, first included (`0,5,300,…`). */
   retrySchedule: z.prefault(parsedBy(parseSchedule), DEFAULT_SCHEDULE.join(",")),
   /** Most concurrent deliver invocations (the event source mapping's maximum concurrency). */
-  deliverConcurrency: z.prefault(whole(2, 1000), 20),
+  deliverConcurrency: z.prefault(
+    whole(2, 1000, "must be from 2 to 1000, what an SQS event source's maximum concurrency allows"),
+    20,
+  ),
   /** Days events and deliveries are kept before DynamoDB's TTL removes them. */
   retentionDays: z.prefault(whole(1, 365), 30),
   /** Hours an endpoint may fail every attempt before its subscription is disabled (0: never). */
@@ -55,8 +72,21 @@ const SettingsSchema = z.object({
     ),
     30,
   ),
-  /** Steady-state request rate the HTTP API accepts per second (burst is twice this). */
-  apiRateLimit: z.prefault(whole(1, 10_000), 200),
+  /** Steady-state request rate the HTTP API accepts per second (burst: `apiBurstLimit`). */
+  apiRateLimit: z.prefault(
+    whole(
+      1,
+      API_GATEWAY_RATE_QUOTA,
+      `must be from 1 to ${API_GATEWAY_RATE_QUOTA}, API Gateway's default account-level rate quota`,
+    ),
+    200,
+  ),
+  /**
+   * Concurrency reserved for (and capping) the API function, so deliveries and resends cannot
+   * starve ingest. Off by default: Lambda keeps 100 of the account's quota unreserved, so an
+   * account needs a quota of at least this plus 100 (new accounts may have 10).
+   */
+  apiReservedConcurrency: z.optional(whole(1, 10_000)),
   /**
    * Private deployments: CIDR ranges deliveries may reach although not public, comma-separated
    * (`10.20.0.0/16`). Cloud metadata addresses stay refused.

@@ -8,7 +8,7 @@ import { Alarms } from "./alarms.ts";
 import { Api } from "./api.ts";
 import { DeliveryQueue } from "./delivery-queue.ts";
 import { HouseFunction } from "./house-function.ts";
-import type { Settings } from "./settings.ts";
+import { apiBurstLimit, type Settings } from "./settings.ts";
 import { Store } from "./store.ts";
 
 const root = resolve(import.meta.dirname, "..");
@@ -44,6 +44,7 @@ export class WebhooksStack extends Stack {
       environment: shared,
       timeout: Duration.seconds(10),
       logRetention: settings.logRetentionDays,
+      reservedConcurrentExecutions: settings.apiReservedConcurrency,
     });
     // Keys, subscriptions, events, deliveries; the dead-letter index for /v1/dlq.
     store.grant(api, ["GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"], {
@@ -90,6 +91,7 @@ export class WebhooksStack extends Stack {
       name: prefix,
       handler: api,
       rateLimit: settings.apiRateLimit,
+      burstLimit: apiBurstLimit(settings.apiRateLimit),
       logRetention: settings.logRetentionDays,
     });
 

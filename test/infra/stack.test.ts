@@ -3,7 +3,7 @@ import { Match, Template } from "aws-cdk-lib/assertions";
 import { Queue } from "aws-cdk-lib/aws-sqs";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
-import { readSettings, SettingsError } from "../../infra/settings.ts";
+import { apiBurstLimit, readSettings, SettingsError } from "../../infra/settings.ts";
 import { WebhooksStack } from "../../infra/webhooks-stack.ts";
 import { ROUTE_KEYS } from "../../shared/http/routes.ts";
 import { oldestMessageAlarmSeconds, queueSettings } from "../../shared/retry.ts";
@@ -410,6 +410,50 @@ describe("deployment settings", () => {
     expect(
       synth({ retrySchedule: "0,60,600", deliverConcurrency: "50" }).template.toJSON(),
     ).toBeTruthy();
+  });
+
+  it("cap the API's burst at the account's default burst quota (5,000)", () => {
+    expect(apiBurstLimit(200)).toBe(400);
+    expect(apiBurstLimit(2500)).toBe(5000);
+    expect(apiBurstLimit(10_000)).toBe(5000);
+    synth({ apiRateLimit: "10000" }).template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      DefaultRouteSettings: { ThrottlingRateLimit: 10_000, ThrottlingBurstLimit: 5000 },
+    });
+    // The rate itself cannot go past the account's rate quota.
+    expect(() => readSettings((key) => ({ apiRateLimit: 10_001 })[key])).toThrow(
+      /apiRateLimit: must be from 1 to 10000, API Gateway's default account-level rate quota/,
+    );
+  });
+
+  it("keep deliverConcurrency within what an SQS event source's maximum concurrency allows", () => {
+    for (const bad of [0, 1, 1001, "5000"]) {
+      expect(() => readSettings((key) => ({ deliverConcurrency: bad })[key])).toThrow(
+        /deliverConcurrency: must be from 2 to 1000, what an SQS event source's maximum concurrency allows/,
+      );
+    }
+    for (const good of [2, 1000]) {
+      synth({ deliverConcurrency: String(good) }).template.hasResourceProperties(
+        "AWS::Lambda::EventSourceMapping",
+        { ScalingConfig: { MaximumConcurrency: good } },
+      );
+    }
+  });
+
+  it("reserve concurrency for the API function only when asked", () => {
+    const reserved = (t: Template) =>
+      Object.values(t.findResources("AWS::Lambda::Function")).map(
+        (fn) => fn.Properties.ReservedConcurrentExecutions,
+      );
+    expect(reserved(template)).toEqual([undefined, undefined, undefined]);
+    const { template: withReserve } = synth({ apiReservedConcurrency: "50" });
+    withReserve.hasResourceProperties("AWS::Lambda::Function", {
+      Description: Match.stringLikeRegexp("HTTP API"),
+      ReservedConcurrentExecutions: 50,
+    });
+    expect(reserved(withReserve).sort()).toEqual([50, undefined, undefined]);
+    expect(() => readSettings((key) => ({ apiReservedConcurrency: 0 })[key])).toThrow(
+      /apiReservedConcurrency/,
+    );
   });
 
   it("refuse a bad value at synth, naming it", () => {
