@@ -407,9 +407,19 @@ describe("deployment settings", () => {
       allowedCidrs: [],
       retainData: true,
     });
-    expect(
-      synth({ retrySchedule: "0,60,600", deliverConcurrency: "50" }).template.toJSON(),
-    ).toBeTruthy();
+    // Context values arrive as strings from `-c key=value`; they reach the resources.
+    const { template: custom } = synth({ retrySchedule: "0,60,600", deliverConcurrency: "50" });
+    custom.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: "webhooks-test-deliveries",
+      MessageRetentionPeriod: queueSettings([0, 60, 600]).retentionSeconds,
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: 3 + 3 }),
+    });
+    custom.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      ScalingConfig: { MaximumConcurrency: 50 },
+    });
+    custom.allResourcesProperties("AWS::Lambda::Function", {
+      Environment: { Variables: Match.objectLike({ WEBHOOKS_RETRY_SCHEDULE: "0,60,600" }) },
+    });
   });
 
   it("cap the API's burst at the account's default burst quota (5,000)", () => {
