@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { parseAddresses } from "../shared/config.ts";
 import { DEFAULT_SCHEDULE, parseSchedule } from "../shared/retry.ts";
 import { parseCidrs } from "../shared/ssrf.ts";
 import { parsedBy, toFieldErrors } from "../shared/validation.ts";
@@ -26,6 +27,28 @@ export const API_GATEWAY_BURST_QUOTA = 5000;
 /** The stage's burst: twice the rate, but never above the account's burst quota. */
 export const apiBurstLimit = (rateLimit: number): number =>
   Math.min(rateLimit * 2, API_GATEWAY_BURST_QUOTA);
+
+/** `true`/`false`, as JSON in cdk.json or as text from `-c key=value`. */
+const flag = z.pipe(
+  z.union([z.boolean(), z.enum(["true", "false"])]),
+  z.transform((v) => v === true || v === "true"),
+);
+
+/** A comma-separated list of ids matching `pattern` (`subnet-…,subnet-…`). */
+const idList = (pattern: RegExp, example: string) =>
+  parsedBy((text) =>
+    text
+      .split(",")
+      .map((id) => id.trim())
+      .filter(Boolean)
+      .map((id) => {
+        if (!pattern.test(id)) throw new Error(`'${id}' is not an id like ${example}`);
+        return id;
+      }),
+  );
+
+/** Zones of a new VPC unless `vpcAzs` says otherwise: two NAT gateways survive one AZ. */
+export const DEFAULT_VPC_AZS = 2;
 
 /** The retention periods CloudWatch Logs accepts, in days. */
 const LOG_RETENTION_DAYS = [
@@ -104,18 +127,67 @@ const SettingsSchema = z.object({
   /** Where alarms are emailed (SNS); without it the topic has no subscriber. */
   alarmEmail: z.optional(z.email({ error: "must be an email address" })),
   /** Keep the table and its data when the stack is deleted (the default), or destroy them. */
-  retainData: z.prefault(
-    z.pipe(
-      z.union([z.boolean(), z.enum(["true", "false"])]),
-      z.transform((v) => v === true || v === "true"),
-    ),
-    true,
+  retainData: z.prefault(flag, true),
+  /**
+   * Run the deliver function in a new VPC's private subnets, leaving through a NAT gateway with
+   * an Elastic IP in each availability zone: fixed egress IPs for customers to allow-list, and
+   * a network from which `allowedCidrs` can be reached (peered, say). Costs money: README.
+   */
+  createVpc: z.prefault(flag, false),
+  /** Availability zones of the new VPC, each with its own NAT gateway and IP (1–3). */
+  vpcAzs: z.optional(whole(1, 3)),
+  /** Or run it in private subnets of this existing VPC (with privateSubnetIds and egressIps). */
+  vpcId: z.optional(
+    z
+      .string()
+      .check(z.regex(/^vpc-[0-9a-f]{8,17}$/, "must be a VPC id like vpc-0123456789abcdef0")),
   ),
+  /** The existing VPC's private subnets for the deliver function: they must route to a NAT. */
+  privateSubnetIds: z.prefault(idList(/^subnet-[0-9a-f]{8,17}$/, "subnet-0123456789abcdef0"), ""),
+  /** The public IPs the existing VPC's NAT sends from, as the operator states them. */
+  egressIps: z.prefault(parsedBy(parseAddresses), ""),
 });
 
 export type Settings = z.output<typeof SettingsSchema>;
 
 export class SettingsError extends Error {}
+
+/** Settings that are each valid but do not go together, as `field: why` lines. */
+function conflicts(s: Settings): string[] {
+  const problems: string[] = [];
+  const inVpc = s.createVpc || s.vpcId !== undefined;
+  if (s.allowedCidrs.length > 0 && !inVpc) {
+    problems.push(
+      "allowedCidrs: private ranges can only be reached from inside a VPC, and without one the deliver function runs on Lambda's own network with no route to them. Set createVpc=true, or vpcId with privateSubnetIds and egressIps.",
+    );
+  }
+  if (s.createVpc && s.vpcId !== undefined) {
+    problems.push("vpcId: choose createVpc=true (a new VPC) or vpcId (an existing one), not both.");
+  }
+  if (s.vpcAzs !== undefined && !s.createVpc) {
+    problems.push("vpcAzs: only with createVpc=true (the zones of the VPC the stack creates).");
+  }
+  if (s.vpcId !== undefined) {
+    if (s.privateSubnetIds.length === 0) {
+      problems.push(
+        "privateSubnetIds: required with vpcId: the private subnets, routed through a NAT, the deliver function runs in.",
+      );
+    }
+    if (s.egressIps.length === 0) {
+      problems.push(
+        "egressIps: required with vpcId: the public IPs that VPC's NAT sends from, published for customers to allow-list.",
+      );
+    }
+  } else {
+    if (s.privateSubnetIds.length > 0) problems.push("privateSubnetIds: only with vpcId.");
+    if (s.egressIps.length > 0) {
+      problems.push(
+        "egressIps: only with vpcId (with createVpc=true they are the NAT gateways' Elastic IPs).",
+      );
+    }
+  }
+  return problems;
+}
 
 /** Reads and validates the settings; `read(key)` looks a context value up. */
 export function readSettings(read: (key: string) => unknown): Settings {
@@ -126,6 +198,11 @@ export function readSettings(read: (key: string) => unknown): Settings {
   const result = SettingsSchema.safeParse(raw);
   if (!result.success) {
     const lines = toFieldErrors(result.error.issues).map((e) => `  ${e.field}: ${e.detail}`);
+    throw new SettingsError(`Invalid deployment settings (CDK context):\n${lines.join("\n")}`);
+  }
+  const problems = conflicts(result.data);
+  if (problems.length > 0) {
+    const lines = problems.map((line) => `  ${line}`);
     throw new SettingsError(`Invalid deployment settings (CDK context):\n${lines.join("\n")}`);
   }
   return result.data;

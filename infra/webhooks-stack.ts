@@ -1,14 +1,15 @@
 import { resolve } from "node:path";
-import { CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Duration, Fn, Stack, type StackProps } from "aws-cdk-lib";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { Construct } from "constructs";
-import { functionEnvironment } from "../shared/config.ts";
+import { type FunctionSettings, functionEnvironment } from "../shared/config.ts";
 import { oldestMessageAlarmSeconds } from "../shared/retry.ts";
 import { Alarms } from "./alarms.ts";
 import { Api } from "./api.ts";
 import { DeliveryQueue } from "./delivery-queue.ts";
 import { HouseFunction } from "./house-function.ts";
-import { apiBurstLimit, type Settings } from "./settings.ts";
+import { Network } from "./network.ts";
+import { apiBurstLimit, DEFAULT_VPC_AZS, type Settings } from "./settings.ts";
 import { Store } from "./store.ts";
 
 const root = resolve(import.meta.dirname, "..");
@@ -27,7 +28,8 @@ export class WebhooksStack extends Stack {
       schedule: settings.retrySchedule,
       consumerTimeout: DELIVER_TIMEOUT,
     });
-    const shared = functionEnvironment({
+    const network = WebhooksStack.network(this, settings, prefix);
+    const base: FunctionSettings = {
       tableName: store.table.tableName,
       queueUrl: queues.queue.queueUrl,
       deadLetterQueueUrl: queues.deadLetterQueue.queueUrl,
@@ -36,12 +38,16 @@ export class WebhooksStack extends Stack {
       allowedCidrs: settings.allowedCidrs,
       kmsKeyId: store.secretsKey.keyArn,
       autoDisableAfterHours: settings.autoDisableAfterHours,
-    });
+    };
+    const shared = functionEnvironment(base);
 
     const api = new HouseFunction(this, "ApiFunction", {
       entry: resolve(root, "functions/api/handler.ts"),
       description: "Webhooks HTTP API: events in, subscriptions and deliveries",
-      environment: shared,
+      // The API tells customers which addresses to allow-list; only it needs them.
+      environment: network
+        ? functionEnvironment({ ...base, egressIps: network.egressIps })
+        : shared,
       timeout: Duration.seconds(10),
       logRetention: settings.logRetentionDays,
       reservedConcurrentExecutions: settings.apiReservedConcurrency,
@@ -59,6 +65,7 @@ export class WebhooksStack extends Stack {
       environment: shared,
       timeout: DELIVER_TIMEOUT,
       logRetention: settings.logRetentionDays,
+      placement: network?.placement,
     });
     store.grant(deliver, ["BatchGetItem", "UpdateItem"]);
     queues.deadLetterQueue.grantSendMessages(deliver);
@@ -114,5 +121,31 @@ export class WebhooksStack extends Stack {
     new CfnOutput(this, "ApiFunctionName", { value: api.functionName });
     new CfnOutput(this, "DeliverFunctionName", { value: deliver.functionName });
     new CfnOutput(this, "ResendFunctionName", { value: resend.functionName });
+    if (network) {
+      new CfnOutput(this, "EgressIps", {
+        description: "Public IPs deliveries leave from, for receivers to allow-list",
+        value: Fn.join(",", [...network.egressIps]),
+      });
+    }
+    if (network?.createdVpc) {
+      new CfnOutput(this, "VpcId", { value: network.createdVpc.vpcId });
+    }
+  }
+
+  /** The VPC option, when a setting asks for it (settings.ts refuses half of one). */
+  private static network(scope: Construct, settings: Settings, namePrefix: string) {
+    const common = { namePrefix, logRetention: settings.logRetentionDays };
+    if (settings.createVpc) {
+      return new Network(scope, "Network", { ...common, azs: settings.vpcAzs ?? DEFAULT_VPC_AZS });
+    }
+    if (settings.vpcId !== undefined) {
+      return new Network(scope, "Network", {
+        ...common,
+        vpcId: settings.vpcId,
+        privateSubnetIds: settings.privateSubnetIds,
+        egressIps: settings.egressIps,
+      });
+    }
+    return undefined;
   }
 }

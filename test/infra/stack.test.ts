@@ -1,21 +1,12 @@
 import { App, Stack, Validations } from "aws-cdk-lib";
-import { Match, Template } from "aws-cdk-lib/assertions";
+import { Match, type Template } from "aws-cdk-lib/assertions";
 import { Queue } from "aws-cdk-lib/aws-sqs";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
 import { apiBurstLimit, readSettings, SettingsError } from "../../infra/settings.ts";
-import { WebhooksStack } from "../../infra/webhooks-stack.ts";
 import { ROUTE_KEYS } from "../../shared/http/routes.ts";
 import { oldestMessageAlarmSeconds, queueSettings } from "../../shared/retry.ts";
-
-/** Synthesizes the stack without bundling the functions (that is `npm run synth`'s job). */
-function synth(context: Record<string, unknown> = {}, nag = false) {
-  const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
-  const settings = readSettings((key) => ({ stage: "test", ...context })[key]);
-  const stack = new WebhooksStack(app, "webhooks-test", { settings });
-  if (nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, stack, settings, template: Template.fromStack(stack) };
-}
+import { synth } from "./synth.ts";
 
 const { template, settings } = synth();
 const schedule = settings.retrySchedule;
@@ -382,7 +373,7 @@ describe("WebhooksStack", () => {
   });
 
   it("passes cdk-nag's AWS Solutions rules (fixed, or acknowledged with a reason in code)", () => {
-    const { app } = synth({}, true);
+    const { app } = synth({}, { nag: true });
     expect(() => app.synth()).not.toThrow();
   });
 
@@ -406,6 +397,9 @@ describe("deployment settings", () => {
       apiRateLimit: 200,
       allowedCidrs: [],
       retainData: true,
+      createVpc: false,
+      privateSubnetIds: [],
+      egressIps: [],
     });
     // Context values arrive as strings from `-c key=value`; they reach the resources.
     const { template: custom } = synth({ retrySchedule: "0,60,600", deliverConcurrency: "50" });
