@@ -126,8 +126,36 @@ const SettingsSchema = z.object({
   ),
   /** Where alarms are emailed (SNS); without it the topic has no subscriber. */
   alarmEmail: z.optional(z.email({ error: "must be an email address" })),
-  /** Keep the table and its data when the stack is deleted (the default), or destroy them. */
+  /**
+   * Keep the table (deletion protection on) and the KMS key sealing its secrets when the stack
+   * is deleted (the default), or destroy both.
+   */
   retainData: z.prefault(flag, true),
+  /**
+   * Adopt this table (retained by a deleted stack, or restored from a backup) instead of
+   * creating one; needs existingKmsKeyArn. It must have the dead-letters index.
+   */
+  existingTableName: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^[A-Za-z0-9_.-]{3,255}$/,
+          "must be a DynamoDB table name (3–255 letters, digits, _ . -)",
+        ),
+      ),
+  ),
+  /** The KMS key the adopted table's secrets were sealed with; a new key could not open them. */
+  existingKmsKeyArn: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(?:mrk-)?[0-9a-f-]{32,36}$/,
+          "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias or a bare id: IAM policies name keys by ARN",
+        ),
+      ),
+  ),
   /**
    * Run the deliver function in a new VPC's private subnets, leaving through a NAT gateway with
    * an Elastic IP in each availability zone: fixed egress IPs for customers to allow-list, and
@@ -185,6 +213,13 @@ function conflicts(s: Settings): string[] {
         "egressIps: only with vpcId (with createVpc=true they are the NAT gateways' Elastic IPs).",
       );
     }
+  }
+  if ((s.existingTableName === undefined) !== (s.existingKmsKeyArn === undefined)) {
+    problems.push(
+      s.existingTableName === undefined
+        ? "existingTableName: required with existingKmsKeyArn: adopt the table together with the key that sealed its secrets."
+        : "existingKmsKeyArn: required with existingTableName: the table's secrets are sealed with that key, and a new key could not open them (the stack output SecretsKeyArn of the stack that created it).",
+    );
   }
   return problems;
 }

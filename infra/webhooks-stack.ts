@@ -22,7 +22,14 @@ export class WebhooksStack extends Stack {
     const { settings } = props;
     const prefix = `webhooks-${settings.stage}`;
 
-    const store = new Store(this, "Store", { tableName: prefix, retainData: settings.retainData });
+    const store = new Store(this, "Store", {
+      namePrefix: prefix,
+      retainData: settings.retainData,
+      existing:
+        settings.existingTableName !== undefined && settings.existingKmsKeyArn !== undefined
+          ? { tableName: settings.existingTableName, kmsKeyArn: settings.existingKmsKeyArn }
+          : undefined,
+    });
     const queues = new DeliveryQueue(this, "Queues", {
       namePrefix: prefix,
       schedule: settings.retrySchedule,
@@ -116,6 +123,8 @@ export class WebhooksStack extends Stack {
     new CfnOutput(this, "ApiUrl", { value: http.httpApi.apiEndpoint });
     new CfnOutput(this, "AlarmTopicArn", { value: alarms.topic.topicArn });
     new CfnOutput(this, "TableName", { value: store.table.tableName });
+    // With TableName, what a later stack needs to adopt the data (existingKmsKeyArn).
+    new CfnOutput(this, "SecretsKeyArn", { value: store.secretsKey.keyArn });
     new CfnOutput(this, "QueueUrl", { value: queues.queue.queueUrl });
     new CfnOutput(this, "DeadLetterQueueUrl", { value: queues.deadLetterQueue.queueUrl });
     new CfnOutput(this, "ApiFunctionName", { value: api.functionName });

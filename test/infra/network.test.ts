@@ -1,7 +1,7 @@
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { SettingsError } from "../../infra/settings.ts";
-import { synth } from "./synth.ts";
+import { render, synth } from "./synth.ts";
 
 const EXISTING = {
   vpcId: "vpc-0123456789abcdef0",
@@ -17,19 +17,6 @@ const functions = (template: Template) => {
     return { id: entry[0], properties: entry[1].Properties };
   };
   return { api: find(/HTTP API/), deliver: find(/delivery/), resend: find(/resend/) };
-};
-
-/** A CloudFormation string (literal, Fn::Join, Fn::GetAtt, Ref) as text, to compare values. */
-const render = (value: unknown): string => {
-  if (typeof value === "string") return value;
-  const v = value as Record<string, unknown>;
-  if (v["Fn::Join"]) {
-    const [separator, parts] = v["Fn::Join"] as [string, unknown[]];
-    return parts.map(render).join(separator);
-  }
-  if (v["Fn::GetAtt"]) return `\${${(v["Fn::GetAtt"] as string[]).join(".")}}`;
-  if (v.Ref) return `\${${v.Ref}}`;
-  throw new Error(`cannot render ${JSON.stringify(value)}`);
 };
 
 const idsOf = (template: Template, type: string, props: Record<string, unknown> = {}) =>

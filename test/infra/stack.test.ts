@@ -367,6 +367,7 @@ describe("WebhooksStack", () => {
       "DeliverFunctionName",
       "ResendFunctionName",
       "AlarmTopicArn",
+      "SecretsKeyArn",
     ]) {
       template.hasOutput(name, {});
     }

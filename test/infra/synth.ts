@@ -24,3 +24,16 @@ export function synth(
   if (options.nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack, settings, template: Template.fromStack(stack) };
 }
+
+/** A CloudFormation string (literal, Fn::Join, Fn::GetAtt, Ref) as text, to compare values. */
+export const render = (value: unknown): string => {
+  if (typeof value === "string") return value;
+  const v = value as Record<string, unknown>;
+  if (v["Fn::Join"]) {
+    const [separator, parts] = v["Fn::Join"] as [string, unknown[]];
+    return parts.map(render).join(separator);
+  }
+  if (v["Fn::GetAtt"]) return `\${${(v["Fn::GetAtt"] as string[]).join(".")}}`;
+  if (v.Ref) return `\${${v.Ref}}`;
+  throw new Error(`cannot render ${JSON.stringify(value)}`);
+};
