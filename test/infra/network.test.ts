@@ -118,6 +118,24 @@ describe("the VPC option: a new VPC", () => {
       )
       .map((policy) => policy.Properties.Roles[0].Ref);
     expect(withEc2).toEqual([deliver.properties.Role["Fn::GetAtt"][0]]);
+    // The acknowledged wildcard covers those actions and nothing else.
+    const wildcards = Object.values(template.findResources("AWS::IAM::Policy"))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement)
+      .filter((statement: { Resource: unknown }) => [statement.Resource].flat().includes("*"));
+    expect(wildcards).toEqual([
+      {
+        Effect: "Allow",
+        Resource: "*",
+        Action: [
+          "ec2:CreateNetworkInterface",
+          "ec2:DescribeNetworkInterfaces",
+          "ec2:DescribeSubnets",
+          "ec2:DeleteNetworkInterface",
+          "ec2:AssignPrivateIpAddresses",
+          "ec2:UnassignPrivateIpAddresses",
+        ],
+      },
+    ]);
     template.resourceCountIs("AWS::IAM::ManagedPolicy", 0);
     // Lambda checks the permissions when it creates the function: the policy must come first.
     const deliverResource = template.findResources("AWS::Lambda::Function")[deliver.id];
