@@ -112,7 +112,8 @@ const SettingsSchema = z.object({
   apiReservedConcurrency: z.optional(whole(1, 10_000)),
   /**
    * Private deployments: CIDR ranges deliveries may reach although not public, comma-separated
-   * (`10.20.0.0/16`). Cloud metadata addresses stay refused.
+   * (`10.20.0.0/16`). Cloud metadata addresses stay refused. Needs the VPC option: Lambda's own
+   * network has no route to private ranges.
    */
   allowedCidrs: z.prefault(
     parsedBy((text) => {
