@@ -23,7 +23,13 @@ export class Api extends Construct {
   constructor(
     scope: Construct,
     id: string,
-    props: { name: string; handler: IFunction; rateLimit: number; logRetention: RetentionDays },
+    props: {
+      name: string;
+      handler: IFunction;
+      rateLimit: number;
+      burstLimit: number;
+      logRetention: RetentionDays;
+    },
   ) {
     super(scope, id);
     const integration = new HttpLambdaIntegration("Api", props.handler);
@@ -66,7 +72,7 @@ export class Api extends Construct {
     };
     stage.defaultRouteSettings = {
       throttlingRateLimit: props.rateLimit,
-      throttlingBurstLimit: props.rateLimit * 2,
+      throttlingBurstLimit: props.burstLimit,
     };
   }
 }

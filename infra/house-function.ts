@@ -1,10 +1,11 @@
 import { resolve } from "node:path";
-import { type Duration, RemovalPolicy } from "aws-cdk-lib";
-import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { type Duration, RemovalPolicy, Validations } from "aws-cdk-lib";
+import { PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
 import { type BundlingOptions, NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
+import type { VpcPlacement } from "./network.ts";
 
 /** Memory of every function unless it asks for more (the cost benchmark prices it). */
 export const FUNCTION_MEMORY_MB = 256;
@@ -48,6 +49,10 @@ export interface HouseFunctionProps {
   timeout: Duration;
   memorySize?: number;
   logRetention: RetentionDays;
+  /** Concurrency set aside for this function, and its ceiling; none by default. */
+  reservedConcurrentExecutions?: number | undefined;
+  /** Run in these subnets of a VPC (infra/network.ts); Lambda's own network by default. */
+  placement?: VpcPlacement | undefined;
 }
 
 /**
@@ -68,6 +73,29 @@ export class HouseFunction extends NodejsFunction {
       description: `${props.description} (function role)`,
     });
     logGroup.grantWrite(role);
+    if (props.placement) {
+      // Lambda creates the function's network interfaces with its role, and checks these
+      // permissions when the function is created (it depends on this policy). They are what
+      // the managed AWSLambdaVPCAccessExecutionRole grants, inline like every other grant here.
+      role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: [
+            "ec2:CreateNetworkInterface",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSubnets",
+            "ec2:DeleteNetworkInterface",
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses",
+          ],
+          resources: ["*"],
+        }),
+      );
+      Validations.of(role).acknowledge({
+        id: "AwsSolutions-IAM5[Resource::*]",
+        reason:
+          "The network-interface permissions Lambda needs to run a function in a VPC: EC2's Describe actions take no resource at all, and the interfaces do not exist before Lambda creates them. The same statement as AWS's AWSLambdaVPCAccessExecutionRole, without a managed policy.",
+      });
+    }
     super(scope, id, {
       entry: props.entry,
       ...(props.functionName ? { functionName: props.functionName } : {}),
@@ -76,9 +104,13 @@ export class HouseFunction extends NodejsFunction {
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? FUNCTION_MEMORY_MB,
+      ...(props.reservedConcurrentExecutions === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
       timeout: props.timeout,
       logGroup,
       role,
+      ...(props.placement ?? {}),
       environment: { NODE_OPTIONS: "--enable-source-maps", ...props.environment },
       bundling: BUNDLING,
     });

@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { parseAddresses } from "../shared/config.ts";
 import { DEFAULT_SCHEDULE, parseSchedule, retentionProblem } from "../shared/retry.ts";
 import { parseCidrs } from "../shared/ssrf.ts";
 import { parsedBy, toFieldErrors } from "../shared/validation.ts";
@@ -7,11 +8,47 @@ import { parsedBy, toFieldErrors } from "../shared/validation.ts";
  * Deployment settings, from CDK context (`cdk.json`, or `-c key=value`). Validated before any
  * construct is built, so a bad value fails `cdk synth` with a message naming it.
  */
-const whole = (min: number, max: number) =>
+const whole = (min: number, max: number, outOfRange?: string) =>
   z.pipe(
     z.union([z.number(), z.string().check(z.regex(/^\d+$/, "must be a whole number"))]),
-    z.pipe(z.transform(Number), z.number().check(z.int(), z.minimum(min), z.maximum(max))),
+    z.pipe(
+      z.transform(Number),
+      z.number().check(z.int(), z.minimum(min, outOfRange), z.maximum(max, outOfRange)),
+    ),
   );
+
+/**
+ * API Gateway's default account-level quotas in a region, shared by every API in the account:
+ * 10,000 requests per second, bursts of 5,000. A route asking for more gets no more.
+ */
+export const API_GATEWAY_RATE_QUOTA = 10_000;
+export const API_GATEWAY_BURST_QUOTA = 5000;
+
+/** The stage's burst: twice the rate, but never above the account's burst quota. */
+export const apiBurstLimit = (rateLimit: number): number =>
+  Math.min(rateLimit * 2, API_GATEWAY_BURST_QUOTA);
+
+/** `true`/`false`, as JSON in cdk.json or as text from `-c key=value`. */
+const flag = z.pipe(
+  z.union([z.boolean(), z.enum(["true", "false"])]),
+  z.transform((v) => v === true || v === "true"),
+);
+
+/** A comma-separated list of ids matching `pattern` (`subnet-…,subnet-…`). */
+const idList = (pattern: RegExp, example: string) =>
+  parsedBy((text) =>
+    text
+      .split(",")
+      .map((id) => id.trim())
+      .filter(Boolean)
+      .map((id) => {
+        if (!pattern.test(id)) throw new Error(`'${id}' is not an id like ${example}`);
+        return id;
+      }),
+  );
+
+/** Zones of a new VPC unless `vpcAzs` says otherwise: two NAT gateways survive one AZ. */
+export const DEFAULT_VPC_AZS = 2;
 
 /** The retention periods CloudWatch Logs accepts, in days. */
 const LOG_RETENTION_DAYS = [
@@ -35,7 +72,10 @@ const SettingsSchema = z.object({
   /** Delay before each delivery attempt in seconds, first included (`0,5,300,…`). */
   retrySchedule: z.prefault(parsedBy(parseSchedule), DEFAULT_SCHEDULE.join(",")),
   /** Most concurrent deliver invocations (the event source mapping's maximum concurrency). */
-  deliverConcurrency: z.prefault(whole(2, 1000), 20),
+  deliverConcurrency: z.prefault(
+    whole(2, 1000, "must be from 2 to 1000, what an SQS event source's maximum concurrency allows"),
+    20,
+  ),
   /** Days events and deliveries are kept before DynamoDB's TTL removes them. */
   retentionDays: z.prefault(whole(1, 365), 30),
   /** Hours an endpoint may fail every attempt before its subscription is disabled (0: never). */
@@ -55,11 +95,25 @@ const SettingsSchema = z.object({
     ),
     30,
   ),
-  /** Steady-state request rate the HTTP API accepts per second (burst is twice this). */
-  apiRateLimit: z.prefault(whole(1, 10_000), 200),
+  /** Steady-state request rate the HTTP API accepts per second (burst: `apiBurstLimit`). */
+  apiRateLimit: z.prefault(
+    whole(
+      1,
+      API_GATEWAY_RATE_QUOTA,
+      `must be from 1 to ${API_GATEWAY_RATE_QUOTA}, API Gateway's default account-level rate quota`,
+    ),
+    200,
+  ),
+  /**
+   * Concurrency reserved for (and capping) the API function, so deliveries and resends cannot
+   * starve ingest. Off by default: Lambda keeps 100 of the account's quota unreserved, so an
+   * account needs a quota of at least this plus 100 (new accounts may have 10).
+   */
+  apiReservedConcurrency: z.optional(whole(1, 10_000)),
   /**
    * Private deployments: CIDR ranges deliveries may reach although not public, comma-separated
-   * (`10.20.0.0/16`). Cloud metadata addresses stay refused.
+   * (`10.20.0.0/16`). Cloud metadata addresses stay refused. Needs the VPC option: Lambda's own
+   * network has no route to private ranges.
    */
   allowedCidrs: z.prefault(
     parsedBy((text) => {
@@ -73,19 +127,103 @@ const SettingsSchema = z.object({
   ),
   /** Where alarms are emailed (SNS); without it the topic has no subscriber. */
   alarmEmail: z.optional(z.email({ error: "must be an email address" })),
-  /** Keep the table and its data when the stack is deleted (the default), or destroy them. */
-  retainData: z.prefault(
-    z.pipe(
-      z.union([z.boolean(), z.enum(["true", "false"])]),
-      z.transform((v) => v === true || v === "true"),
-    ),
-    true,
+  /**
+   * Keep the table (deletion protection on) and the KMS key sealing its secrets when the stack
+   * is deleted (the default), or destroy both.
+   */
+  retainData: z.prefault(flag, true),
+  /**
+   * Adopt this table (retained by a deleted stack, or restored from a backup) instead of
+   * creating one; needs existingKmsKeyArn. It must have the dead-letters index.
+   */
+  existingTableName: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^[A-Za-z0-9_.-]{3,255}$/,
+          "must be a DynamoDB table name (3–255 letters, digits, _ . -)",
+        ),
+      ),
   ),
+  /** The KMS key the adopted table's secrets were sealed with; a new key could not open them. */
+  existingKmsKeyArn: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(?:mrk-)?[0-9a-f-]{32,36}$/,
+          "must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), not an alias or a bare id: IAM policies name keys by ARN",
+        ),
+      ),
+  ),
+  /**
+   * Run the deliver function in a new VPC's private subnets, leaving through a NAT gateway with
+   * an Elastic IP in each availability zone: fixed egress IPs for customers to allow-list, and
+   * a network from which `allowedCidrs` can be reached (peered, say). Costs money: README.
+   */
+  createVpc: z.prefault(flag, false),
+  /** Availability zones of the new VPC, each with its own NAT gateway and IP (1–3). */
+  vpcAzs: z.optional(whole(1, 3)),
+  /** Or run it in private subnets of this existing VPC (with privateSubnetIds and egressIps). */
+  vpcId: z.optional(
+    z
+      .string()
+      .check(z.regex(/^vpc-[0-9a-f]{8,17}$/, "must be a VPC id like vpc-0123456789abcdef0")),
+  ),
+  /** The existing VPC's private subnets for the deliver function: they must route to a NAT. */
+  privateSubnetIds: z.prefault(idList(/^subnet-[0-9a-f]{8,17}$/, "subnet-0123456789abcdef0"), ""),
+  /** The public IPs the existing VPC's NAT sends from, as the operator states them. */
+  egressIps: z.prefault(parsedBy(parseAddresses), ""),
 });
 
 export type Settings = z.output<typeof SettingsSchema>;
 
 export class SettingsError extends Error {}
+
+/** Settings that are each valid but do not go together, as `field: why` lines. */
+function conflicts(s: Settings): string[] {
+  const problems: string[] = [];
+  const inVpc = s.createVpc || s.vpcId !== undefined;
+  if (s.allowedCidrs.length > 0 && !inVpc) {
+    problems.push(
+      "allowedCidrs: private ranges can only be reached from inside a VPC, and without one the deliver function runs on Lambda's own network with no route to them. Set createVpc=true, or vpcId with privateSubnetIds and egressIps.",
+    );
+  }
+  if (s.createVpc && s.vpcId !== undefined) {
+    problems.push("vpcId: choose createVpc=true (a new VPC) or vpcId (an existing one), not both.");
+  }
+  if (s.vpcAzs !== undefined && !s.createVpc) {
+    problems.push("vpcAzs: only with createVpc=true (the zones of the VPC the stack creates).");
+  }
+  if (s.vpcId !== undefined) {
+    if (s.privateSubnetIds.length === 0) {
+      problems.push(
+        "privateSubnetIds: required with vpcId: the private subnets, routed through a NAT, the deliver function runs in.",
+      );
+    }
+    if (s.egressIps.length === 0) {
+      problems.push(
+        "egressIps: required with vpcId: the public IPs that VPC's NAT sends from, published for customers to allow-list.",
+      );
+    }
+  } else {
+    if (s.privateSubnetIds.length > 0) problems.push("privateSubnetIds: only with vpcId.");
+    if (s.egressIps.length > 0) {
+      problems.push(
+        "egressIps: only with vpcId (with createVpc=true they are the NAT gateways' Elastic IPs).",
+      );
+    }
+  }
+  if ((s.existingTableName === undefined) !== (s.existingKmsKeyArn === undefined)) {
+    problems.push(
+      s.existingTableName === undefined
+        ? "existingTableName: required with existingKmsKeyArn: adopt the table together with the key that sealed its secrets."
+        : "existingKmsKeyArn: required with existingTableName: the table's secrets are sealed with that key, and a new key could not open them (the stack output SecretsKeyArn of the stack that created it).",
+    );
+  }
+  return problems;
+}
 
 /** Reads and validates the settings; `read(key)` looks a context value up. */
 export function readSettings(read: (key: string) => unknown): Settings {
@@ -99,10 +237,13 @@ export function readSettings(read: (key: string) => unknown): Settings {
     throw new SettingsError(`Invalid deployment settings (CDK context):\n${lines.join("\n")}`);
   }
   const retention = retentionProblem(result.data.retrySchedule, result.data.retentionDays);
-  if (retention) {
-    throw new SettingsError(
-      `Invalid deployment settings (CDK context):\n  retentionDays: ${retention}.`,
-    );
+  const problems = [
+    ...conflicts(result.data),
+    ...(retention ? [`retentionDays: ${retention}.`] : []),
+  ];
+  if (problems.length > 0) {
+    const lines = problems.map((line) => `  ${line}`);
+    throw new SettingsError(`Invalid deployment settings (CDK context):\n${lines.join("\n")}`);
   }
   return result.data;
 }

@@ -2,34 +2,57 @@ import { RemovalPolicy } from "aws-cdk-lib";
 import {
   AttributeType,
   Billing,
+  type ITableV2,
   ProjectionType,
   TableEncryptionV2,
   TableV2,
 } from "aws-cdk-lib/aws-dynamodb";
 import { type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
-import { Key } from "aws-cdk-lib/aws-kms";
+import { type IKey, Key } from "aws-cdk-lib/aws-kms";
 import { Construct } from "constructs";
 import { ENCRYPTION_CONTEXT } from "../shared/secrets/kms-keyring.ts";
 import { DEAD_LETTER_INDEX, DEAD_LETTER_PROJECTION, TTL_ATTRIBUTE } from "../shared/store/table.ts";
+
+export interface StoreProps {
+  namePrefix: string;
+  /** Keep the table and the key when the stack is deleted (and protect the table). */
+  retainData: boolean;
+  /**
+   * Adopt a table and the key its secrets were sealed with (a retained or restored table)
+   * instead of creating them. The stack then never changes or deletes either.
+   */
+  existing?: { tableName: string; kmsKeyArn: string } | undefined;
+}
 
 /**
  * The single table (see shared/store/table.ts for its layout). On-demand, point-in-time
  * recovery, TTL on `expiresAt`, and kept when the stack is deleted unless told otherwise.
  * One sparse index of dead letters: only failed (or being resent) deliveries are in it, so
  * a delivery that succeeds never pays for it.
+ *
+ * The table has no fixed name: a retained table (and its key) outlives its stack, and a new
+ * stack of the same stage must not collide with it. To carry on with the old data, adopt it
+ * (`existing`, README "Keeping data across a teardown").
  */
 export class Store extends Construct {
-  readonly table: TableV2;
+  readonly table: ITableV2;
   /**
    * Wraps the data keys that seal subscription secrets (shared/secrets): a table export alone
    * reveals no secret. Kept as long as the table is, or its secrets could never be opened.
    */
-  readonly secretsKey: Key;
+  readonly secretsKey: IKey;
 
-  constructor(scope: Construct, id: string, props: { tableName: string; retainData: boolean }) {
+  constructor(scope: Construct, id: string, props: StoreProps) {
     super(scope, id);
+    if (props.existing) {
+      // Imported: no resource, only names and ARNs for grants and environment variables.
+      // The stack cannot add the dead-letter index to an imported table; it must be there.
+      this.table = TableV2.fromTableName(this, "Table", props.existing.tableName);
+      this.secretsKey = Key.fromKeyArn(this, "SecretsKey", props.existing.kmsKeyArn);
+      return;
+    }
+    const removalPolicy = props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     this.table = new TableV2(this, "Table", {
-      tableName: props.tableName,
       partitionKey: { name: "pk", type: AttributeType.STRING },
       sortKey: { name: "sk", type: AttributeType.STRING },
       billing: Billing.onDemand(),
@@ -46,19 +69,15 @@ export class Store extends Construct {
         },
       ],
       deletionProtection: props.retainData,
-      removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy,
     });
     this.secretsKey = new Key(this, "SecretsKey", {
-      description: `Seals the signing secrets in ${props.tableName}`,
+      description: `Seals the signing secrets in the ${props.namePrefix} table`,
       enableKeyRotation: true,
-      removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy,
     });
   }
 
-  /**
-   * Grants exactly these DynamoDB actions on the table, plus the dead-letter index when asked:
-   * never `index/*`, never an action the function does not call.
-   */
   /** Sealing new secrets (the API) or opening stored ones (deliver): one KMS action each. */
   grantSecrets(grantee: IGrantable, action: "kms:GenerateDataKey" | "kms:Decrypt") {
     grantee.grantPrincipal.addToPrincipalPolicy(
@@ -72,6 +91,10 @@ export class Store extends Construct {
     );
   }
 
+  /**
+   * Grants exactly these DynamoDB actions on the table, plus the dead-letter index when asked:
+   * never `index/*`, never an action the function does not call.
+   */
   grant(
     grantee: IGrantable,
     actions: readonly string[],

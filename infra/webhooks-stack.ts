@@ -1,16 +1,17 @@
 import { resolve } from "node:path";
-import { CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Duration, Fn, Stack, type StackProps } from "aws-cdk-lib";
 import { Rule, RuleTargetInput, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { Construct } from "constructs";
-import { functionEnvironment } from "../shared/config.ts";
-import { queueSettings } from "../shared/retry.ts";
+import { type FunctionSettings, functionEnvironment } from "../shared/config.ts";
+import { oldestMessageAlarmSeconds } from "../shared/retry.ts";
 import { Alarms } from "./alarms.ts";
 import { Api } from "./api.ts";
 import { DeliveryQueue } from "./delivery-queue.ts";
 import { HouseFunction } from "./house-function.ts";
-import type { Settings } from "./settings.ts";
+import { Network } from "./network.ts";
+import { apiBurstLimit, DEFAULT_VPC_AZS, type Settings } from "./settings.ts";
 import { Store } from "./store.ts";
 
 const root = resolve(import.meta.dirname, "..");
@@ -25,13 +26,21 @@ export class WebhooksStack extends Stack {
     const { settings } = props;
     const prefix = `webhooks-${settings.stage}`;
 
-    const store = new Store(this, "Store", { tableName: prefix, retainData: settings.retainData });
+    const store = new Store(this, "Store", {
+      namePrefix: prefix,
+      retainData: settings.retainData,
+      existing:
+        settings.existingTableName !== undefined && settings.existingKmsKeyArn !== undefined
+          ? { tableName: settings.existingTableName, kmsKeyArn: settings.existingKmsKeyArn }
+          : undefined,
+    });
     const queues = new DeliveryQueue(this, "Queues", {
       namePrefix: prefix,
       schedule: settings.retrySchedule,
       consumerTimeout: DELIVER_TIMEOUT,
     });
-    const shared = functionEnvironment({
+    const network = WebhooksStack.network(this, settings, prefix);
+    const base: FunctionSettings = {
       tableName: store.table.tableName,
       queueUrl: queues.queue.queueUrl,
       deadLetterQueueUrl: queues.deadLetterQueue.queueUrl,
@@ -41,14 +50,19 @@ export class WebhooksStack extends Stack {
       allowedCidrs: settings.allowedCidrs,
       kmsKeyId: store.secretsKey.keyArn,
       autoDisableAfterHours: settings.autoDisableAfterHours,
-    });
+    };
+    const shared = functionEnvironment(base);
 
     const api = new HouseFunction(this, "ApiFunction", {
       entry: resolve(root, "functions/api/handler.ts"),
       description: "Webhooks HTTP API: events in, subscriptions and deliveries",
-      environment: shared,
+      // The API tells customers which addresses to allow-list; only it needs them.
+      environment: network
+        ? functionEnvironment({ ...base, egressIps: network.egressIps })
+        : shared,
       timeout: Duration.seconds(10),
       logRetention: settings.logRetentionDays,
+      reservedConcurrentExecutions: settings.apiReservedConcurrency,
     });
     // Keys, subscriptions, events, deliveries; the dead-letter index for /v1/dlq.
     store.grant(api, ["GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem"], {
@@ -63,6 +77,7 @@ export class WebhooksStack extends Stack {
       environment: shared,
       timeout: DELIVER_TIMEOUT,
       logRetention: settings.logRetentionDays,
+      placement: network?.placement,
     });
     // Reads its batch; writes attempts (PutItem with a condition) and endpoint health.
     store.grant(deliver, ["BatchGetItem", "GetItem", "PutItem", "UpdateItem"]);
@@ -112,6 +127,7 @@ export class WebhooksStack extends Stack {
       name: prefix,
       handler: api,
       rateLimit: settings.apiRateLimit,
+      burstLimit: apiBurstLimit(settings.apiRateLimit),
       logRetention: settings.logRetentionDays,
     });
 
@@ -121,10 +137,9 @@ export class WebhooksStack extends Stack {
       deadLetters: queues.deadLetterQueue,
       stranded: queues.strandedQueue,
       sweepEvery: Duration.minutes(SWEEP_MINUTES),
-      oldestHealthyMessage: Duration.seconds(
-        queueSettings(settings.retrySchedule).expectedMaxAgeSeconds,
-      ),
+      oldestMessageThreshold: Duration.seconds(oldestMessageAlarmSeconds(settings.retrySchedule)),
       functions: { api, deliver, resend },
+      deliver,
       api: http.httpApi,
       email: settings.alarmEmail,
     });
@@ -132,11 +147,39 @@ export class WebhooksStack extends Stack {
     new CfnOutput(this, "ApiUrl", { value: http.httpApi.apiEndpoint });
     new CfnOutput(this, "AlarmTopicArn", { value: alarms.topic.topicArn });
     new CfnOutput(this, "TableName", { value: store.table.tableName });
+    // With TableName, what a later stack needs to adopt the data (existingKmsKeyArn).
+    new CfnOutput(this, "SecretsKeyArn", { value: store.secretsKey.keyArn });
     new CfnOutput(this, "QueueUrl", { value: queues.queue.queueUrl });
     new CfnOutput(this, "DeadLetterQueueUrl", { value: queues.deadLetterQueue.queueUrl });
     new CfnOutput(this, "StrandedQueueUrl", { value: queues.strandedQueue.queueUrl });
     new CfnOutput(this, "ApiFunctionName", { value: api.functionName });
     new CfnOutput(this, "DeliverFunctionName", { value: deliver.functionName });
     new CfnOutput(this, "ResendFunctionName", { value: resend.functionName });
+    if (network) {
+      new CfnOutput(this, "EgressIps", {
+        description: "Public IPs deliveries leave from, for receivers to allow-list",
+        value: Fn.join(",", [...network.egressIps]),
+      });
+    }
+    if (network?.createdVpc) {
+      new CfnOutput(this, "VpcId", { value: network.createdVpc.vpcId });
+    }
+  }
+
+  /** The VPC option, when a setting asks for it (settings.ts refuses half of one). */
+  private static network(scope: Construct, settings: Settings, namePrefix: string) {
+    const common = { namePrefix, logRetention: settings.logRetentionDays };
+    if (settings.createVpc) {
+      return new Network(scope, "Network", { ...common, azs: settings.vpcAzs ?? DEFAULT_VPC_AZS });
+    }
+    if (settings.vpcId !== undefined) {
+      return new Network(scope, "Network", {
+        ...common,
+        vpcId: settings.vpcId,
+        privateSubnetIds: settings.privateSubnetIds,
+        egressIps: settings.egressIps,
+      });
+    }
+    return undefined;
   }
 }

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import * as z from "zod/mini";
 import { DEFAULT_SCHEDULE, parseSchedule, retentionProblem } from "./retry.ts";
 import { type Cidr, type NetworkPolicy, parseCidrs } from "./ssrf.ts";
@@ -23,6 +24,18 @@ const whole = (min: number, max: number, fallback: number) =>
     String(fallback),
   );
 
+/** Parses `203.0.113.10,203.0.113.11` (IPv4 or IPv6); throws with the offending entry named. */
+export function parseAddresses(text: string): string[] {
+  return text
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      if (!isIP(entry)) throw new Error(`'${entry}' is not an IP address like 203.0.113.10`);
+      return entry;
+    });
+}
+
 const EnvSchema = z.object({
   /** DynamoDB table holding workspaces, keys, subscriptions, events and deliveries. */
   WEBHOOKS_TABLE_NAME: z.string().check(z.minLength(3)),
@@ -47,6 +60,12 @@ const EnvSchema = z.object({
    * are not public (`10.20.0.0/16`). Cloud metadata addresses stay refused.
    */
   WEBHOOKS_ALLOWED_CIDRS: z.prefault(parsedBy(parseCidrs), ""),
+  /**
+   * AWS with the VPC option: the public addresses deliveries leave from (the stack's NAT
+   * gateway Elastic IPs, or those an operator states for an existing VPC), comma-separated, so
+   * the API can tell customers what to allow-list. Empty: deliveries have no fixed address.
+   */
+  WEBHOOKS_EGRESS_IPS: z.prefault(parsedBy(parseAddresses), ""),
   /** AWS: the KMS key that wraps the data keys sealing subscription secrets. */
   WEBHOOKS_KMS_KEY_ID: z.optional(z.string().check(z.minLength(1))),
   /** Local stack: a file of 32 random bytes (base64) standing in for the KMS key. */
@@ -135,6 +154,8 @@ export interface FunctionSettings {
   autoDisableAfterHours?: number;
   /** As written in settings, e.g. "10.20.0.0/16"; empty for none. */
   allowedCidrs?: readonly string[];
+  /** Where deliveries leave from, e.g. "203.0.113.10" (or CDK tokens); empty for none. */
+  egressIps?: readonly string[];
   tableName: string;
   queueUrl: string;
   deadLetterQueueUrl: string;
@@ -162,6 +183,7 @@ export function functionEnvironment(settings: FunctionSettings): Record<string, 
     ...(settings.allowedCidrs?.length
       ? { WEBHOOKS_ALLOWED_CIDRS: settings.allowedCidrs.join(",") }
       : {}),
+    ...(settings.egressIps?.length ? { WEBHOOKS_EGRESS_IPS: settings.egressIps.join(",") } : {}),
   };
   return env as Record<string, string>;
 }

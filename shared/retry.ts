@@ -105,7 +105,8 @@ export interface QueueSettings {
   deadLetterRetentionSeconds: number;
   /**
    * How old a message gets when every step waits its longest (+20 % jitter) and no receiver
-   * asks for more with Retry-After: older than this, something is stuck (an alarm).
+   * asks for more with Retry-After. Not an alarm threshold: SQS's age metric never sees a
+   * message that old (see `oldestMessageAlarmSeconds`).
    */
   expectedMaxAgeSeconds: number;
 }
@@ -131,7 +132,6 @@ export function worstCaseRunSeconds(schedule: readonly number[]): number {
 export function queueSettings(schedule: readonly number[]): QueueSettings {
   // A message must never outlive the queue's retention, or SQS would drop it silently: the
   // longest run, and an hour of slack.
-  const jittered = schedule.reduce((sum, delay) => sum + delay, 0) * (1 + JITTER);
   return {
     maxReceiveCount: Math.min(
       SQS_MAX_RECEIVE_COUNT,
@@ -139,7 +139,6 @@ export function queueSettings(schedule: readonly number[]): QueueSettings {
     ),
     retentionSeconds: clamp(worstCaseRunSeconds(schedule) + 3600, 3600, SQS_MAX_RETENTION),
     deadLetterRetentionSeconds: SQS_MAX_RETENTION,
-    expectedMaxAgeSeconds: Math.ceil(jittered + schedule.length * 60 + 600),
   };
 }
 
@@ -161,6 +160,33 @@ export function retentionProblem(
     `${retentionDays} days is too short: a delivery's retry schedule can take up to ${runDays} days ` +
     `(its ${schedule.length - 1} waits each stretched to 12 hours by Retry-After) and the ` +
     `dead-letter queue keeps a failure ${SQS_MAX_RETENTION / 86_400} days, so keep events at least ${neededDays} days`
+  );
+}
+
+/**
+ * SQS's ApproximateAgeOfOldestMessage leaves out a message once it has been received three
+ * times: it is moved to the back of the queue and the metric shows the next one. Every retry
+ * here is another receive, so the oldest message the metric can show while deliveries keep up
+ * is one waiting for its third attempt. A stalled consumer shows up as messages older than
+ * that: never received at all.
+ */
+const RECEIVES_IN_AGE_METRIC = 3;
+/** Never alarm on less: the metric itself is approximate and arrives minutes late. */
+const MIN_OLDEST_MESSAGE_ALARM_SECONDS = 600;
+
+/**
+ * Threshold of the oldest-message alarm: the first three steps stretched by jitter, a minute
+ * of processing per attempt (the deliver function's timeout), and five minutes of slack (the
+ * metric's delay, or one crashed invocation whose messages come back after the visibility
+ * timeout); at least ten minutes. A receiver that answers its first attempts with a long
+ * Retry-After can still trip it; that is rare, and the alarm says where to look.
+ */
+export function oldestMessageAlarmSeconds(schedule: readonly number[]): number {
+  const counted = schedule.slice(0, RECEIVES_IN_AGE_METRIC);
+  const jittered = counted.reduce((sum, delay) => sum + delay, 0) * (1 + JITTER);
+  return Math.max(
+    MIN_OLDEST_MESSAGE_ALARM_SECONDS,
+    Math.ceil(jittered + counted.length * 60 + 300),
   );
 }
 

@@ -1,21 +1,12 @@
 import { App, Stack, Validations } from "aws-cdk-lib";
-import { Match, Template } from "aws-cdk-lib/assertions";
+import { Match, type Template } from "aws-cdk-lib/assertions";
 import { Queue } from "aws-cdk-lib/aws-sqs";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
-import { readSettings, SettingsError } from "../../infra/settings.ts";
-import { WebhooksStack } from "../../infra/webhooks-stack.ts";
+import { apiBurstLimit, readSettings, SettingsError } from "../../infra/settings.ts";
 import { ROUTE_KEYS } from "../../shared/http/routes.ts";
-import { queueSettings } from "../../shared/retry.ts";
-
-/** Synthesizes the stack without bundling the functions (that is `npm run synth`'s job). */
-function synth(context: Record<string, unknown> = {}, nag = false) {
-  const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
-  const settings = readSettings((key) => ({ stage: "test", ...context })[key]);
-  const stack = new WebhooksStack(app, "webhooks-test", { settings });
-  if (nag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { app, stack, settings, template: Template.fromStack(stack) };
-}
+import { oldestMessageAlarmSeconds, queueSettings } from "../../shared/retry.ts";
+import { synth } from "./synth.ts";
 
 const { template, settings } = synth();
 const schedule = settings.retrySchedule;
@@ -241,7 +232,7 @@ describe("WebhooksStack", () => {
     });
   });
 
-  it("alarms on dead letters, stuck deliveries, function errors and API 5xx, to one topic", () => {
+  it("alarms on dead letters, stuck deliveries, function errors, throttles and API 5xx, to one topic", () => {
     const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm"));
     expect(alarms.map((a) => a.Properties.AlarmName).sort()).toEqual(
       [
@@ -249,6 +240,7 @@ describe("WebhooksStack", () => {
         "api-errors",
         "dead-letters",
         "deliver-errors",
+        "deliver-throttles",
         "oldest-delivery",
         "resend-errors",
       ].map((n) => `webhooks-test-${n}`),
@@ -258,9 +250,13 @@ describe("WebhooksStack", () => {
         { Ref: expect.stringMatching(/AlarmsTopic/) },
       ]);
     template.hasResourceProperties("AWS::CloudWatch::Alarm", {
-      AlarmName: "webhooks-test-oldest-delivery",
-      MetricName: "ApproximateAgeOfOldestMessage",
-      Threshold: queueSettings(schedule).expectedMaxAgeSeconds,
+      AlarmName: "webhooks-test-deliver-throttles",
+      Namespace: "AWS/Lambda",
+      MetricName: "Throttles",
+      Dimensions: [{ Name: "FunctionName", Value: { Ref: functionId("delivery") } }],
+      Statistic: "Sum",
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
     });
     template.resourceCountIs("AWS::SNS::Subscription", 0);
     synth({ alarmEmail: "ops@example.com" }).template.hasResourceProperties(
@@ -269,6 +265,95 @@ describe("WebhooksStack", () => {
         Protocol: "email",
         Endpoint: "ops@example.com",
       },
+    );
+  });
+
+  it("alarms on the oldest delivery after minutes, from the first three steps of the schedule", () => {
+    const threshold = (t: Template) =>
+      Object.values(
+        t.findResources("AWS::CloudWatch::Alarm", {
+          Properties: { MetricName: "ApproximateAgeOfOldestMessage" },
+        }),
+      ).map((a) => a.Properties.Threshold);
+    expect(threshold(template)).toEqual([oldestMessageAlarmSeconds(schedule)]);
+    expect(threshold(template)).toEqual([846]);
+    const custom = [0, 600, 1800, 7200];
+    expect(threshold(synth({ retrySchedule: custom.join(",") }).template)).toEqual([
+      oldestMessageAlarmSeconds(custom),
+    ]);
+    expect(oldestMessageAlarmSeconds(custom)).toBe(3360);
+  });
+
+  it("reads a silent dead-letter queue as a breach, and keeps the queue reporting", () => {
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      AlarmName: "webhooks-test-dead-letters",
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Dimensions: [
+        {
+          Name: "QueueName",
+          Value: { "Fn::GetAtt": [Match.stringLikeRegexp("DeadLetters"), "QueueName"] },
+        },
+      ],
+      TreatMissingData: "breaching",
+    });
+    // Every other alarm: no data is no news.
+    const others = Object.values(template.findResources("AWS::CloudWatch::Alarm")).filter(
+      (a) => a.Properties.AlarmName !== "webhooks-test-dead-letters",
+    );
+    expect(others.map((a) => a.Properties.TreatMissingData)).toEqual(
+      others.map(() => "notBreaching"),
+    );
+    // SQS stops publishing after six hours without activity: an hourly no-op call keeps it going.
+    const dlq = logicalId("AWS::SQS::Queue", { QueueName: "webhooks-test-deliveries-dlq" });
+    const [keepAlive, ...more] = Object.values(template.findResources("AWS::Scheduler::Schedule"));
+    expect(more).toHaveLength(0);
+    expect(keepAlive?.Properties).toMatchObject({
+      ScheduleExpression: "rate(1 hour)",
+      State: "ENABLED",
+      Target: {
+        Arn: { "Fn::Join": ["", expect.arrayContaining([":scheduler:::aws-sdk:sqs:untagQueue"])] },
+        RetryPolicy: { MaximumRetryAttempts: 0 },
+      },
+    });
+    expect(JSON.stringify(keepAlive?.Properties.Target.Input)).toContain(`{"Ref":"${dlq}"}`);
+    const schedulerPolicy = Object.values(template.findResources("AWS::IAM::Policy")).find((p) =>
+      String(p.Properties.Roles[0].Ref).startsWith("SchedulerRole"),
+    );
+    expect(schedulerPolicy?.Properties.PolicyDocument.Statement).toEqual([
+      { Action: "sqs:UntagQueue", Effect: "Allow", Resource: { "Fn::GetAtt": [dlq, "Arn"] } },
+    ]);
+  });
+
+  it("lets CloudWatch publish to the alarm topic: only these alarms, of this account, over TLS", () => {
+    const alarmIds = Object.keys(template.findResources("AWS::CloudWatch::Alarm")).sort();
+    const policies = Object.values(template.findResources("AWS::SNS::TopicPolicy"));
+    expect(policies).toHaveLength(1);
+    const statements = policies[0]?.Properties.PolicyDocument.Statement as Array<{
+      Effect: string;
+      Principal: unknown;
+      Action: string;
+      Condition: Record<string, Record<string, unknown>>;
+    }>;
+    const allow = statements.filter((s) => s.Effect === "Allow");
+    expect(allow).toHaveLength(1);
+    expect(allow[0]).toMatchObject({
+      Principal: { Service: "cloudwatch.amazonaws.com" },
+      Action: "sns:Publish",
+      Resource: { Ref: expect.stringMatching(/AlarmsTopic/) },
+      Condition: { StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } },
+    });
+    const sources = allow[0]?.Condition.ArnLike?.["aws:SourceArn"] as Array<{
+      "Fn::GetAtt": [string, string];
+    }>;
+    expect(sources.map((arn) => arn["Fn::GetAtt"]).sort()).toEqual(
+      alarmIds.map((id) => [id, "Arn"]),
+    );
+    // The TLS-only deny stays.
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Effect: "Deny",
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+      }),
     );
   });
 
@@ -282,13 +367,14 @@ describe("WebhooksStack", () => {
       "DeliverFunctionName",
       "ResendFunctionName",
       "AlarmTopicArn",
+      "SecretsKeyArn",
     ]) {
       template.hasOutput(name, {});
     }
   });
 
   it("passes cdk-nag's AWS Solutions rules (fixed, or acknowledged with a reason in code)", () => {
-    const { app } = synth({}, true);
+    const { app } = synth({}, { nag: true });
     expect(() => app.synth()).not.toThrow();
   });
 
@@ -312,10 +398,67 @@ describe("deployment settings", () => {
       apiRateLimit: 200,
       allowedCidrs: [],
       retainData: true,
+      createVpc: false,
+      privateSubnetIds: [],
+      egressIps: [],
     });
-    expect(
-      synth({ retrySchedule: "0,60,600", deliverConcurrency: "50" }).template.toJSON(),
-    ).toBeTruthy();
+    // Context values arrive as strings from `-c key=value`; they reach the resources.
+    const { template: custom } = synth({ retrySchedule: "0,60,600", deliverConcurrency: "50" });
+    custom.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: "webhooks-test-deliveries",
+      MessageRetentionPeriod: queueSettings([0, 60, 600]).retentionSeconds,
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: 3 + 3 }),
+    });
+    custom.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      ScalingConfig: { MaximumConcurrency: 50 },
+    });
+    custom.allResourcesProperties("AWS::Lambda::Function", {
+      Environment: { Variables: Match.objectLike({ WEBHOOKS_RETRY_SCHEDULE: "0,60,600" }) },
+    });
+  });
+
+  it("cap the API's burst at the account's default burst quota (5,000)", () => {
+    expect(apiBurstLimit(200)).toBe(400);
+    expect(apiBurstLimit(2500)).toBe(5000);
+    expect(apiBurstLimit(10_000)).toBe(5000);
+    synth({ apiRateLimit: "10000" }).template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      DefaultRouteSettings: { ThrottlingRateLimit: 10_000, ThrottlingBurstLimit: 5000 },
+    });
+    // The rate itself cannot go past the account's rate quota.
+    expect(() => readSettings((key) => ({ apiRateLimit: 10_001 })[key])).toThrow(
+      /apiRateLimit: must be from 1 to 10000, API Gateway's default account-level rate quota/,
+    );
+  });
+
+  it("keep deliverConcurrency within what an SQS event source's maximum concurrency allows", () => {
+    for (const bad of [0, 1, 1001, "5000"]) {
+      expect(() => readSettings((key) => ({ deliverConcurrency: bad })[key])).toThrow(
+        /deliverConcurrency: must be from 2 to 1000, what an SQS event source's maximum concurrency allows/,
+      );
+    }
+    for (const good of [2, 1000]) {
+      synth({ deliverConcurrency: String(good) }).template.hasResourceProperties(
+        "AWS::Lambda::EventSourceMapping",
+        { ScalingConfig: { MaximumConcurrency: good } },
+      );
+    }
+  });
+
+  it("reserve concurrency for the API function only when asked", () => {
+    const reserved = (t: Template) =>
+      Object.values(t.findResources("AWS::Lambda::Function")).map(
+        (fn) => fn.Properties.ReservedConcurrentExecutions,
+      );
+    expect(reserved(template)).toEqual([undefined, undefined, undefined]);
+    const { template: withReserve } = synth({ apiReservedConcurrency: "50" });
+    withReserve.hasResourceProperties("AWS::Lambda::Function", {
+      Description: Match.stringLikeRegexp("HTTP API"),
+      ReservedConcurrentExecutions: 50,
+    });
+    expect(reserved(withReserve).sort()).toEqual([50, undefined, undefined]);
+    expect(() => readSettings((key) => ({ apiReservedConcurrency: 0 })[key])).toThrow(
+      /apiReservedConcurrency/,
+    );
   });
 
   it("refuse a bad value at synth, naming it", () => {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, functionEnvironment, loadConfig } from "../../shared/config.ts";
+import {
+  ConfigError,
+  functionEnvironment,
+  loadConfig,
+  parseAddresses,
+} from "../../shared/config.ts";
 
 const minimal = {
   WEBHOOKS_SECRET_KEY_FILE: "/run/webhooks/secret-key",
@@ -55,6 +60,21 @@ describe("loadConfig", () => {
     });
   });
 
+  it("validates the egress IPs at start: addresses, comma-separated, optional", () => {
+    expect(() =>
+      loadConfig({ ...minimal, WEBHOOKS_EGRESS_IPS: "203.0.113.10,2001:db8::1" }),
+    ).not.toThrow();
+    expect(() =>
+      loadConfig({ ...minimal, WEBHOOKS_EGRESS_IPS: "203.0.113.10,10.0.0.0/8" }),
+    ).toThrow(/WEBHOOKS_EGRESS_IPS: '10.0.0.0\/8' is not an IP address/);
+    expect(parseAddresses(" 203.0.113.10 , 198.51.100.7,")).toEqual([
+      "203.0.113.10",
+      "198.51.100.7",
+    ]);
+    expect(parseAddresses("")).toEqual([]);
+    expect(() => parseAddresses("203.0.113")).toThrow("'203.0.113' is not an IP address");
+  });
+
   it("refuses a connect timeout longer than the whole request", () => {
     expect(() =>
       loadConfig({
@@ -103,5 +123,21 @@ describe("functionEnvironment", () => {
       retentionSeconds: 16 * 86_400,
       secretKeys: { kmsKeyId: "arn:aws:kms:us-east-1:1:key/k" },
     });
+    expect(env).not.toHaveProperty("WEBHOOKS_EGRESS_IPS");
+  });
+
+  it("passes the egress IPs, when there are any, as one comma-separated variable", () => {
+    const env = functionEnvironment({
+      tableName: "webhooks-prod",
+      queueUrl: minimal.WEBHOOKS_QUEUE_URL,
+      deadLetterQueueUrl: minimal.WEBHOOKS_DLQ_URL,
+      strandedQueueUrl: minimal.WEBHOOKS_STRANDED_QUEUE_URL,
+      retrySchedule: [0, 10, 600],
+      retentionDays: 16,
+      kmsKeyId: "arn:aws:kms:us-east-1:1:key/k",
+      egressIps: ["203.0.113.10", "198.51.100.7"],
+    });
+    expect(env.WEBHOOKS_EGRESS_IPS).toBe("203.0.113.10,198.51.100.7");
+    expect(() => loadConfig(env)).not.toThrow();
   });
 });

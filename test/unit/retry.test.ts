@@ -3,6 +3,7 @@ import {
   DEFAULT_SCHEDULE,
   MAX_STEP_SECONDS,
   nextRetry,
+  oldestMessageAlarmSeconds,
   parseRetryAfter,
   parseSchedule,
   queueSettings,
@@ -140,13 +141,34 @@ describe("queueSettings", () => {
     expect(settings.deadLetterRetentionSeconds).toBe(1_209_600);
   });
 
-  it("expects a healthy message to be no older than the jittered schedule plus processing", () => {
-    const settings = queueSettings([0, 100, 1000]);
-    expect(settings.expectedMaxAgeSeconds).toBe(Math.ceil(1100 * 1.2 + 3 * 60 + 600));
-    expect(settings.expectedMaxAgeSeconds).toBeLessThan(settings.retentionSeconds);
-  });
-
   it("a short schedule gets a short retention", () => {
     expect(queueSettings([0, 2, 4]).retentionSeconds).toBeLessThan(2 * MAX_STEP_SECONDS + 4000);
+  });
+});
+
+describe("oldestMessageAlarmSeconds", () => {
+  it("comes from the first three steps only: SQS's age metric skips messages received three times", () => {
+    // (0 + 5 + 300) × 1.2 jitter + 3 attempts × 60 s processing + 300 s slack.
+    expect(oldestMessageAlarmSeconds(DEFAULT_SCHEDULE)).toBe(846);
+    expect(oldestMessageAlarmSeconds([0, 600, 1800, 36_000])).toBe(2400 * 1.2 + 180 + 300);
+    expect(oldestMessageAlarmSeconds([0, 600, 1800])).toBe(
+      oldestMessageAlarmSeconds([0, 600, 1800, MAX_STEP_SECONDS, MAX_STEP_SECONDS]),
+    );
+    // Minutes, where the whole schedule takes more than a day.
+    expect(oldestMessageAlarmSeconds(DEFAULT_SCHEDULE)).toBeLessThan(15 * 60);
+  });
+
+  it("never goes below ten minutes", () => {
+    expect(oldestMessageAlarmSeconds([0, 1, 2, 4, 8])).toBe(600);
+    expect(oldestMessageAlarmSeconds([0])).toBe(600);
+  });
+
+  it("stays above the oldest a healthy message waiting for its third attempt can be", () => {
+    for (const schedule of [DEFAULT_SCHEDULE, [0, 60, 600], [0, 3600, 7200], [0, 0, 0]]) {
+      const [, second = 0, third = 0] = schedule;
+      // Both waits at +20 % jitter, both attempts running the deliver function's full minute.
+      const healthiest = (second + third) * 1.2 + 2 * 60;
+      expect(oldestMessageAlarmSeconds(schedule)).toBeGreaterThan(healthiest);
+    }
   });
 });
