@@ -103,12 +103,6 @@ export interface QueueSettings {
   retentionSeconds: number;
   /** The dead-letter queue keeps failures as long as SQS allows (14 days). */
   deadLetterRetentionSeconds: number;
-  /**
-   * How old a message gets when every step waits its longest (+20 % jitter) and no receiver
-   * asks for more with Retry-After. Not an alarm threshold: SQS's age metric never sees a
-   * message that old (see `oldestMessageAlarmSeconds`).
-   */
-  expectedMaxAgeSeconds: number;
 }
 
 const SQS_MAX_RETENTION = 1_209_600;
