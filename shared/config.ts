@@ -1,6 +1,6 @@
 import * as z from "zod/mini";
 import { DEFAULT_SCHEDULE, parseSchedule } from "./retry.ts";
-import { type Cidr, type NetworkPolicy, parseCidrs } from "./ssrf.ts";
+import { type Cidr, type NetworkPolicy, parseCidrs, parsePorts } from "./ssrf.ts";
 import { parsedBy, toFieldErrors } from "./validation.ts";
 
 /**
@@ -42,6 +42,12 @@ const EnvSchema = z.object({
    * are not public (`10.20.0.0/16`). Cloud metadata addresses stay refused.
    */
   WEBHOOKS_ALLOWED_CIDRS: z.prefault(parsedBy(parseCidrs), ""),
+  /**
+   * Comma-separated ports https deliveries may use besides 443 (`8443`). Every other port is
+   * refused, so subscriptions cannot turn the service into a port scanner of public hosts. The
+   * local stack's plain http to loopback takes any port.
+   */
+  WEBHOOKS_ALLOWED_PORTS: z.prefault(parsedBy(parsePorts), ""),
   /** AWS: the KMS key that wraps the data keys sealing subscription secrets. */
   WEBHOOKS_KMS_KEY_ID: z.optional(z.string().check(z.minLength(1))),
   /** Local stack: a file of 32 random bytes (base64) standing in for the KMS key. */
@@ -70,6 +76,8 @@ export interface Config {
   retrySchedule: readonly number[];
   allowLoopbackHttp: boolean;
   allowedCidrs: readonly Cidr[];
+  /** Ports besides 443 that deliveries may use. */
+  allowedPorts: readonly number[];
   /** Where subscription secrets' data keys come from: exactly one of the two. */
   secretKeys: { kmsKeyId: string } | { keyFile: string };
   responseBodyLimit: number;
@@ -109,6 +117,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retrySchedule: Object.freeze(env_.WEBHOOKS_RETRY_SCHEDULE),
     allowLoopbackHttp: env_.WEBHOOKS_ALLOW_LOOPBACK_HTTP,
     allowedCidrs: Object.freeze(env_.WEBHOOKS_ALLOWED_CIDRS),
+    allowedPorts: Object.freeze(env_.WEBHOOKS_ALLOWED_PORTS),
     responseBodyLimit: env_.WEBHOOKS_RESPONSE_BODY_LIMIT,
     retentionSeconds: env_.WEBHOOKS_RETENTION_DAYS * 86_400,
     connectTimeoutMs: env_.WEBHOOKS_CONNECT_TIMEOUT_MS,
@@ -124,6 +133,8 @@ export interface FunctionSettings {
   autoDisableAfterHours?: number;
   /** As written in settings, e.g. "10.20.0.0/16"; empty for none. */
   allowedCidrs?: readonly string[];
+  /** Ports besides 443 that deliveries may use; empty for none. */
+  allowedPorts?: readonly number[];
   tableName: string;
   queueUrl: string;
   deadLetterQueueUrl: string;
@@ -149,6 +160,9 @@ export function functionEnvironment(settings: FunctionSettings): Record<string, 
     ...(settings.allowedCidrs?.length
       ? { WEBHOOKS_ALLOWED_CIDRS: settings.allowedCidrs.join(",") }
       : {}),
+    ...(settings.allowedPorts?.length
+      ? { WEBHOOKS_ALLOWED_PORTS: settings.allowedPorts.join(",") }
+      : {}),
   };
   return env as Record<string, string>;
 }
@@ -157,4 +171,5 @@ export function functionEnvironment(settings: FunctionSettings): Record<string, 
 export const networkPolicy = (config: Config): NetworkPolicy => ({
   allowLoopbackHttp: config.allowLoopbackHttp,
   allowedCidrs: config.allowedCidrs,
+  allowedPorts: config.allowedPorts,
 });

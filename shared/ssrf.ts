@@ -5,7 +5,8 @@ import ipaddr from "ipaddr.js";
  * Which destinations a delivery may reach. A webhook sender is an HTTP client that strangers
  * point at URLs of their choice, so only global unicast addresses are allowed: loopback,
  * private, link-local (cloud metadata lives there), CGNAT, multicast, reserved, unspecified
- * and the IPv6 transition ranges that embed an IPv4 address are all refused. The check runs
+ * and the IPv6 transition ranges that embed an IPv4 address are all refused, and so is any
+ * port but 443 and those the deployment allows (no probing of SSH or Redis). The check runs
  * on every resolved address at connect time (shared/http/sender.ts), so DNS rebinding cannot
  * get around it; subscription create/update runs the same check up front for a clear 422.
  */
@@ -17,6 +18,12 @@ export interface NetworkPolicy {
    * the same VPC, say). Cloud metadata addresses stay refused even inside them.
    */
   allowedCidrs?: readonly Cidr[] | undefined;
+  /**
+   * Ports https deliveries may use besides 443 (a receiver on 8443, say). Any other port is
+   * refused, so that subscriptions cannot make the service probe SSH, SMTP or Redis on public
+   * hosts.
+   */
+  allowedPorts?: readonly number[] | undefined;
 }
 
 export type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
@@ -33,6 +40,21 @@ export function parseCidrs(text: string): Cidr[] {
       } catch {
         throw new Error(`'${entry}' is not a CIDR range like 10.20.0.0/16`);
       }
+    });
+}
+
+/** Parses `8443,9443`; throws with the offending entry named. */
+export function parsePorts(text: string): number[] {
+  return text
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const port = Number(entry);
+      if (!/^\d+$/.test(entry) || port < 1 || port > 65_535) {
+        throw new Error(`'${entry}' is not a port number (1-65535)`);
+      }
+      return port;
     });
 }
 
@@ -93,9 +115,10 @@ const isLocalhostName = (host: string): boolean =>
   host === "localhost" || host.endsWith(".localhost");
 
 /**
- * Static checks of a destination URL: scheme, credentials, and the host when it is an IP
+ * Static checks of a destination URL: scheme, credentials, port, and the host when it is an IP
  * literal (the WHATWG parser has already turned decimal, octal and hex IPv4 spellings such as
- * `http://2130706433/` into dotted form). Host names are checked again on every connection.
+ * `http://2130706433/` into dotted form). Host names are checked again on every connection;
+ * the sender plans every request through this check, so the port rule holds at send time too.
  */
 export function checkUrl(raw: string, policy: NetworkPolicy): Verdict {
   let url: URL;
@@ -129,12 +152,28 @@ export function checkUrl(raw: string, policy: NetworkPolicy): Verdict {
   }
   if (literal) {
     const verdict = checkAddress(host, policy);
-    return verdict.ok ? verdict : { ok: false, reason: `the URL's host ${verdict.reason}` };
-  }
-  if (loopbackName && !policy.allowLoopbackHttp) {
+    if (!verdict.ok) return { ok: false, reason: `the URL's host ${verdict.reason}` };
+  } else if (loopbackName && !policy.allowLoopbackHttp) {
     return { ok: false, reason: `the URL's host ${host} is a loopback address` };
   }
-  return { ok: true };
+  return checkPort(url, policy);
+}
+
+const HTTPS_PORT = 443;
+
+/**
+ * https goes to 443 or an allowed port. Plain http gets this far only to loopback in the local
+ * stack, where receivers listen on whatever port they like.
+ */
+function checkPort(url: URL, policy: NetworkPolicy): Verdict {
+  if (url.protocol === "http:") return { ok: true };
+  // The WHATWG parser leaves `port` empty for the scheme's default, so "" is 443.
+  const port = url.port === "" ? HTTPS_PORT : Number(url.port);
+  if (port === HTTPS_PORT || policy.allowedPorts?.includes(port)) return { ok: true };
+  return {
+    ok: false,
+    reason: `the URL's port ${port} is not allowed (only 443 and the ports in WEBHOOKS_ALLOWED_PORTS are)`,
+  };
 }
 
 export function isLoopback(address: string): boolean {

@@ -45,6 +45,33 @@ describe("subscriptions", () => {
     expect(store.subscriptions.size).toBe(0);
   });
 
+  it("refuses a port other than 443 and the allowed ones, at create and at update", async () => {
+    const attempt = createSubscription(
+      "acme",
+      { url: "https://hooks.example.com:22/h", events: ["task.created"] },
+      deps(),
+    );
+    await expect(attempt).rejects.toThrow(ValidationError);
+    await expect(attempt).rejects.toThrow(
+      "The URL's port 22 is not allowed (only 443 and the ports in WEBHOOKS_ALLOWED_PORTS are).",
+    );
+    const policy = { allowLoopbackHttp: false, allowedPorts: [8443] };
+    const { subscription } = await createSubscription(
+      "acme",
+      { url: "https://hooks.example.com:8443/h", events: ["task.created"] },
+      deps({ policy }),
+    );
+    await expect(
+      updateSubscription(
+        "acme",
+        subscription.id,
+        { url: "https://hooks.example.com:6379/h" },
+        deps({ policy }),
+      ),
+    ).rejects.toThrow("The URL's port 6379 is not allowed");
+    expect(store.subscriptions.get(subscription.id)?.url).toBe("https://hooks.example.com:8443/h");
+  });
+
   it("accepts a name that does not resolve yet (every connection is checked again)", async () => {
     const { subscription } = await createSubscription(
       "acme",
