@@ -58,10 +58,18 @@ export function parsePorts(text: string): number[] {
     });
 }
 
-/** Where clouds serve instance credentials: refused whatever the allow-list says. */
-const METADATA = ["169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200"].map((a) =>
-  ipaddr.parse(a).toString(),
-);
+/**
+ * Where clouds serve instance credentials: refused whatever the allow-list says. AWS instance
+ * metadata (IPv4 and IPv6), ECS task credentials, EKS Pod Identity (IPv4 and IPv6), Alibaba.
+ */
+const METADATA = [
+  "169.254.169.254",
+  "fd00:ec2::254",
+  "169.254.170.2",
+  "169.254.170.23",
+  "fd00:ec2::23",
+  "100.100.100.200",
+].map((a) => ipaddr.parse(a).toString());
 
 export type Verdict = { ok: true } | { ok: false; reason: string };
 
@@ -110,9 +118,14 @@ export function checkAddress(address: string, policy: NetworkPolicy): Verdict {
   return { ok: false, reason: `${parsed.toString()} is ${label} address` };
 }
 
-/** `localhost` and `*.localhost` always mean loopback (RFC 6761), whatever DNS says. */
-const isLocalhostName = (host: string): boolean =>
-  host === "localhost" || host.endsWith(".localhost");
+/**
+ * `localhost` and `*.localhost` always mean loopback (RFC 6761), whatever DNS says; so do
+ * their fully-qualified spellings with a trailing dot (`localhost.`), in any case.
+ */
+const isLocalhostName = (host: string): boolean => {
+  const name = host.toLowerCase().replace(/\.+$/, "");
+  return name === "localhost" || name.endsWith(".localhost");
+};
 
 /**
  * Static checks of a destination URL: scheme, credentials, port, and the host when it is an IP
@@ -138,7 +151,7 @@ export function checkUrl(raw: string, policy: NetworkPolicy): Verdict {
   }
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const literal = isIP(host) !== 0;
-  const loopbackName = isLocalhostName(host.toLowerCase());
+  const loopbackName = isLocalhostName(host);
   if (url.protocol === "http:") {
     const loopback = loopbackName || (literal && isLoopback(host));
     if (!(policy.allowLoopbackHttp && loopback)) {

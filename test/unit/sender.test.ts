@@ -166,8 +166,8 @@ describe("HTTP sender", () => {
         body,
       });
       expect(result).toMatchObject({ kind: "error", errorClass: "destination_refused" });
-      expect(result.kind === "error" && result.message).toContain(
-        "innocent.example resolves to a refused address: 127.0.0.1 is a loopback address",
+      expect(result.kind === "error" && result.message).toBe(
+        "Destination refused: innocent.example resolves to a non-public address.",
       );
       expect(target.connections).toBe(0);
     });

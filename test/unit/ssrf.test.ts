@@ -25,6 +25,8 @@ describe("checkAddress", () => {
     "fe80::1",
     "fc00::1",
     "fd00:ec2::254",
+    "169.254.170.23",
+    "fd00:ec2::23",
     "ff02::1",
     "::ffff:127.0.0.1",
     "::ffff:10.0.0.1",
@@ -76,6 +78,14 @@ describe("checkUrl", () => {
     ["https://169.254.1.1/", "link-local"],
     ["https://localhost/", "loopback"],
     ["https://api.localhost/", "loopback"],
+    ["https://localhost./", "loopback"],
+    ["https://foo.localhost./", "loopback"],
+    ["https://Foo.LOCALHOST./hook", "loopback"],
+    ["https://localhost../", "loopback"],
+    ["https://localhost%2E/", "loopback"],
+    ["https://localhost\u3002/", "loopback"],
+    ["https://[fd00:ec2::23]/", "fd00:ec2::23 is a cloud metadata address"],
+    ["https://169.254.170.23/", "169.254.170.23 is a cloud metadata address"],
     ["not a url", "not a valid absolute URL"],
   ])("refuses %s in production (%s)", (url, why) => {
     const verdict = checkUrl(url, production);
@@ -91,6 +101,7 @@ describe("checkUrl", () => {
   it("the local stack allows plain http to loopback only", () => {
     expect(checkUrl("http://127.0.0.1:4000/hooks", local)).toEqual({ ok: true });
     expect(checkUrl("http://localhost:4000/", local)).toEqual({ ok: true });
+    expect(checkUrl("http://localhost.:4000/", local)).toEqual({ ok: true });
     expect(checkUrl("http://[::1]:4000/", local)).toEqual({ ok: true });
     expect(checkUrl("http://example.com/", local).ok).toBe(false);
     expect(checkUrl("http://10.0.0.1/", local).ok).toBe(false);
@@ -170,7 +181,9 @@ describe("allow-listed ranges (private deployments)", () => {
     for (const address of [
       "169.254.169.254",
       "169.254.170.2",
+      "169.254.170.23",
       "fd00:ec2::254",
+      "fd00:ec2::23",
       "100.100.100.200",
     ]) {
       expect(checkAddress(address, wide)).toEqual({
