@@ -175,7 +175,7 @@ describe("WebhooksStack", () => {
     );
   });
 
-  it("seals secrets with a rotated KMS key, kept with the table, usable only for that purpose", () => {
+  it("seals secrets with a rotated KMS key, kept with the table, usable only for workspaces' data keys", () => {
     template.hasResource("AWS::KMS::Key", {
       DeletionPolicy: "Retain",
       Properties: Match.objectLike({ EnableKeyRotation: true }),
@@ -188,9 +188,8 @@ describe("WebhooksStack", () => {
     expect(kms.map((s) => s.Action).sort()).toEqual(["kms:Decrypt", "kms:GenerateDataKey"]);
     for (const statement of kms) {
       expect(statement.Condition).toEqual({
-        StringEquals: {
-          "kms:EncryptionContext:purpose": "customermates-webhooks-subscription-secrets",
-        },
+        StringEquals: { "kms:EncryptionContext:service": "customermates-webhooks" },
+        Null: { "kms:EncryptionContext:workspace": "false" },
       });
     }
     template.allResourcesProperties("AWS::Lambda::Function", {

@@ -58,7 +58,12 @@ describe("subscriptions", () => {
         createSubscription(
           "acme",
           { url, events: ["task.created"] },
-          deps({ resolveHost: async (host) => (asked.push(host), []) }),
+          deps({
+            resolveHost: async (host) => {
+              asked.push(host);
+              return [];
+            },
+          }),
         ),
       ).rejects.toThrow("is a loopback address");
     }
