@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { SingleBar } from "cli-progress";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { findInvokeToken, INVOKE_TOKEN_ENV, INVOKE_TOKEN_HEADER } from "../local/invoke-token.ts";
 import { createDocumentClient } from "../shared/aws.ts";
 import { EVENT_NAMES } from "../shared/catalog.ts";
 import { DELIVERY_STATUSES } from "../shared/domain.ts";
@@ -14,6 +15,7 @@ import {
   type SubscriptionView,
 } from "../shared/http/views.ts";
 import { ROLES, type Role, WORKSPACE_ID } from "../shared/keys.ts";
+import { isLoopback } from "../shared/ssrf.ts";
 import { DynamoWorkspaceStore } from "../shared/store/workspace-store.ts";
 import { createKey, revokeKey } from "../shared/use-cases/keys.ts";
 import type { DeadLetterSummary, DrainResult, ReplayResult } from "../shared/use-cases/resend.ts";
@@ -672,19 +674,47 @@ function localCredentials(env: Record<string, string | undefined>, service: stri
     : {};
 }
 
-/** Invokes the resend function; against the local stack unless a Lambda endpoint is set. */
+/** Does the URL point at this machine (a loopback address, or `localhost`)? */
+function isLoopbackUrl(raw: string): boolean {
+  try {
+    const host = new URL(raw).hostname.replace(/^\[|\]$/g, "");
+    return host === "localhost" || isLoopback(host);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Invokes the resend function; against the local stack unless a Lambda endpoint is set. The
+ * local stack's Invoke API wants its invoke token (local/invoke-token.ts); AWS wants IAM.
+ */
 async function invokeResend(
   g: Globals,
   env: Record<string, string | undefined>,
   name: string,
   payload: unknown,
 ): Promise<DrainResult> {
-  const apiIsLocal = /^https?:\/\/(127\.0\.0\.1|localhost)(:|\/|$)/.test(g.apiUrl);
-  const endpoint = env.AWS_ENDPOINT_URL_LAMBDA ?? (apiIsLocal ? g.apiUrl : undefined);
+  const endpoint = env.AWS_ENDPOINT_URL_LAMBDA ?? (isLoopbackUrl(g.apiUrl) ? g.apiUrl : undefined);
   const lambda = new LambdaClient({
     ...(endpoint ? { endpoint } : {}),
     ...localCredentials({ ...env, AWS_ENDPOINT_URL_LAMBDA: endpoint }, "LAMBDA"),
   });
+  if (endpoint && isLoopbackUrl(endpoint)) {
+    const token = findInvokeToken(env);
+    if (!token) {
+      throw new Error(
+        `the local stack at ${endpoint} needs its invoke token: export ${INVOKE_TOKEN_ENV} as \`npm start\` prints it, or set WEBHOOKS_LOCAL_DATA_DIR to the stack's data directory.`,
+      );
+    }
+    lambda.middlewareStack.add(
+      (next) => (args) => {
+        const request = args.request as { headers?: Record<string, string> };
+        if (request.headers) request.headers[INVOKE_TOKEN_HEADER] = token;
+        return next(args);
+      },
+      { step: "build", name: "localInvokeToken" },
+    );
+  }
   const result = await lambda.send(
     new InvokeCommand({
       FunctionName: name,

@@ -11,6 +11,7 @@ import { toFieldErrors } from "../shared/validation.ts";
 import { type ApiHandler, type InvokableFunctions, startApiGateway } from "./api-gateway.ts";
 import { ensureDemoKeys } from "./demo-keys.ts";
 import { startEmulatorsInWorker } from "./emulators.ts";
+import { ensureInvokeToken } from "./invoke-token.ts";
 import { provision } from "./provision.ts";
 import { type SqsHandler, startPoller } from "./sqs-poller.ts";
 import { startTtlSweeper } from "./ttl-sweeper.ts";
@@ -69,6 +70,8 @@ export interface LocalStack {
   keySource: string;
   dataDir: string;
   schedule: readonly number[];
+  /** What callers of the local Invoke API must present (local/invoke-token.ts). */
+  invokeToken: string;
   stop(): Promise<void>;
 }
 
@@ -142,11 +145,13 @@ export async function startLocalStack(
   const deliver = await import("../functions/deliver/handler.ts");
   const resend = await import("../functions/resend/handler.ts");
   const apiHandler = api.handler as ApiHandler;
+  const invokeToken = await ensureInvokeToken(dataDir);
   const gateway = await startApiGateway(hooks.wrapApi?.(apiHandler) ?? apiHandler, {
     port: settings.PORT,
     host: settings.WEBHOOKS_LOCAL_HOST,
     timeoutMs: 30_000,
     functions: { [RESEND_FUNCTION]: resend.handler as InvokableFunctions[string] },
+    invokeToken,
   });
   const deliverHandler = deliver.handler as SqsHandler;
   const poller = startPoller(sqs, hooks.wrapDeliver?.(deliverHandler) ?? deliverHandler, {
@@ -167,6 +172,7 @@ export async function startLocalStack(
     keySource: keys.source,
     dataDir,
     schedule,
+    invokeToken,
     async stop() {
       sweeper.stop();
       await gateway.close();
