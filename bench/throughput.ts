@@ -124,7 +124,12 @@ async function deliverPath(url: string, signed: boolean) {
   let attempts = 0;
   let failures = 0;
   const sender = createHttpSender({
-    policy: { allowLoopbackHttp: true, allowedCidrs: [] },
+    // The https sink listens on loopback, on a port of its own.
+    policy: {
+      allowLoopbackHttp: true,
+      allowedCidrs: [],
+      allowedPorts: [Number(new URL(url).port)],
+    },
     connectTimeoutMs: 5000,
     requestTimeoutMs: 15_000,
     responseBodyLimit: 4096,

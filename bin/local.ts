@@ -22,12 +22,14 @@ Customermates Webhooks — local stack
                (${keyNote})
   Data         ${stack.dataDir}
   Retries      ${stack.schedule.join(", ")} seconds  (WEBHOOKS_RETRY_SCHEDULE)
-  Operators    resend function "${RESEND_FUNCTION}" at ${stack.url} (Lambda Invoke API, loopback only);
+  Operators    resend function "${RESEND_FUNCTION}" at ${stack.url} (Lambda Invoke API, loopback only,
+               with the invoke token: kept in ${stack.dataDir}/local-invoke-token);
                DynamoDB at ${stack.dynamoEndpoint}
 
   export WEBHOOKS_API_URL=${stack.url}
   export WEBHOOKS_API_KEY=${stack.adminKey}
   export WEBHOOKS_INGEST_KEY=${stack.ingestKey}
+  export WEBHOOKS_LOCAL_INVOKE_TOKEN=${stack.invokeToken}
 `);
   let stopping = false;
   const shutdown = async (signal: string) => {

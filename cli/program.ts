@@ -1,7 +1,9 @@
+import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { SingleBar } from "cli-progress";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { findInvokeToken, INVOKE_TOKEN_ENV, INVOKE_TOKEN_HEADER } from "../local/invoke-token.ts";
 import { createDocumentClient } from "../shared/aws.ts";
 import { EVENT_NAMES } from "../shared/catalog.ts";
 import { DELIVERY_STATUSES } from "../shared/domain.ts";
@@ -14,6 +16,7 @@ import {
   type SubscriptionView,
 } from "../shared/http/views.ts";
 import { ROLES, type Role, WORKSPACE_ID } from "../shared/keys.ts";
+import { isLoopback } from "../shared/ssrf.ts";
 import { DynamoWorkspaceStore } from "../shared/store/workspace-store.ts";
 import { createKey, revokeKey } from "../shared/use-cases/keys.ts";
 import type { DeadLetterView, DrainResult, ReplayResult } from "../shared/use-cases/resend.ts";
@@ -27,6 +30,7 @@ const DEFAULT_RESEND_FUNCTION = "webhooks-resend";
 interface Globals {
   apiUrl: string;
   key?: string;
+  keyFile?: string;
   json?: boolean;
 }
 
@@ -59,6 +63,21 @@ const hoursOption = (value: string) => {
   }
   return hours;
 };
+/** The API URL: https, or plain http to this machine only (a key must not cross a network in clear). */
+const apiUrlOption = (value: string) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError("must be an absolute URL, such as https://api.example.com");
+  }
+  if (url.protocol === "https:" || (url.protocol === "http:" && isLoopbackUrl(value))) {
+    return value;
+  }
+  throw new InvalidArgumentError(
+    "must use https (plain http only to this machine: 127.0.0.1, ::1 or localhost), or the key would travel in clear",
+  );
+};
 const isoTime = (value: string) => {
   if (Number.isNaN(Date.parse(value))) throw new InvalidArgumentError("must be an ISO 8601 time");
   return new Date(value).toISOString();
@@ -80,13 +99,18 @@ export function createProgram(
     )
     .version(VERSION)
     .addOption(
-      new Option("--api-url <url>", "the HTTP API").env("WEBHOOKS_API_URL").default(LOCAL_API),
+      new Option("--api-url <url>", "the HTTP API (https, or http to this machine)")
+        .env("WEBHOOKS_API_URL")
+        .default(LOCAL_API)
+        .argParser(apiUrlOption),
     )
     .addOption(
-      new Option("--key <key>", "an admin (or, for `events send`, ingest) key").env(
-        "WEBHOOKS_API_KEY",
-      ),
+      new Option(
+        "--key <key>",
+        "an admin (or, for `events send`, ingest) key; prefer --key-file or the variable, which `ps` and shell history do not show",
+      ).env("WEBHOOKS_API_KEY"),
     )
+    .option("--key-file <path>", "read the key from this file (ahead of WEBHOOKS_API_KEY)")
     .option("--json", "print the API's JSON instead of tables")
     .showHelpAfterError()
     .configureOutput({
@@ -95,10 +119,7 @@ export function createProgram(
     });
 
   const globals = (command: Command) => command.optsWithGlobals() as Globals;
-  const client = (command: Command) => {
-    const g = globals(command);
-    return new ApiClient(g.apiUrl, g.key);
-  };
+  const client = (command: Command) => new ApiClient(globals(command).apiUrl, apiKey(command));
   const print = (command: Command, answer: unknown, human: () => string) =>
     io.out(globals(command).json ? JSON.stringify(answer, null, 2) : human());
 
@@ -146,15 +167,17 @@ export function createProgram(
     .description("subscribe an endpoint; a generated secret is shown once")
     .requiredOption("--url <url>", "the receiver's https URL")
     .requiredOption("--events <names>", "comma-separated event names", eventsOption)
-    .option("--secret <secret>", "your own signing secret (16+ characters)")
+    .option("--secret <secret>", `your own signing secret (16+ characters); ${FROM_STDIN}`)
+    .addOption(secretFileOption())
     .option("--generate-secret", "have a whsec_ secret generated (shown once)")
     .option("--disabled", "create it disabled")
     .option("--description <text>", "what it is for")
     .action(async (opts, command: Command) => {
+      const secret = await secretFrom(opts);
       const body = {
         url: opts.url,
         events: opts.events,
-        ...(opts.secret ? { secret: opts.secret } : {}),
+        ...(secret === undefined ? {} : { secret }),
         ...(opts.generateSecret ? { generateSecret: true } : {}),
         ...(opts.disabled ? { enabled: false } : {}),
         ...(opts.description ? { description: opts.description } : {}),
@@ -173,7 +196,8 @@ export function createProgram(
     .description("change a subscription; changes apply to the next attempt")
     .option("--url <url>", "a new URL")
     .option("--events <names>", "the new comma-separated event names", eventsOption)
-    .option("--secret <secret>", "replace the secret at once")
+    .option("--secret <secret>", `replace the secret at once; ${FROM_STDIN}`)
+    .addOption(secretFileOption())
     .option("--generate-secret", "replace the secret with a generated one (shown once)")
     .option("--remove-secret", "stop signing deliveries")
     .option("--enable", "enable it")
@@ -183,10 +207,11 @@ export function createProgram(
     .action(async (id: string, opts, command: Command) => {
       if (opts.enable && opts.disable)
         throw new InvalidArgumentError("--enable and --disable contradict each other");
+      const secret = await secretFrom(opts);
       const patch = {
         ...(opts.url ? { url: opts.url } : {}),
         ...(opts.events ? { events: opts.events } : {}),
-        ...(opts.secret ? { secret: opts.secret } : {}),
+        ...(secret === undefined ? {} : { secret }),
         ...(opts.removeSecret ? { secret: null } : {}),
         ...(opts.generateSecret ? { generateSecret: true } : {}),
         ...(opts.enable ? { enabled: true } : {}),
@@ -235,15 +260,20 @@ export function createProgram(
   subscriptions
     .command("rotate-secret <id>")
     .description("replace the secret; the old one keeps signing during the grace period")
-    .option("--secret <secret>", "your own new secret (default: a generated whsec_ secret)")
+    .option(
+      "--secret <secret>",
+      `your own new secret (default: a generated whsec_ secret); ${FROM_STDIN}`,
+    )
+    .addOption(secretFileOption())
     .option("--grace <hours>", "hours the old secret keeps signing (0-168)", hoursOption, 24)
     .action(async (id: string, opts, command: Command) => {
+      const secret = await secretFrom(opts);
       const s = await client(command).request<SubscriptionView>(
         "POST",
         `/v1/subscriptions/${encodeURIComponent(id)}/rotate-secret`,
         {
           gracePeriodSeconds: Math.round(opts.grace * 3600),
-          ...(opts.secret ? { secret: opts.secret } : {}),
+          ...(secret === undefined ? {} : { secret }),
         },
       );
       print(
@@ -638,6 +668,52 @@ function progress(io: Io, g: Globals, label: string, total = 0): SingleBar | und
   return bar;
 }
 
+/** Where `--secret -` points people: the command line is visible to `ps` and shell history. */
+const FROM_STDIN = "'-' reads it from standard input (the command line shows in ps and history)";
+
+const secretFileOption = () =>
+  new Option("--secret-file <path>", "read the secret from this file").conflicts([
+    "secret",
+    "generateSecret",
+    "removeSecret",
+  ]);
+
+/**
+ * The secret of `--secret <s>`, `--secret -` (standard input) or `--secret-file <path>`, one
+ * final newline dropped (what `echo` and editors add); undefined when none was given.
+ */
+async function secretFrom(opts: { secret?: string; secretFile?: string }) {
+  if (opts.secretFile === undefined && opts.secret !== "-") return opts.secret;
+  const source = opts.secretFile === undefined ? "from standard input" : `in ${opts.secretFile}`;
+  const text = withoutFinalNewline(await readInput(opts.secretFile ?? "-"));
+  if (!text) throw new InvalidArgumentError(`no secret ${source}`);
+  return text;
+}
+
+/**
+ * The API key: `--key`, else `--key-file`, else WEBHOOKS_API_KEY (a file named on the command
+ * line wins over the environment).
+ */
+function apiKey(command: Command): string | undefined {
+  const { key, keyFile } = command.optsWithGlobals() as Globals;
+  if (keyFile === undefined) return key;
+  if (command.getOptionValueSourceWithGlobals("key") === "cli") {
+    throw new InvalidArgumentError("--key and --key-file contradict each other; give one");
+  }
+  let text: string;
+  try {
+    text = readFileSync(keyFile, "utf8").trim();
+  } catch (error) {
+    throw new InvalidArgumentError(
+      `cannot read --key-file ${keyFile}: ${(error as Error).message}`,
+    );
+  }
+  if (!text) throw new InvalidArgumentError(`no key in ${keyFile}`);
+  return text;
+}
+
+const withoutFinalNewline = (text: string) => text.replace(/\r?\n$/, "");
+
 async function readInput(path: string): Promise<string> {
   if (path !== "-") return readFile(path, "utf8");
   const chunks: Buffer[] = [];
@@ -661,19 +737,47 @@ function localCredentials(env: Record<string, string | undefined>, service: stri
     : {};
 }
 
-/** Invokes the resend function; against the local stack unless a Lambda endpoint is set. */
+/** Does the URL point at this machine (a loopback address, or `localhost`)? */
+function isLoopbackUrl(raw: string): boolean {
+  try {
+    const host = new URL(raw).hostname.replace(/^\[|\]$/g, "");
+    return host === "localhost" || isLoopback(host);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Invokes the resend function; against the local stack unless a Lambda endpoint is set. The
+ * local stack's Invoke API wants its invoke token (local/invoke-token.ts); AWS wants IAM.
+ */
 async function invokeResend(
   g: Globals,
   env: Record<string, string | undefined>,
   name: string,
   payload: unknown,
 ): Promise<DrainResult> {
-  const apiIsLocal = /^https?:\/\/(127\.0\.0\.1|localhost)(:|\/|$)/.test(g.apiUrl);
-  const endpoint = env.AWS_ENDPOINT_URL_LAMBDA ?? (apiIsLocal ? g.apiUrl : undefined);
+  const endpoint = env.AWS_ENDPOINT_URL_LAMBDA ?? (isLoopbackUrl(g.apiUrl) ? g.apiUrl : undefined);
   const lambda = new LambdaClient({
     ...(endpoint ? { endpoint } : {}),
     ...localCredentials({ ...env, AWS_ENDPOINT_URL_LAMBDA: endpoint }, "LAMBDA"),
   });
+  if (endpoint && isLoopbackUrl(endpoint)) {
+    const token = findInvokeToken(env);
+    if (!token) {
+      throw new Error(
+        `the local stack at ${endpoint} needs its invoke token: export ${INVOKE_TOKEN_ENV} as \`npm start\` prints it, or set WEBHOOKS_LOCAL_DATA_DIR to the stack's data directory.`,
+      );
+    }
+    lambda.middlewareStack.add(
+      (next) => (args) => {
+        const request = args.request as { headers?: Record<string, string> };
+        if (request.headers) request.headers[INVOKE_TOKEN_HEADER] = token;
+        return next(args);
+      },
+      { step: "build", name: "localInvokeToken" },
+    );
+  }
   const result = await lambda.send(
     new InvokeCommand({
       FunctionName: name,

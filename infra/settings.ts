@@ -1,7 +1,7 @@
 import * as z from "zod/mini";
 import { parseAddresses } from "../shared/config.ts";
 import { DEFAULT_SCHEDULE, parseSchedule, retentionProblem } from "../shared/retry.ts";
-import { parseCidrs } from "../shared/ssrf.ts";
+import { parseCidrs, parsePorts } from "../shared/ssrf.ts";
 import { parsedBy, toFieldErrors } from "../shared/validation.ts";
 
 /**
@@ -123,6 +123,14 @@ const SettingsSchema = z.object({
         .map((cidr) => cidr.trim())
         .filter(Boolean);
     }),
+    "",
+  ),
+  /**
+   * Ports https deliveries may use besides 443, comma-separated (`8443`); every other port is
+   * refused, so subscriptions cannot probe SSH, SMTP or Redis on public hosts.
+   */
+  allowedPorts: z.prefault(
+    z.pipe(z.union([z.number(), z.string()]), z.pipe(z.transform(String), parsedBy(parsePorts))),
     "",
   ),
   /** Where alarms are emailed (SNS); without it the topic has no subscriber. */

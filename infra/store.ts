@@ -10,7 +10,7 @@ import {
 import { type IGrantable, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { type IKey, Key } from "aws-cdk-lib/aws-kms";
 import { Construct } from "constructs";
-import { ENCRYPTION_CONTEXT } from "../shared/secrets/kms-keyring.ts";
+import { ENCRYPTION_SERVICE } from "../shared/secrets/secret-box.ts";
 import { DEAD_LETTER_INDEX, DEAD_LETTER_PROJECTION, TTL_ATTRIBUTE } from "../shared/store/table.ts";
 
 export interface StoreProps {
@@ -78,14 +78,19 @@ export class Store extends Construct {
     });
   }
 
-  /** Sealing new secrets (the API) or opening stored ones (deliver): one KMS action each. */
+  /**
+   * Sealing new secrets (the API) or opening stored ones (deliver): one KMS action each, only
+   * for this service's data keys, and only for keys bound to a workspace (the encryption
+   * context names it, so a policy can narrow a grant to some workspaces).
+   */
   grantSecrets(grantee: IGrantable, action: "kms:GenerateDataKey" | "kms:Decrypt") {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
         actions: [action],
         resources: [this.secretsKey.keyArn],
         conditions: {
-          StringEquals: { "kms:EncryptionContext:purpose": ENCRYPTION_CONTEXT.purpose },
+          StringEquals: { "kms:EncryptionContext:service": ENCRYPTION_SERVICE },
+          Null: { "kms:EncryptionContext:workspace": "false" },
         },
       }),
     );

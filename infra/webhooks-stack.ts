@@ -48,6 +48,7 @@ export class WebhooksStack extends Stack {
       retrySchedule: settings.retrySchedule,
       retentionDays: settings.retentionDays,
       allowedCidrs: settings.allowedCidrs,
+      allowedPorts: settings.allowedPorts,
       kmsKeyId: store.secretsKey.keyArn,
       autoDisableAfterHours: settings.autoDisableAfterHours,
     };

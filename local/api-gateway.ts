@@ -7,6 +7,7 @@ import type {
   Context,
 } from "aws-lambda";
 import { matchRoute } from "../shared/http/routes.ts";
+import { INVOKE_TOKEN_ENV, INVOKE_TOKEN_HEADER, isInvokeToken } from "./invoke-token.ts";
 import { lambdaContext } from "./lambda-context.ts";
 
 export type ApiHandler = (
@@ -33,18 +34,19 @@ const TEXT_TYPES = /^(text\/|application\/(json|.+\+json|xml|javascript|x-www-fo
  */
 export async function startApiGateway(
   handler: ApiHandler,
-  options: { port: number; host: string; timeoutMs: number; functions?: InvokableFunctions },
+  options: {
+    port: number;
+    host: string;
+    timeoutMs: number;
+    functions?: InvokableFunctions;
+    /** What Invoke API callers must present (see local/invoke-token.ts); none: no invocations. */
+    invokeToken?: string;
+  },
 ): Promise<{ url: string; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     const invoke = INVOKE_PATH.exec(req.url ?? "");
     const work = invoke
-      ? serveInvoke(
-          req,
-          res,
-          decodeURIComponent(invoke[1] ?? ""),
-          options.functions ?? {},
-          options.timeoutMs,
-        )
+      ? serveInvoke(req, res, decodeURIComponent(invoke[1] ?? ""), options)
       : serve(req, res, handler, options.timeoutMs);
     work.catch((error) => {
       console.error(
@@ -97,25 +99,41 @@ async function serve(
 
 /**
  * Lambda's Invoke API (`POST /2015-03-31/functions/{name}/invocations`), so operators can run
- * the resend function locally as they would on AWS (`webhooks dlq drain`, or
- * `aws lambda invoke --endpoint-url …`). Operator-only functions have no authentication of
- * their own, so this answers loopback callers only, whatever interface the API listens on.
+ * the resend function locally as they would on AWS (`webhooks dlq drain`). Operator-only
+ * functions have no authentication of their own (on AWS, IAM guards Invoke), so this answers
+ * only loopback callers that present the invoke token in its header, and never a request with
+ * an `Origin`: browsers send one on every cross-site POST, operators' tools do not. It grants
+ * no CORS preflight, so a web page cannot add the header in the first place.
  */
 async function serveInvoke(
   req: IncomingMessage,
   res: ServerResponse,
   name: string,
-  functions: InvokableFunctions,
-  timeoutMs: number,
+  options: { timeoutMs: number; functions?: InvokableFunctions; invokeToken?: string },
 ): Promise<void> {
   const reply = (status: number, body: unknown, headers: Record<string, string> = {}) => {
     res.writeHead(status, { "content-type": "application/json", ...headers });
     res.end(JSON.stringify(body));
   };
+  const deny = (message: string) =>
+    reply(403, { Type: "User", message }, { "x-amzn-errortype": "AccessDeniedException" });
   const remote = req.socket.remoteAddress ?? "";
   if (!["127.0.0.1", "::1", "::ffff:127.0.0.1"].includes(remote)) {
-    return reply(403, { message: "Local function invocation is open to loopback callers only." });
+    return deny("Local function invocation is open to loopback callers only.");
   }
+  if (req.headers.origin !== undefined) {
+    return deny("Local function invocation is not open to web pages.");
+  }
+  const presented = req.headers[INVOKE_TOKEN_HEADER];
+  if (
+    !options.invokeToken ||
+    !isInvokeToken(typeof presented === "string" ? presented : undefined, options.invokeToken)
+  ) {
+    return deny(
+      `Local function invocation needs the local stack's invoke token in the ${INVOKE_TOKEN_HEADER} header (npm start prints it as ${INVOKE_TOKEN_ENV}).`,
+    );
+  }
+  const { functions = {}, timeoutMs } = options;
   const fn = functions[name.split(":").at(-1) ?? ""];
   if (req.method !== "POST" || !fn) {
     return reply(

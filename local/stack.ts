@@ -12,6 +12,7 @@ import { type ApiHandler, type InvokableFunctions, startApiGateway } from "./api
 import { ensureDemoKeys } from "./demo-keys.ts";
 import { startEmulatorsInWorker } from "./emulators.ts";
 import { runInvocation } from "./invocation.ts";
+import { ensureInvokeToken } from "./invoke-token.ts";
 import { lambdaContext } from "./lambda-context.ts";
 import { provision } from "./provision.ts";
 import { type PollerOptions, type SqsHandler, startPoller } from "./sqs-poller.ts";
@@ -90,6 +91,8 @@ export interface LocalStack {
   schedule: readonly number[];
   /** Runs the sweep now (it also runs on its own every WEBHOOKS_LOCAL_SWEEP_SECONDS). */
   sweep(): Promise<unknown>;
+  /** What callers of the local Invoke API must present (local/invoke-token.ts). */
+  invokeToken: string;
   stop(): Promise<void>;
 }
 
@@ -165,11 +168,13 @@ export async function startLocalStack(
   const deliver = await import("../functions/deliver/handler.ts");
   const resend = await import("../functions/resend/handler.ts");
   const apiHandler = api.handler as ApiHandler;
+  const invokeToken = await ensureInvokeToken(dataDir);
   const gateway = await startApiGateway(hooks.wrapApi?.(apiHandler) ?? apiHandler, {
     port: settings.PORT,
     host: settings.WEBHOOKS_LOCAL_HOST,
     timeoutMs: 30_000,
     functions: { [RESEND_FUNCTION]: resend.handler as InvokableFunctions[string] },
+    invokeToken,
   });
   const deliverHandler = deliver.handler as SqsHandler;
   // As on Lambda: the function's timeout leaves room past its longest request.
@@ -213,6 +218,7 @@ export async function startLocalStack(
       if (!outcome.ok) throw outcome.error;
       return outcome.value;
     },
+    invokeToken,
     async stop() {
       clearInterval(sweeps);
       ttl.stop();

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import * as z from "zod/mini";
 import { DEFAULT_SCHEDULE, parseSchedule, retentionProblem } from "./retry.ts";
-import { type Cidr, type NetworkPolicy, parseCidrs } from "./ssrf.ts";
+import { type Cidr, type NetworkPolicy, parseCidrs, parsePorts } from "./ssrf.ts";
 import { parsedBy, toFieldErrors } from "./validation.ts";
 
 /**
@@ -66,6 +66,12 @@ const EnvSchema = z.object({
    * the API can tell customers what to allow-list. Empty: deliveries have no fixed address.
    */
   WEBHOOKS_EGRESS_IPS: z.prefault(parsedBy(parseAddresses), ""),
+  /**
+   * Comma-separated ports https deliveries may use besides 443 (`8443`). Every other port is
+   * refused, so subscriptions cannot turn the service into a port scanner of public hosts. The
+   * local stack's plain http to loopback takes any port.
+   */
+  WEBHOOKS_ALLOWED_PORTS: z.prefault(parsedBy(parsePorts), ""),
   /** AWS: the KMS key that wraps the data keys sealing subscription secrets. */
   WEBHOOKS_KMS_KEY_ID: z.optional(z.string().check(z.minLength(1))),
   /** Local stack: a file of 32 random bytes (base64) standing in for the KMS key. */
@@ -95,6 +101,8 @@ export interface Config {
   retrySchedule: readonly number[];
   allowLoopbackHttp: boolean;
   allowedCidrs: readonly Cidr[];
+  /** Ports besides 443 that deliveries may use. */
+  allowedPorts: readonly number[];
   /** Where subscription secrets' data keys come from: exactly one of the two. */
   secretKeys: { kmsKeyId: string } | { keyFile: string };
   responseBodyLimit: number;
@@ -139,6 +147,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retrySchedule: Object.freeze(env_.WEBHOOKS_RETRY_SCHEDULE),
     allowLoopbackHttp: env_.WEBHOOKS_ALLOW_LOOPBACK_HTTP,
     allowedCidrs: Object.freeze(env_.WEBHOOKS_ALLOWED_CIDRS),
+    allowedPorts: Object.freeze(env_.WEBHOOKS_ALLOWED_PORTS),
     responseBodyLimit: env_.WEBHOOKS_RESPONSE_BODY_LIMIT,
     retentionSeconds: env_.WEBHOOKS_RETENTION_DAYS * 86_400,
     connectTimeoutMs: env_.WEBHOOKS_CONNECT_TIMEOUT_MS,
@@ -156,6 +165,8 @@ export interface FunctionSettings {
   allowedCidrs?: readonly string[];
   /** Where deliveries leave from, e.g. "203.0.113.10" (or CDK tokens); empty for none. */
   egressIps?: readonly string[];
+  /** Ports besides 443 that deliveries may use; empty for none. */
+  allowedPorts?: readonly number[];
   tableName: string;
   queueUrl: string;
   deadLetterQueueUrl: string;
@@ -184,6 +195,9 @@ export function functionEnvironment(settings: FunctionSettings): Record<string, 
       ? { WEBHOOKS_ALLOWED_CIDRS: settings.allowedCidrs.join(",") }
       : {}),
     ...(settings.egressIps?.length ? { WEBHOOKS_EGRESS_IPS: settings.egressIps.join(",") } : {}),
+    ...(settings.allowedPorts?.length
+      ? { WEBHOOKS_ALLOWED_PORTS: settings.allowedPorts.join(",") }
+      : {}),
   };
   return env as Record<string, string>;
 }
@@ -192,4 +206,5 @@ export function functionEnvironment(settings: FunctionSettings): Record<string, 
 export const networkPolicy = (config: Config): NetworkPolicy => ({
   allowLoopbackHttp: config.allowLoopbackHttp,
   allowedCidrs: config.allowedCidrs,
+  allowedPorts: config.allowedPorts,
 });

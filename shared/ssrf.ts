@@ -5,7 +5,8 @@ import ipaddr from "ipaddr.js";
  * Which destinations a delivery may reach. A webhook sender is an HTTP client that strangers
  * point at URLs of their choice, so only global unicast addresses are allowed: loopback,
  * private, link-local (cloud metadata lives there), CGNAT, multicast, reserved, unspecified
- * and the IPv6 transition ranges that embed an IPv4 address are all refused. The check runs
+ * and the IPv6 transition ranges that embed an IPv4 address are all refused, and so is any
+ * port but 443 and those the deployment allows (no probing of SSH or Redis). The check runs
  * on every resolved address at connect time (shared/http/sender.ts), so DNS rebinding cannot
  * get around it; subscription create/update runs the same check up front for a clear 422.
  */
@@ -17,6 +18,12 @@ export interface NetworkPolicy {
    * the same VPC, say). Cloud metadata addresses stay refused even inside them.
    */
   allowedCidrs?: readonly Cidr[] | undefined;
+  /**
+   * Ports https deliveries may use besides 443 (a receiver on 8443, say). Any other port is
+   * refused, so that subscriptions cannot make the service probe SSH, SMTP or Redis on public
+   * hosts.
+   */
+  allowedPorts?: readonly number[] | undefined;
 }
 
 export type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
@@ -36,10 +43,33 @@ export function parseCidrs(text: string): Cidr[] {
     });
 }
 
-/** Where clouds serve instance credentials: refused whatever the allow-list says. */
-const METADATA = ["169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200"].map((a) =>
-  ipaddr.parse(a).toString(),
-);
+/** Parses `8443,9443`; throws with the offending entry named. */
+export function parsePorts(text: string): number[] {
+  return text
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const port = Number(entry);
+      if (!/^\d+$/.test(entry) || port < 1 || port > 65_535) {
+        throw new Error(`'${entry}' is not a port number (1-65535)`);
+      }
+      return port;
+    });
+}
+
+/**
+ * Where clouds serve instance credentials: refused whatever the allow-list says. AWS instance
+ * metadata (IPv4 and IPv6), ECS task credentials, EKS Pod Identity (IPv4 and IPv6), Alibaba.
+ */
+const METADATA = [
+  "169.254.169.254",
+  "fd00:ec2::254",
+  "169.254.170.2",
+  "169.254.170.23",
+  "fd00:ec2::23",
+  "100.100.100.200",
+].map((a) => ipaddr.parse(a).toString());
 
 export type Verdict = { ok: true } | { ok: false; reason: string };
 
@@ -88,14 +118,20 @@ export function checkAddress(address: string, policy: NetworkPolicy): Verdict {
   return { ok: false, reason: `${parsed.toString()} is ${label} address` };
 }
 
-/** `localhost` and `*.localhost` always mean loopback (RFC 6761), whatever DNS says. */
-const isLocalhostName = (host: string): boolean =>
-  host === "localhost" || host.endsWith(".localhost");
+/**
+ * `localhost` and `*.localhost` always mean loopback (RFC 6761), whatever DNS says; so do
+ * their fully-qualified spellings with a trailing dot (`localhost.`), in any case.
+ */
+const isLocalhostName = (host: string): boolean => {
+  const name = host.toLowerCase().replace(/\.+$/, "");
+  return name === "localhost" || name.endsWith(".localhost");
+};
 
 /**
- * Static checks of a destination URL: scheme, credentials, and the host when it is an IP
+ * Static checks of a destination URL: scheme, credentials, port, and the host when it is an IP
  * literal (the WHATWG parser has already turned decimal, octal and hex IPv4 spellings such as
- * `http://2130706433/` into dotted form). Host names are checked again on every connection.
+ * `http://2130706433/` into dotted form). Host names are checked again on every connection;
+ * the sender plans every request through this check, so the port rule holds at send time too.
  */
 export function checkUrl(raw: string, policy: NetworkPolicy): Verdict {
   let url: URL;
@@ -115,7 +151,7 @@ export function checkUrl(raw: string, policy: NetworkPolicy): Verdict {
   }
   const host = url.hostname.replace(/^\[|\]$/g, "");
   const literal = isIP(host) !== 0;
-  const loopbackName = isLocalhostName(host.toLowerCase());
+  const loopbackName = isLocalhostName(host);
   if (url.protocol === "http:") {
     const loopback = loopbackName || (literal && isLoopback(host));
     if (!(policy.allowLoopbackHttp && loopback)) {
@@ -129,12 +165,28 @@ export function checkUrl(raw: string, policy: NetworkPolicy): Verdict {
   }
   if (literal) {
     const verdict = checkAddress(host, policy);
-    return verdict.ok ? verdict : { ok: false, reason: `the URL's host ${verdict.reason}` };
-  }
-  if (loopbackName && !policy.allowLoopbackHttp) {
+    if (!verdict.ok) return { ok: false, reason: `the URL's host ${verdict.reason}` };
+  } else if (loopbackName && !policy.allowLoopbackHttp) {
     return { ok: false, reason: `the URL's host ${host} is a loopback address` };
   }
-  return { ok: true };
+  return checkPort(url, policy);
+}
+
+const HTTPS_PORT = 443;
+
+/**
+ * https goes to 443 or an allowed port. Plain http gets this far only to loopback in the local
+ * stack, where receivers listen on whatever port they like.
+ */
+function checkPort(url: URL, policy: NetworkPolicy): Verdict {
+  if (url.protocol === "http:") return { ok: true };
+  // The WHATWG parser leaves `port` empty for the scheme's default, so "" is 443.
+  const port = url.port === "" ? HTTPS_PORT : Number(url.port);
+  if (port === HTTPS_PORT || policy.allowedPorts?.includes(port)) return { ok: true };
+  return {
+    ok: false,
+    reason: `the URL's port ${port} is not allowed (only 443 and the ports in WEBHOOKS_ALLOWED_PORTS are)`,
+  };
 }
 
 export function isLoopback(address: string): boolean {

@@ -288,7 +288,11 @@ function refusalFor(
     : new DestinationRefusedError(`Destination refused: ${verdict.reason}.`);
 }
 
-/** DNS lookup that fails when any address of the name is refused (no mixing games). */
+/**
+ * DNS lookup that fails when any address of the name is refused (no mixing games). The refusal
+ * does not name the address: attempts are shown to the workspace, and what the service's
+ * resolver answers for internal names is not theirs to learn.
+ */
 function guardedLookup(
   policy: NetworkPolicy,
   protocol: string,
@@ -299,15 +303,11 @@ function guardedLookup(
       if (error) return callback(error, "", 0);
       const first = addresses[0];
       if (!first) return callback(new Error(`${hostname} has no addresses`), "", 0);
-      for (const { address } of addresses) {
-        const refusal = refusalFor(address, policy, protocol);
-        if (refusal) {
-          refusal.message = refusal.message.replace(
-            "Destination refused: ",
-            `Destination refused: ${hostname} resolves to a refused address: `,
-          );
-          return callback(refusal, "", 0);
-        }
+      if (addresses.some(({ address }) => refusalFor(address, policy, protocol))) {
+        const refusal = new DestinationRefusedError(
+          `Destination refused: ${hostname} resolves to a non-public address.`,
+        );
+        return callback(refusal, "", 0);
       }
       if (options.all) {
         (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);

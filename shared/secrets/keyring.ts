@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { KMSClient } from "@aws-sdk/client-kms";
 import type { Config } from "../config.ts";
 import { KmsKeyring } from "./kms-keyring.ts";
-import { FileKeyring, type Keyring, SecretError } from "./secret-box.ts";
+import { FileKeyring, type Keyring, type SecretContext, SecretError } from "./secret-box.ts";
 
 /** The keyring the configuration names: KMS on AWS, the key file in the local stack. */
 export function createKeyring(config: Config): Keyring {
@@ -19,6 +19,8 @@ export function createKeyring(config: Config): Keyring {
   return new FileKeyring(Buffer.from(text.trim(), "base64"));
 }
 
-/** The additional authenticated data of a subscription's secrets. */
-export const secretContext = (workspaceId: string, subscriptionId: string): string =>
-  `${workspaceId}/${subscriptionId}`;
+/** What a subscription's secrets are sealed for: its workspace's data keys, its own id. */
+export const secretContext = (workspaceId: string, subscriptionId: string): SecretContext => ({
+  workspaceId,
+  subscriptionId,
+});

@@ -1,10 +1,11 @@
 import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from "@aws-sdk/client-kms";
-import { type Keyring, SecretError } from "./secret-box.ts";
+import { type EncryptionContext, type Keyring, SecretError } from "./secret-box.ts";
 
-/** Bound into every data key, so KMS refuses to unwrap it for any other use. */
-export const ENCRYPTION_CONTEXT = { purpose: "customermates-webhooks-subscription-secrets" };
-
-/** Data keys from a KMS key: the key-encryption key never leaves KMS. */
+/**
+ * Data keys from a KMS key: the key-encryption key never leaves KMS. Each data key is bound to
+ * its encryption context (the service and the workspace), so KMS refuses to unwrap it for any
+ * other workspace, and CloudTrail records which workspace every decrypt was for.
+ */
 export class KmsKeyring implements Keyring {
   readonly #kms: KMSClient;
   readonly #keyId: string;
@@ -14,12 +15,12 @@ export class KmsKeyring implements Keyring {
     this.#keyId = keyId;
   }
 
-  async generateDataKey() {
+  async generateDataKey(context: EncryptionContext) {
     const { Plaintext, CiphertextBlob } = await this.#kms.send(
       new GenerateDataKeyCommand({
         KeyId: this.#keyId,
         KeySpec: "AES_256",
-        EncryptionContext: ENCRYPTION_CONTEXT,
+        EncryptionContext: { ...context },
       }),
     );
     if (!Plaintext || !CiphertextBlob) throw new SecretError("KMS returned no data key");
@@ -29,7 +30,7 @@ export class KmsKeyring implements Keyring {
     };
   }
 
-  async unwrap(wrapped: string): Promise<Buffer> {
+  async unwrap(wrapped: string, context: EncryptionContext): Promise<Buffer> {
     if (!wrapped.startsWith("kms~")) {
       throw new SecretError(
         "this secret was sealed by another keyring (a local key file), not KMS",
@@ -39,7 +40,7 @@ export class KmsKeyring implements Keyring {
       new DecryptCommand({
         KeyId: this.#keyId,
         CiphertextBlob: Buffer.from(wrapped.slice(4), "base64url"),
-        EncryptionContext: ENCRYPTION_CONTEXT,
+        EncryptionContext: { ...context },
       }),
     );
     if (!Plaintext) throw new SecretError("KMS returned no data key");

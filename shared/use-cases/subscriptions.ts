@@ -202,19 +202,19 @@ async function change(
 
 /**
  * Refuses destinations the sender would refuse anyway, with a 422 that says why: bad scheme,
- * credentials in the URL, an IP literal in a refused range, or a name resolving into one.
- * Names that do not resolve yet are accepted; every connection is checked again.
+ * credentials in the URL, a port not allowed, an IP literal in a refused range, or a name
+ * resolving into one. For a name the answer does not say which address it resolved to: that
+ * would tell a tenant what the service's internal DNS knows. Names that do not resolve yet are
+ * accepted; every connection is checked again.
  */
 async function assertDestination(url: string, deps: SubscriptionDeps): Promise<void> {
   const verdict = checkUrl(url, deps.policy);
   if (!verdict.ok) throw urlError(verdict.reason);
   const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
   if (isIP(host) !== 0) return;
-  for (const address of await deps.resolveHost(host)) {
-    const check = checkAddress(address, deps.policy);
-    if (!check.ok) {
-      throw urlError(`the URL's host ${host} resolves to a refused address: ${check.reason}`);
-    }
+  const addresses = await deps.resolveHost(host);
+  if (addresses.some((address) => !checkAddress(address, deps.policy).ok)) {
+    throw urlError(`the URL's host ${host} resolves to a non-public address`);
   }
 }
 

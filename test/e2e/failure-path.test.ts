@@ -152,7 +152,11 @@ describe("failure path through the CLI", () => {
   });
 
   it("the operator's drain drops the stale SQS copy instead of delivering it again", async () => {
-    const drained = await webhooks(["dlq", "drain", "--json"], env);
+    // The invoke token from the data directory the stack keeps it in, as `npm start` leaves it.
+    const drained = await webhooks(["dlq", "drain", "--json"], {
+      ...env,
+      WEBHOOKS_LOCAL_DATA_DIR: dataDir,
+    });
     expect(drained.code, drained.stderr).toBe(0);
     expect(JSON.parse(drained.stdout)).toEqual({
       action: "redrive",
@@ -273,12 +277,78 @@ describe("the CLI, otherwise", () => {
   });
 
   it("the resend function refuses a malformed job, naming the field", async () => {
-    const response = await fetch(`${stack.url}/2015-03-31/functions/webhooks-resend/invocations`, {
+    const response = await fetch(invokeUrl(), {
       method: "POST",
+      headers: { "x-webhooks-invoke-token": stack.invokeToken },
       body: JSON.stringify({ action: "resend", workspaceId: "demo" }),
     });
     expect(response.headers.get("x-amz-function-error")).toBe("Unhandled");
     const payload = (await response.json()) as { errorMessage: string };
     expect(payload.errorMessage).toContain("deliveryId:");
   });
+
+  it("the local Invoke API runs nothing without the invoke token, nor for a web page", async () => {
+    const job = JSON.stringify({ action: "redrive", limit: 1 });
+    // What a web page can send without a CORS preflight: a text/plain POST, with its Origin.
+    const attempts: Array<Record<string, string>> = [
+      { "content-type": "text/plain" },
+      { "content-type": "text/plain", origin: "https://evil.example" },
+      { "x-webhooks-invoke-token": "0".repeat(64) },
+      { "x-webhooks-invoke-token": stack.invokeToken, origin: "https://evil.example" },
+      { "x-webhooks-invoke-token": stack.invokeToken, origin: "null" },
+    ];
+    for (const headers of attempts) {
+      const response = await fetch(invokeUrl(), { method: "POST", headers, body: job });
+      expect(response.status, JSON.stringify(headers)).toBe(403);
+      expect(response.headers.get("access-control-allow-origin")).toBeNull();
+      expect(await response.text()).not.toContain(stack.invokeToken);
+    }
+    const preflight = await fetch(invokeUrl(), {
+      method: "OPTIONS",
+      headers: {
+        origin: "https://evil.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "x-webhooks-invoke-token",
+      },
+    });
+    expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
+    expect(preflight.headers.get("access-control-allow-headers")).toBeNull();
+    const allowed = await fetch(invokeUrl(), {
+      method: "POST",
+      headers: { "x-webhooks-invoke-token": stack.invokeToken },
+      body: job,
+    });
+    expect(allowed.status).toBe(200);
+    expect(await allowed.json()).toMatchObject({ action: "redrive" });
+  });
+
+  it("`webhooks dlq drain` takes the token from WEBHOOKS_LOCAL_INVOKE_TOKEN, and says when it has none", async () => {
+    const empty = await mkdtemp(join(tmpdir(), "webhooks-no-token-"));
+    try {
+      const withEnv = await webhooks(["dlq", "drain", "--json"], {
+        ...env,
+        WEBHOOKS_LOCAL_DATA_DIR: empty,
+        WEBHOOKS_LOCAL_INVOKE_TOKEN: stack.invokeToken,
+      });
+      expect(withEnv.code, withEnv.stderr).toBe(0);
+      expect(JSON.parse(withEnv.stdout)).toMatchObject({ action: "redrive" });
+      const without = await webhooks(["dlq", "drain"], {
+        ...env,
+        WEBHOOKS_LOCAL_DATA_DIR: empty,
+        WEBHOOKS_LOCAL_INVOKE_TOKEN: "",
+      });
+      expect(without.code).toBe(1);
+      expect(without.stderr).toContain("WEBHOOKS_LOCAL_INVOKE_TOKEN");
+      const wrong = await webhooks(["dlq", "drain"], {
+        ...env,
+        WEBHOOKS_LOCAL_INVOKE_TOKEN: "f".repeat(64),
+      });
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toContain("invoke token");
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
 });
+
+const invokeUrl = () => `${stack.url}/2015-03-31/functions/webhooks-resend/invocations`;

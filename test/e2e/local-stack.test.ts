@@ -49,6 +49,12 @@ describe("npm start (bin/local.ts)", () => {
 
     const keysFile = join(dataDir, "local-keys.json");
     expect((await stat(keysFile)).mode & 0o777).toBe(0o600);
+    // The local Invoke API's token: printed for export, kept beside the keys, owner-only.
+    const token = /export WEBHOOKS_LOCAL_INVOKE_TOKEN=([0-9a-f]{64})\n/.exec(first.output())?.[1];
+    expect(token, first.output()).toBeDefined();
+    const tokenFile = join(dataDir, "local-invoke-token");
+    expect((await stat(tokenFile)).mode & 0o777).toBe(0o600);
+    expect((await readFile(tokenFile, "utf8")).trim()).toBe(token);
     expect(JSON.parse(await readFile(keysFile, "utf8"))).toEqual({
       admin: first.adminKey,
       ingest: first.ingestKey,
@@ -57,6 +63,7 @@ describe("npm start (bin/local.ts)", () => {
     const second = await startLocalProcess({ WEBHOOKS_LOCAL_DATA_DIR: dataDir });
     try {
       expect(second.adminKey).toBe(first.adminKey);
+      expect(second.output()).toContain(`export WEBHOOKS_LOCAL_INVOKE_TOKEN=${token}\n`);
       const subscription = await api(second.url, "GET", `/v1/subscriptions/${subscriptionId}`, {
         key: second.adminKey,
       });

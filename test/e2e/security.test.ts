@@ -194,6 +194,12 @@ describe("destinations", () => {
     ["https://[fe80::1]/", "link-local"],
     ["https://0x0a000001/", "10.0.0.1 is a private"],
     ["https://user:pass@hooks.example.com/", "credentials"],
+    ["https://hooks.example.com:22/", "port 22 is not allowed"],
+    ["https://93.184.215.14:6379/", "port 6379 is not allowed"],
+    ["https://hooks.example.com:25/", "WEBHOOKS_ALLOWED_PORTS"],
+    ["https://127.0.0.1:8443/", "port 8443 is not allowed"],
+    ["https://169.254.170.23/", "169.254.170.23 is a cloud metadata address"],
+    ["https://[fd00:ec2::23]/", "cloud metadata"],
   ])("refuses %s up front with a 422 that says why", async (url, why) => {
     const answer = await api(stack.url, "POST", "/v1/subscriptions", {
       key: stack.adminKey,

@@ -15,7 +15,14 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { EVENT_NAMES } from "../../shared/catalog.ts";
 import { matchRoute, ROUTE_KEYS } from "../../shared/http/routes.ts";
 import { generateApiKey } from "../../shared/keys.ts";
-import { type ApiHandler, apiKeyItem, context, importHandler } from "../helpers/api-event.ts";
+import {
+  type ApiHandler,
+  apiEvent,
+  apiKeyItem,
+  context,
+  importHandler,
+} from "../helpers/api-event.ts";
+import { ALLOWED_PORT, COVERING_CIDRS, refusedUrl } from "./destinations.ts";
 import { fuzz } from "./settings.ts";
 
 const dynamo = mockClient(DynamoDBDocumentClient);
@@ -32,7 +39,11 @@ const writes = () =>
   sqs.commandCalls(SendMessageBatchCommand).length;
 
 beforeAll(async () => {
-  handler = await importHandler(() => import("../../functions/api/handler.ts"));
+  // A private deployment's allowances: a range that covers the metadata addresses, one port.
+  handler = await importHandler(() => import("../../functions/api/handler.ts"), {
+    WEBHOOKS_ALLOWED_CIDRS: COVERING_CIDRS[0] ?? "",
+    WEBHOOKS_ALLOWED_PORTS: String(ALLOWED_PORT),
+  });
 });
 
 function reset() {
@@ -120,7 +131,15 @@ const shapedBody = fc.record(
         "http://169.254.169.254/",
         "https://2130706433/",
         "https://[::ffff:10.0.0.1]/",
+        "https://hooks.example.com:22/",
+        "https://93.184.215.14:6379/",
+        `https://hooks.example.com:${ALLOWED_PORT}/`,
+        "https://localhost./",
+        "https://foo.LOCALHOST./",
+        "https://169.254.170.23/",
+        "https://[fd00:ec2::23]/",
       ),
+      refusedUrl,
     ),
     events: fc.oneof(fc.subarray([...EVENT_NAMES]), value),
     secret: fc.oneof(fc.string({ minLength: 10, maxLength: 40 }), value),
@@ -258,5 +277,25 @@ describe("the API handler (property-based)", () => {
     // The generator reaches every layer, not just the key check.
     for (const status of [400, 401, 403, 404, 405, 413, 415, 422]) expect(seen).toContain(status);
     expect([...seen].some((status) => status >= 200 && status < 300)).toBe(true);
+  });
+
+  it("refuses every destination the guard refuses up front: a 422 on url, nothing written", async () => {
+    await fc.assert(
+      fc.asyncProperty(refusedUrl, async (url) => {
+        reset();
+        const response = await handler(
+          apiEvent("POST", "/v1/subscriptions", {
+            key: admin,
+            body: { url, events: ["deal.created"] },
+          }),
+          context(),
+        );
+        expect(response.statusCode, url).toBe(422);
+        const problem = JSON.parse(response.body ?? "{}");
+        expect(problem.errors.map((e: { field: string }) => e.field)).toEqual(["url"]);
+        expect(writes()).toBe(0);
+      }),
+      fuzz,
+    );
   });
 });

@@ -1,7 +1,15 @@
 import fc from "fast-check";
 import ipaddr from "ipaddr.js";
 import { describe, expect, it } from "vitest";
-import { checkAddress, checkUrl } from "../../shared/ssrf.ts";
+import { checkAddress, checkUrl, parseCidrs } from "../../shared/ssrf.ts";
+import {
+  ALLOWED_PORT,
+  COVERING_CIDRS,
+  localhostName,
+  METADATA_ADDRESSES,
+  metadataUrl,
+  otherPort,
+} from "./destinations.ts";
 import { fuzz } from "./settings.ts";
 
 const production = { allowLoopbackHttp: false };
@@ -127,5 +135,74 @@ describe("the destination guard (property-based)", () => {
       }),
       fuzz,
     );
+  });
+
+  it("allows https on 443 and the allowed ports only, to any public address or name", () => {
+    const publicV4 = anyV4.filter((n) => !refusedV4(n));
+    const host = fc.oneof(
+      publicV4.map((n) => octets(n).join(".")),
+      fc.domain().filter((name) => !/(^|\.)localhost$/.test(name)),
+    );
+    const port = fc.oneof(
+      otherPort.map(({ port, written }) => ({ port, written, allowed: false })),
+      fc.constantFrom(
+        { port: 443, written: "443", allowed: true },
+        { port: 443, written: "", allowed: true },
+        { port: ALLOWED_PORT, written: String(ALLOWED_PORT), allowed: true },
+      ),
+    );
+    const policy = { ...production, allowedPorts: [ALLOWED_PORT] };
+    fc.assert(
+      fc.property(host, port, (h, { port, written, allowed }) => {
+        const verdict = checkUrl(`https://${h}${written ? `:${written}` : ""}/hook`, policy);
+        expect(verdict.ok).toBe(allowed);
+        if (!verdict.ok) expect(verdict.reason).toContain(`port ${port} is not allowed`);
+      }),
+      fuzz,
+    );
+  });
+
+  it("the local stack allows any port over plain http to loopback, and no other port over https", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0x7f000000, max: 0x7fffffff }), otherPort, (n, { written }) => {
+        const host = octets(n).join(".");
+        expect(checkUrl(`http://${host}:${written}/`, local).ok).toBe(true);
+        expect(checkUrl(`https://${host}:${written}/`, local).ok).toBe(false);
+      }),
+      fuzz,
+    );
+  });
+
+  it("refuses localhost names in any spelling (case, labels, trailing dots) in production", () => {
+    fc.assert(
+      fc.property(localhostName, (name) => {
+        const verdict = checkUrl(`https://${name}/hook`, production);
+        expect(verdict.ok, name).toBe(false);
+        expect(!verdict.ok && verdict.reason).toContain("loopback");
+        expect(checkUrl(`http://${name}:4000/`, local).ok, name).toBe(true);
+      }),
+      fuzz,
+    );
+  });
+
+  it("refuses cloud metadata addresses under any allow-list that covers them", () => {
+    const policy = fc.record({
+      allowLoopbackHttp: fc.boolean(),
+      allowedCidrs: fc.constantFrom(...COVERING_CIDRS).map(parseCidrs),
+      allowedPorts: fc.constant([ALLOWED_PORT]),
+    });
+    fc.assert(
+      fc.property(metadataUrl, policy, (url, p) => {
+        const verdict = checkUrl(url, p);
+        expect(verdict.ok, url).toBe(false);
+        expect(!verdict.ok && verdict.reason).toContain("cloud metadata");
+      }),
+      fuzz,
+    );
+    for (const address of METADATA_ADDRESSES) {
+      expect(
+        checkAddress(address, { ...production, allowedCidrs: parseCidrs("::/0,0.0.0.0/0") }),
+      ).toMatchObject({ ok: false });
+    }
   });
 });

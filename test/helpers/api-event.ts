@@ -61,7 +61,8 @@ export const FUNCTION_ENV = {
   WEBHOOKS_TABLE_NAME: "webhooks-test",
   WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/deliveries",
   WEBHOOKS_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/deliveries-dlq",
-  WEBHOOKS_STRANDED_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/deliveries-stranded",
+  WEBHOOKS_STRANDED_QUEUE_URL:
+    "https://sqs.us-east-1.amazonaws.com/000000000000/deliveries-stranded",
   AWS_REGION: "us-east-1",
   AWS_ACCESS_KEY_ID: "test",
   AWS_SECRET_ACCESS_KEY: "test",

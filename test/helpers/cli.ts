@@ -9,19 +9,27 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs `webhooks …` (bin/webhooks.ts) as its own process, as `npx webhooks` would. */
-export function webhooks(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+/**
+ * Runs `webhooks …` (bin/webhooks.ts) as its own process, as `npx webhooks` would; `input`,
+ * when given, is its standard input.
+ */
+export function webhooks(
+  args: string[],
+  env: Record<string, string> = {},
+  input?: string,
+): Promise<CliRun> {
   const child = spawn(process.execPath, ["bin/webhooks.ts", ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
+  child.stdin?.end(input);
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (chunk) => {
+  child.stdout?.on("data", (chunk) => {
     stdout += chunk;
   });
-  child.stderr.on("data", (chunk) => {
+  child.stderr?.on("data", (chunk) => {
     stderr += chunk;
   });
   return new Promise((done) => child.on("exit", (code) => done({ code, stdout, stderr })));

@@ -166,7 +166,7 @@ describe("WebhooksStack", () => {
     );
   });
 
-  it("seals secrets with a rotated KMS key, kept with the table, usable only for that purpose", () => {
+  it("seals secrets with a rotated KMS key, kept with the table, usable only for workspaces' data keys", () => {
     template.hasResource("AWS::KMS::Key", {
       DeletionPolicy: "Retain",
       Properties: Match.objectLike({ EnableKeyRotation: true }),
@@ -179,9 +179,8 @@ describe("WebhooksStack", () => {
     expect(kms.map((s) => s.Action).sort()).toEqual(["kms:Decrypt", "kms:GenerateDataKey"]);
     for (const statement of kms) {
       expect(statement.Condition).toEqual({
-        StringEquals: {
-          "kms:EncryptionContext:purpose": "customermates-webhooks-subscription-secrets",
-        },
+        StringEquals: { "kms:EncryptionContext:service": "customermates-webhooks" },
+        Null: { "kms:EncryptionContext:workspace": "false" },
       });
     }
     template.allResourcesProperties("AWS::Lambda::Function", {
@@ -397,6 +396,7 @@ describe("deployment settings", () => {
       logRetentionDays: 30,
       apiRateLimit: 200,
       allowedCidrs: [],
+      allowedPorts: [],
       retainData: true,
       createVpc: false,
       privateSubnetIds: [],
@@ -461,6 +461,23 @@ describe("deployment settings", () => {
     );
   });
 
+  it("pass the destination allowances to every function", () => {
+    const { template: custom } = synth({
+      allowedPorts: "8443, 9443",
+      allowedCidrs: "10.20.0.0/16",
+    });
+    custom.allResourcesProperties("AWS::Lambda::Function", {
+      Environment: {
+        Variables: Match.objectLike({
+          WEBHOOKS_ALLOWED_PORTS: "8443,9443",
+          WEBHOOKS_ALLOWED_CIDRS: "10.20.0.0/16",
+        }),
+      },
+    });
+    expect(readSettings((key) => ({ allowedPorts: 8443 })[key]).allowedPorts).toEqual([8443]);
+    expect(JSON.stringify(template.toJSON())).not.toContain("WEBHOOKS_ALLOWED_PORTS");
+  });
+
   it("refuse a bad value at synth, naming it", () => {
     const bad = {
       stage: "Prod!",
@@ -468,13 +485,14 @@ describe("deployment settings", () => {
       deliverConcurrency: 1,
       logRetentionDays: 31,
       allowedCidrs: "10.0.0.0/8,nope",
+      allowedPorts: "8443,ssh",
       alarmEmail: "nope",
       retainData: "maybe",
     };
     const read = () => readSettings((key) => bad[key as keyof typeof bad]);
     expect(read).toThrow(SettingsError);
     expect(read).toThrow(
-      /stage:.*\n.*retrySchedule: the first delay[\s\S]*deliverConcurrency[\s\S]*logRetentionDays: must be one of[\s\S]*allowedCidrs: 'nope' is not a CIDR[\s\S]*alarmEmail: must be an email address[\s\S]*retainData/,
+      /stage:.*\n.*retrySchedule: the first delay[\s\S]*deliverConcurrency[\s\S]*logRetentionDays: must be one of[\s\S]*allowedCidrs: 'nope' is not a CIDR[\s\S]*allowedPorts: 'ssh' is not a port number[\s\S]*alarmEmail: must be an email address[\s\S]*retainData/,
     );
   });
 });

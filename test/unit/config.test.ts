@@ -3,6 +3,7 @@ import {
   ConfigError,
   functionEnvironment,
   loadConfig,
+  networkPolicy,
   parseAddresses,
 } from "../../shared/config.ts";
 
@@ -40,6 +41,15 @@ describe("loadConfig", () => {
     expect(attempt).toThrow(ConfigError);
     expect(attempt).toThrow(
       /WEBHOOKS_QUEUE_URL[\s\S]*WEBHOOKS_RETRY_SCHEDULE[\s\S]*WEBHOOKS_ALLOW_LOOPBACK_HTTP[\s\S]*WEBHOOKS_CONNECT_TIMEOUT_MS/,
+    );
+  });
+
+  it("reads the ports deliveries may use besides 443 into the network policy", () => {
+    expect(loadConfig(minimal).allowedPorts).toEqual([]);
+    const config = loadConfig({ ...minimal, WEBHOOKS_ALLOWED_PORTS: "8443,9443" });
+    expect(networkPolicy(config).allowedPorts).toEqual([8443, 9443]);
+    expect(() => loadConfig({ ...minimal, WEBHOOKS_ALLOWED_PORTS: "8443,ssh" })).toThrow(
+      /WEBHOOKS_ALLOWED_PORTS: 'ssh' is not a port number/,
     );
   });
 
@@ -114,8 +124,10 @@ describe("functionEnvironment", () => {
       retrySchedule: [0, 10, 600],
       retentionDays: 16,
       kmsKeyId: "arn:aws:kms:us-east-1:1:key/k",
+      allowedPorts: [8443],
     });
     expect(loadConfig(env)).toMatchObject({
+      allowedPorts: [8443],
       tableName: "webhooks-prod",
       queueUrl: minimal.WEBHOOKS_QUEUE_URL,
       deadLetterQueueUrl: minimal.WEBHOOKS_DLQ_URL,

@@ -156,15 +156,18 @@ describe("HTTP sender", () => {
 
     it("a name that resolves to a loopback address never gets a connection", async () => {
       const target = await server();
-      const s = sender({ ...production, lookup: resolvesTo("127.0.0.1") });
+      const s = sender({
+        policy: { allowLoopbackHttp: false, allowedPorts: [target.port] },
+        lookup: resolvesTo("127.0.0.1"),
+      });
       const result = await s.send({
         url: `https://innocent.example:${target.port}/`,
         headers: {},
         body,
       });
       expect(result).toMatchObject({ kind: "error", errorClass: "destination_refused" });
-      expect(result.kind === "error" && result.message).toContain(
-        "innocent.example resolves to a refused address: 127.0.0.1 is a loopback address",
+      expect(result.kind === "error" && result.message).toBe(
+        "Destination refused: innocent.example resolves to a non-public address.",
       );
       expect(target.connections).toBe(0);
     });
@@ -187,6 +190,28 @@ describe("HTTP sender", () => {
         errorClass: "destination_refused",
         durationMs: 0,
       });
+    });
+
+    it("a port other than 443 and the allowed ones is refused without a connection", async () => {
+      const lookups: string[] = [];
+      const lookup = ((host: string, ...rest: unknown[]) => {
+        lookups.push(host);
+        return (resolvesTo("93.184.215.14") as (...a: unknown[]) => void)(host, ...rest);
+      }) as unknown as HttpSenderOptions["lookup"];
+      for (const port of [22, 25, 6379]) {
+        const result = await sender({ ...production, lookup }).send({
+          url: `https://public.example:${port}/`,
+          headers: {},
+          body,
+        });
+        expect(result).toMatchObject({
+          kind: "error",
+          errorClass: "destination_refused",
+          message: `Destination refused: the URL's port ${port} is not allowed (only 443 and the ports in WEBHOOKS_ALLOWED_PORTS are).`,
+          durationMs: 0,
+        });
+      }
+      expect(lookups).toEqual([]);
     });
 
     it("plain http to a public address is refused even in the local stack", async () => {

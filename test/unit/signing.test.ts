@@ -116,4 +116,24 @@ describe("signing", () => {
     });
     expect(() => new Webhook(secret).verify(body.replace("c_1", "c_2"), headers)).toThrow();
   });
+
+  it("X-Webhook-Signature signs the body alone: it replays, which is why the docs say dedupe; webhook-signature does not", () => {
+    const secret = generateSecret();
+    const attempt = (timestamp: number) =>
+      deliveryHeaders({
+        deliveryId: id,
+        event: "contact.created",
+        body,
+        timestamp,
+        secrets: [secret],
+      });
+    const first = attempt(1_790_000_000);
+    const later = attempt(1_790_086_400);
+    // The same on every attempt, a day apart: only X-Webhook-Delivery tells a repeat apart.
+    expect(later["X-Webhook-Signature"]).toBe(first["X-Webhook-Signature"]);
+    expect(later["X-Webhook-Delivery"]).toBe(first["X-Webhook-Delivery"]);
+    // The Standard Webhooks signature binds its timestamp, so a stale one is refused.
+    expect(later["webhook-signature"]).not.toBe(first["webhook-signature"]);
+    expect(() => new Webhook(secret).verify(body, first)).toThrow();
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkAddress, checkUrl, parseCidrs } from "../../shared/ssrf.ts";
+import { checkAddress, checkUrl, parseCidrs, parsePorts } from "../../shared/ssrf.ts";
 
 const production = { allowLoopbackHttp: false };
 const local = { allowLoopbackHttp: true };
@@ -25,6 +25,8 @@ describe("checkAddress", () => {
     "fe80::1",
     "fc00::1",
     "fd00:ec2::254",
+    "169.254.170.23",
+    "fd00:ec2::23",
     "ff02::1",
     "::ffff:127.0.0.1",
     "::ffff:10.0.0.1",
@@ -76,6 +78,14 @@ describe("checkUrl", () => {
     ["https://169.254.1.1/", "link-local"],
     ["https://localhost/", "loopback"],
     ["https://api.localhost/", "loopback"],
+    ["https://localhost./", "loopback"],
+    ["https://foo.localhost./", "loopback"],
+    ["https://Foo.LOCALHOST./hook", "loopback"],
+    ["https://localhost../", "loopback"],
+    ["https://localhost%2E/", "loopback"],
+    ["https://localhost\u3002/", "loopback"],
+    ["https://[fd00:ec2::23]/", "fd00:ec2::23 is a cloud metadata address"],
+    ["https://169.254.170.23/", "169.254.170.23 is a cloud metadata address"],
     ["not a url", "not a valid absolute URL"],
   ])("refuses %s in production (%s)", (url, why) => {
     const verdict = checkUrl(url, production);
@@ -91,11 +101,59 @@ describe("checkUrl", () => {
   it("the local stack allows plain http to loopback only", () => {
     expect(checkUrl("http://127.0.0.1:4000/hooks", local)).toEqual({ ok: true });
     expect(checkUrl("http://localhost:4000/", local)).toEqual({ ok: true });
+    expect(checkUrl("http://localhost.:4000/", local)).toEqual({ ok: true });
     expect(checkUrl("http://[::1]:4000/", local)).toEqual({ ok: true });
     expect(checkUrl("http://example.com/", local).ok).toBe(false);
     expect(checkUrl("http://10.0.0.1/", local).ok).toBe(false);
     expect(checkUrl("http://169.254.169.254/", local).ok).toBe(false);
     expect(checkUrl("https://10.0.0.1/", local).ok).toBe(false);
+  });
+});
+
+describe("destination ports", () => {
+  it.each([22, 25, 6379, 80, 8443, 65535])(
+    "refuses https on port %i unless allowed, naming the port and the setting",
+    (port) => {
+      for (const host of ["hooks.example.com", "93.184.215.14"]) {
+        const verdict = checkUrl(`https://${host}:${port}/`, production);
+        expect(verdict).toEqual({
+          ok: false,
+          reason: `the URL's port ${port} is not allowed (only 443 and the ports in WEBHOOKS_ALLOWED_PORTS are)`,
+        });
+      }
+      expect(
+        checkUrl(`https://hooks.example.com:${port}/`, { ...production, allowedPorts: [port] }),
+      ).toEqual({ ok: true });
+    },
+  );
+
+  it("allows 443, written or implied", () => {
+    expect(checkUrl("https://hooks.example.com:443/", production)).toEqual({ ok: true });
+    expect(checkUrl("https://hooks.example.com/", { ...production, allowedPorts: [8443] })).toEqual(
+      { ok: true },
+    );
+  });
+
+  it("the local stack allows any port on loopback over plain http, and only there", () => {
+    for (const url of ["http://127.0.0.1:22/", "http://localhost:6379/", "http://[::1]:1/"]) {
+      expect(checkUrl(url, local)).toEqual({ ok: true });
+    }
+    expect(checkUrl("https://127.0.0.1:8443/", local).ok).toBe(false);
+    expect(checkUrl("https://hooks.example.com:22/", local).ok).toBe(false);
+  });
+
+  it("a refused host is named before the port", () => {
+    expect(checkUrl("https://10.0.0.1:22/", production)).toMatchObject({
+      reason: "the URL's host 10.0.0.1 is a private address",
+    });
+  });
+
+  it("parses the allowed ports, naming a bad entry", () => {
+    expect(parsePorts("")).toEqual([]);
+    expect(parsePorts("8443, 9443")).toEqual([8443, 9443]);
+    for (const bad of ["0", "65536", "http", "-1", "84.3", "0x50"]) {
+      expect(() => parsePorts(`8443,${bad}`)).toThrow(`'${bad}' is not a port number (1-65535)`);
+    }
   });
 });
 
@@ -123,7 +181,9 @@ describe("allow-listed ranges (private deployments)", () => {
     for (const address of [
       "169.254.169.254",
       "169.254.170.2",
+      "169.254.170.23",
       "fd00:ec2::254",
+      "fd00:ec2::23",
       "100.100.100.200",
     ]) {
       expect(checkAddress(address, wide)).toEqual({

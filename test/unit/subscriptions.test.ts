@@ -31,7 +31,7 @@ beforeEach(() => {
 });
 
 describe("subscriptions", () => {
-  it("refuses a host name that resolves to a private address, saying which", async () => {
+  it("refuses a host name that resolves to a private address, without echoing the address", async () => {
     dns["internal.example.com"] = ["93.184.215.14", "10.0.0.1"];
     const attempt = createSubscription(
       "acme",
@@ -39,10 +39,62 @@ describe("subscriptions", () => {
       deps(),
     );
     await expect(attempt).rejects.toThrow(ValidationError);
-    await expect(attempt).rejects.toThrow(
-      "internal.example.com resolves to a refused address: 10.0.0.1 is a private address",
-    );
+    const error = (await attempt.catch((e) => e)) as ValidationError;
+    expect(error.errors).toEqual([
+      {
+        field: "url",
+        detail: "The URL's host internal.example.com resolves to a non-public address.",
+      },
+    ]);
+    expect(JSON.stringify(error)).not.toContain("10.0.0.1");
+    expect(error.message).not.toContain("10.0.0.1");
     expect(store.subscriptions.size).toBe(0);
+  });
+
+  it("refuses localhost names with a trailing dot before resolving them", async () => {
+    const asked: string[] = [];
+    for (const url of ["https://localhost./", "https://foo.LocalHost./h"]) {
+      await expect(
+        createSubscription(
+          "acme",
+          { url, events: ["task.created"] },
+          deps({
+            resolveHost: async (host) => {
+              asked.push(host);
+              return [];
+            },
+          }),
+        ),
+      ).rejects.toThrow("is a loopback address");
+    }
+    expect(asked).toEqual([]);
+  });
+
+  it("refuses a port other than 443 and the allowed ones, at create and at update", async () => {
+    const attempt = createSubscription(
+      "acme",
+      { url: "https://hooks.example.com:22/h", events: ["task.created"] },
+      deps(),
+    );
+    await expect(attempt).rejects.toThrow(ValidationError);
+    await expect(attempt).rejects.toThrow(
+      "The URL's port 22 is not allowed (only 443 and the ports in WEBHOOKS_ALLOWED_PORTS are).",
+    );
+    const policy = { allowLoopbackHttp: false, allowedPorts: [8443] };
+    const { subscription } = await createSubscription(
+      "acme",
+      { url: "https://hooks.example.com:8443/h", events: ["task.created"] },
+      deps({ policy }),
+    );
+    await expect(
+      updateSubscription(
+        "acme",
+        subscription.id,
+        { url: "https://hooks.example.com:6379/h" },
+        deps({ policy }),
+      ),
+    ).rejects.toThrow("The URL's port 6379 is not allowed");
+    expect(store.subscriptions.get(subscription.id)?.url).toBe("https://hooks.example.com:8443/h");
   });
 
   it("accepts a name that does not resolve yet (every connection is checked again)", async () => {
