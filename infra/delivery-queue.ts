@@ -1,4 +1,4 @@
-import { Duration } from "aws-cdk-lib";
+import { Duration, Validations } from "aws-cdk-lib";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { queueSettings } from "../shared/retry.ts";
@@ -28,6 +28,11 @@ export class DeliveryQueue extends Construct {
       retentionPeriod: Duration.seconds(settings.deadLetterRetentionSeconds),
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: "AwsSolutions-SQS3",
+      reason:
+        "This is where failed deliveries end: the deliver function sends them here itself, after their last attempt. It is not SQS's redrive target (the stranded queue is), and nothing consumes it but an operator's drain, so it needs no dead-letter queue of its own.",
     });
     this.strandedQueue = new Queue(this, "Stranded", {
       queueName: `${props.namePrefix}-deliveries-stranded`,

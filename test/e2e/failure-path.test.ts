@@ -107,7 +107,7 @@ describe("failure path through the CLI", () => {
 
     expect((await sqsDeadLetters()).visible).toBe(1);
     const status = await webhooks(["dlq", "status", "--json"], env);
-    expect(JSON.parse(status.stdout)).toMatchObject({ depth: 1, pending: 0 });
+    expect(JSON.parse(status.stdout)).toMatchObject({ depth: 1, depthExact: true });
   });
 
   it("`webhooks deliveries show` says why", async () => {
@@ -147,7 +147,7 @@ describe("failure path through the CLI", () => {
     expect(receiver.requests).toHaveLength(4);
     expect(JSON.parse((await webhooks(["dlq", "status", "--json"], env)).stdout)).toMatchObject({
       depth: 0,
-      pending: 0,
+      depthExact: true,
     });
   });
 
@@ -159,10 +159,11 @@ describe("failure path through the CLI", () => {
     });
     expect(drained.code, drained.stderr).toBe(0);
     expect(JSON.parse(drained.stdout)).toEqual({
-      action: "redrive",
+      action: "drain",
       moved: 0,
       dropped: 1,
       skipped: 0,
+      errors: [],
       left: 0,
     });
     expect(await sqsDeadLetters()).toEqual({ visible: 0, inFlight: 0 });
@@ -194,13 +195,13 @@ describe("the CLI, otherwise", () => {
       env,
     );
     expect(replay.code, replay.stderr).toBe(0);
-    expect(JSON.parse(replay.stdout)).toEqual({ queued: 1, skipped: 0, expired: 0 });
+    expect(JSON.parse(replay.stdout)).toEqual({ queued: 1, skipped: 0, errors: [] });
     await receiver.waitFor(before + 1);
     const none = await webhooks(
       ["deliveries", "replay", "--from", from, "--to", to, "--status", "canceled", "--json"],
       env,
     );
-    expect(JSON.parse(none.stdout)).toEqual({ queued: 0, skipped: 0, expired: 0 });
+    expect(JSON.parse(none.stdout)).toEqual({ queued: 0, skipped: 0, errors: [] });
   });
 
   it("manages keys through the API: create (shown once), list (never shown), revoke", async () => {
@@ -288,7 +289,7 @@ describe("the CLI, otherwise", () => {
   });
 
   it("the local Invoke API runs nothing without the invoke token, nor for a web page", async () => {
-    const job = JSON.stringify({ action: "redrive", limit: 1 });
+    const job = JSON.stringify({ action: "drain", limit: 1 });
     // What a web page can send without a CORS preflight: a text/plain POST, with its Origin.
     const attempts: Array<Record<string, string>> = [
       { "content-type": "text/plain" },
@@ -319,7 +320,7 @@ describe("the CLI, otherwise", () => {
       body: job,
     });
     expect(allowed.status).toBe(200);
-    expect(await allowed.json()).toMatchObject({ action: "redrive" });
+    expect(await allowed.json()).toMatchObject({ action: "drain" });
   });
 
   it("`webhooks dlq drain` takes the token from WEBHOOKS_LOCAL_INVOKE_TOKEN, and says when it has none", async () => {
@@ -331,7 +332,7 @@ describe("the CLI, otherwise", () => {
         WEBHOOKS_LOCAL_INVOKE_TOKEN: stack.invokeToken,
       });
       expect(withEnv.code, withEnv.stderr).toBe(0);
-      expect(JSON.parse(withEnv.stdout)).toMatchObject({ action: "redrive" });
+      expect(JSON.parse(withEnv.stdout)).toMatchObject({ action: "drain" });
       const without = await webhooks(["dlq", "drain"], {
         ...env,
         WEBHOOKS_LOCAL_DATA_DIR: empty,

@@ -19,14 +19,16 @@ const functionId = (name: string) =>
   logicalId("AWS::Lambda::Function", { Description: Match.stringLikeRegexp(name) });
 
 describe("WebhooksStack", () => {
-  it("redrives deliveries to the dead-letter queue after the schedule's attempts plus spares", () => {
-    const dlq = logicalId("AWS::SQS::Queue", { QueueName: "webhooks-test-deliveries-dlq" });
+  it("hands messages SQS gives up on (far past the schedule's attempts) to the stranded queue, and keeps a dead-letter queue for failures", () => {
+    const stranded = logicalId("AWS::SQS::Queue", {
+      QueueName: "webhooks-test-deliveries-stranded",
+    });
     const q = queueSettings(schedule);
     template.hasResourceProperties("AWS::SQS::Queue", {
       QueueName: "webhooks-test-deliveries",
       RedrivePolicy: {
-        deadLetterTargetArn: { "Fn::GetAtt": [dlq, "Arn"] },
-        maxReceiveCount: schedule.length + 3,
+        deadLetterTargetArn: { "Fn::GetAtt": [stranded, "Arn"] },
+        maxReceiveCount: q.maxReceiveCount,
       },
       MessageRetentionPeriod: q.retentionSeconds,
       VisibilityTimeout: 6 * 60,
@@ -37,7 +39,13 @@ describe("WebhooksStack", () => {
       MessageRetentionPeriod: 1_209_600,
       SqsManagedSseEnabled: true,
     });
-    // Both queues refuse anything but TLS.
+    template.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: "webhooks-test-deliveries-stranded",
+      MessageRetentionPeriod: 1_209_600,
+      SqsManagedSseEnabled: true,
+    });
+    expect(q.maxReceiveCount).toBeGreaterThan(schedule.length * 4);
+    // Every queue refuses anything but TLS.
     template.resourcePropertiesCountIs(
       "AWS::SQS::QueuePolicy",
       {
@@ -50,8 +58,20 @@ describe("WebhooksStack", () => {
           ]),
         },
       },
-      2,
+      3,
     );
+  });
+
+  it("runs the sweep every few minutes: the resend function's sweep job", () => {
+    template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(5 minutes)",
+      Targets: [
+        Match.objectLike({
+          Arn: { "Fn::GetAtt": [functionId("resend"), "Arn"] },
+          Input: JSON.stringify({ action: "sweep" }),
+        }),
+      ],
+    });
   });
 
   it("feeds the deliver function ten messages at a time, with item failures and a concurrency cap", () => {
@@ -122,6 +142,8 @@ describe("WebhooksStack", () => {
     ]);
     expect(actions("DeliverFunctionRole")).toEqual([
       "dynamodb:BatchGetItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
       "dynamodb:UpdateItem",
       "kms:Decrypt",
       "logs:CreateLogStream",
@@ -138,17 +160,26 @@ describe("WebhooksStack", () => {
     expect(actions("ResendFunctionRole")).toEqual([
       "dynamodb:BatchGetItem",
       "dynamodb:GetItem",
+      "dynamodb:PutItem",
       "dynamodb:Query",
       "dynamodb:UpdateItem",
       "logs:CreateLogStream",
       "logs:PutLogEvents",
       "sqs:ChangeMessageVisibility",
+      "sqs:ChangeMessageVisibility",
+      "sqs:DeleteMessage",
       "sqs:DeleteMessage",
       "sqs:GetQueueAttributes",
       "sqs:GetQueueAttributes",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+      "sqs:GetQueueUrl",
       "sqs:GetQueueUrl",
       "sqs:GetQueueUrl",
       "sqs:ReceiveMessage",
+      "sqs:ReceiveMessage",
+      "sqs:SendMessage",
       "sqs:SendMessage",
     ]);
     const all = JSON.stringify(policies);
@@ -235,6 +266,7 @@ describe("WebhooksStack", () => {
     const alarms = Object.values(template.findResources("AWS::CloudWatch::Alarm"));
     expect(alarms.map((a) => a.Properties.AlarmName).sort()).toEqual(
       [
+        "abandoned-claims",
         "api-5xx",
         "api-errors",
         "dead-letters",
@@ -242,6 +274,7 @@ describe("WebhooksStack", () => {
         "deliver-throttles",
         "oldest-delivery",
         "resend-errors",
+        "stranded-messages",
       ].map((n) => `webhooks-test-${n}`),
     );
     for (const alarm of alarms)
@@ -257,6 +290,18 @@ describe("WebhooksStack", () => {
       Threshold: 0,
       ComparisonOperator: "GreaterThanThreshold",
     });
+    // The sweep's alarms: stranded messages waiting through two sweeps, abandoned claims left.
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      AlarmName: "webhooks-test-stranded-messages",
+      MetricName: "ApproximateAgeOfOldestMessage",
+      Threshold: 600,
+    });
+    template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      AlarmName: "webhooks-test-abandoned-claims",
+      Namespace: "CustomermatesWebhooks",
+      MetricName: "AbandonedClaims",
+      Threshold: 0,
+    });
     template.resourceCountIs("AWS::SNS::Subscription", 0);
     synth({ alarmEmail: "ops@example.com" }).template.hasResourceProperties(
       "AWS::SNS::Subscription",
@@ -271,7 +316,7 @@ describe("WebhooksStack", () => {
     const threshold = (t: Template) =>
       Object.values(
         t.findResources("AWS::CloudWatch::Alarm", {
-          Properties: { MetricName: "ApproximateAgeOfOldestMessage" },
+          Properties: { AlarmName: "webhooks-test-oldest-delivery" },
         }),
       ).map((a) => a.Properties.Threshold);
     expect(threshold(template)).toEqual([oldestMessageAlarmSeconds(schedule)]);
@@ -407,7 +452,9 @@ describe("deployment settings", () => {
     custom.hasResourceProperties("AWS::SQS::Queue", {
       QueueName: "webhooks-test-deliveries",
       MessageRetentionPeriod: queueSettings([0, 60, 600]).retentionSeconds,
-      RedrivePolicy: Match.objectLike({ maxReceiveCount: 3 + 3 }),
+      RedrivePolicy: Match.objectLike({
+        maxReceiveCount: queueSettings([0, 60, 600]).maxReceiveCount,
+      }),
     });
     custom.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       ScalingConfig: { MaximumConcurrency: 50 },
@@ -465,6 +512,7 @@ describe("deployment settings", () => {
     const { template: custom } = synth({
       allowedPorts: "8443, 9443",
       allowedCidrs: "10.20.0.0/16",
+      createVpc: "true",
     });
     custom.allResourcesProperties("AWS::Lambda::Function", {
       Environment: {
