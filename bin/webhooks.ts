@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /** `npx webhooks …`: the operators' CLI (see cli/program.ts, or `npx webhooks --help`). */
 import { CommanderError } from "commander";
-import { ApiError, UnreachableError } from "../cli/api-client.ts";
 import { processIo } from "../cli/output.ts";
 import { createProgram } from "../cli/program.ts";
+import { stripControls } from "../cli/terminal.ts";
+import { ApiError, UnreachableError } from "../shared/http/client.ts";
 
 const program = createProgram(processIo).exitOverride();
 try {
@@ -11,6 +12,9 @@ try {
 } catch (error) {
   process.exitCode = report(error);
 }
+
+/** Error text may quote a receiver or the API: printed without control characters. */
+const err = (text: string) => processIo.err(stripControls(text));
 
 /** Says what went wrong in a line or two and picks the exit code (0 only for help/version). */
 function report(error: unknown): number {
@@ -25,16 +29,16 @@ function report(error: unknown): number {
   }
   if (error instanceof ApiError) {
     const { problem } = error;
-    processIo.err(
+    err(
       `error: ${problem.title ?? "request failed"} (HTTP ${error.status}): ${problem.detail ?? ""}`.trim(),
     );
-    for (const field of problem.errors ?? []) processIo.err(`  ${field.field}: ${field.detail}`);
+    for (const field of problem.errors ?? []) err(`  ${field.field}: ${field.detail}`);
     return 1;
   }
   if (error instanceof UnreachableError) {
-    processIo.err(`error: ${error.message}`);
+    err(`error: ${error.message} Is it running? (npm start)`);
     return 1;
   }
-  processIo.err(`error: ${(error as Error).message ?? String(error)}`);
+  err(`error: ${(error as Error).message ?? String(error)}`);
   return 1;
 }

@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 
-/** The budget DESIGN.md sets for each function's minified bundle. */
+/** The ceiling on each function's minified bundle (docs/architecture.md, performance budgets). */
 export const BUNDLE_BUDGET_BYTES = 400 * 1024;
 
 export interface BundleSize {

@@ -19,7 +19,7 @@ const DELIVER_TIMEOUT = Duration.seconds(60);
 /** How often the sweep runs. */
 export const SWEEP_MINUTES = 5;
 
-/** The whole service, reading like the diagram in DESIGN.md. */
+/** The whole service, reading like the diagram in docs/architecture.md. */
 export class WebhooksStack extends Stack {
   constructor(scope: Construct, id: string, props: StackProps & { settings: Settings }) {
     super(scope, id, props);
@@ -56,7 +56,7 @@ export class WebhooksStack extends Stack {
 
     const api = new HouseFunction(this, "ApiFunction", {
       entry: resolve(root, "functions/api/handler.ts"),
-      description: "Webhooks HTTP API: events in, subscriptions and deliveries",
+      description: "Webhooks HTTP API: events in, subscriptions, deliveries, test sends",
       // The API tells customers which addresses to allow-list; only it needs them.
       environment: network
         ? functionEnvironment({ ...base, egressIps: network.egressIps })
@@ -71,6 +71,8 @@ export class WebhooksStack extends Stack {
     });
     queues.queue.grantSendMessages(api);
     store.grantSecrets(api, "kms:GenerateDataKey");
+    // Test sends sign with the subscription's secret, as the deliver function does.
+    store.grantSecrets(api, "kms:Decrypt");
 
     const deliver = new HouseFunction(this, "DeliverFunction", {
       entry: resolve(root, "functions/deliver/handler.ts"),

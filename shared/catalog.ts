@@ -2,6 +2,13 @@
 export const ENTITIES = ["contact", "organization", "deal", "service", "task"] as const;
 export const ACTIONS = ["created", "updated", "deleted"] as const;
 
+/**
+ * CRM events come from the CRM; operational events (about the service itself, added later)
+ * from the service. shared/events.ts has the typed catalog: schemas and examples.
+ */
+export const EVENT_CATEGORIES = ["crm", "operational"] as const;
+export type EventCategory = (typeof EVENT_CATEGORIES)[number];
+
 export type Entity = (typeof ENTITIES)[number];
 export type Action = (typeof ACTIONS)[number];
 export type EventName = `${Entity}.${Action}`;

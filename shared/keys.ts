@@ -7,10 +7,8 @@ import { UnauthorizedError } from "./errors.ts";
  * at a single DynamoDB call (see docs/data-model.md). Only the SHA-256 of the whole key is
  * stored: the secret part carries 256 bits of entropy, so a fast hash is the right tool.
  */
-export type Role = "admin" | "ingest";
-export const ROLES: readonly Role[] = ["admin", "ingest"];
+export { ROLES, type Role, WORKSPACE_ID } from "./roles.ts";
 
-export const WORKSPACE_ID = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 const KEY_FORMAT = /^whk_([a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?)_([A-Za-z0-9]{32,128})$/;
 
 export interface ParsedKey {

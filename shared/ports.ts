@@ -45,6 +45,8 @@ export interface DeliveryFilter {
   status?: DeliveryStatus | readonly DeliveryStatus[] | undefined;
   subscriptionId?: string | undefined;
   event?: EventName | undefined;
+  /** Only test sends (true), or none of them (false). */
+  test?: boolean | undefined;
   /** Only deliveries whose ids (that is, event acceptance times) fall in [from, to]. */
   idRange?: { from: string; to: string } | undefined;
 }

@@ -1,8 +1,8 @@
 import * as z from "zod/mini";
-import { EVENT_NAMES, type EventName } from "./catalog.ts";
+import { EVENT_CATEGORIES, EVENT_NAMES, type EventName } from "./catalog.ts";
 import { DELIVERY_STATUSES, type DeliveryStatus } from "./domain.ts";
 import { ID_PATTERNS } from "./ids.ts";
-import { ROLES, type Role, WORKSPACE_ID } from "./keys.ts";
+import { ROLES, type Role, WORKSPACE_ID } from "./roles.ts";
 import "./validation.ts";
 
 /** Request schemas of the HTTP API: the single source of validation and input types. */
@@ -11,10 +11,12 @@ export const MAX_EVENT_BYTES = 256 * 1024;
 export const MAX_URL_LENGTH = 2048;
 export const MAX_DESCRIPTION_LENGTH = 500;
 
-const eventName = z.enum(EVENT_NAMES as [EventName, ...EventName[]], {
+/** One of the fifteen event names (GET /v1/event-types). */
+export const EventNameSchema = z.enum(EVENT_NAMES as [EventName, ...EventName[]], {
   error: (issue) =>
     `Unknown event ${JSON.stringify(issue.input)}; GET /v1/event-types lists the fifteen valid names`,
 });
+const eventName = EventNameSchema;
 
 /** Client-chosen event ids double as idempotency keys. */
 export const EventId = z
@@ -50,11 +52,16 @@ export const Secret = z.string().check(
   z.refine((value) => value === value.trim(), "must not start or end with a space"),
   z.refine((value) => {
     if (!value.startsWith("whsec_")) return true;
-    const match = WHSEC.exec(value);
-    const bytes = match?.[1] ? Buffer.from(match[1], "base64").length : 0;
+    const bytes = base64Bytes(WHSEC.exec(value)?.[1] ?? "");
     return bytes >= 24 && bytes <= 64;
   }, "a whsec_ secret must be whsec_ followed by the base64 of 24 to 64 bytes"),
 );
+
+/** How many bytes a base64 text decodes to (computed, so this module runs in a browser too). */
+function base64Bytes(text: string): number {
+  const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  return Math.floor((text.length * 3) / 4) - padding;
+}
 
 const Url = z.string().check(z.minLength(1), z.maxLength(MAX_URL_LENGTH));
 const Events = z
@@ -100,7 +107,7 @@ export type SubscriptionPatch = z.output<typeof SubscriptionPatch>;
 
 const limit = z.pipe(
   z.string().check(z.regex(/^\d+$/, "must be a whole number")),
-  z.pipe(z.transform(Number), z.number().check(z.minimum(1), z.maximum(100))),
+  z.pipe(z.transform(Number), z.int().check(z.minimum(1), z.maximum(100))),
 );
 
 export const DeliveryListQuery = z.strictObject({
@@ -109,15 +116,26 @@ export const DeliveryListQuery = z.strictObject({
     z.string().check(z.regex(ID_PATTERNS.subscription, "is not a subscription id")),
   ),
   event: z.optional(eventName),
+  /** `true`: test sends only; `false`: none of them. */
+  test: z.optional(
+    z.pipe(
+      z.enum(["true", "false"]),
+      z.transform((value) => value === "true"),
+    ),
+  ),
   limit: z.optional(limit),
   cursor: z.optional(z.string().check(z.maxLength(200))),
 });
 export type DeliveryListQuery = z.output<typeof DeliveryListQuery>;
 
-const deliveryStatus = z.enum(DELIVERY_STATUSES as [DeliveryStatus, ...DeliveryStatus[]]);
-const subscriptionId = z
+export const DeliveryStatusSchema = z.enum(
+  DELIVERY_STATUSES as [DeliveryStatus, ...DeliveryStatus[]],
+);
+const deliveryStatus = DeliveryStatusSchema;
+export const SubscriptionId = z
   .string()
   .check(z.regex(ID_PATTERNS.subscription, "is not a subscription id"));
+const subscriptionId = SubscriptionId;
 const isoTime = z.iso.datetime({
   offset: true,
   error: "must be an ISO 8601 date-time with a time zone",
@@ -164,6 +182,17 @@ export const RotateSecretInput = z.strictObject({
   gracePeriodSeconds: z.optional(z.number().check(z.int(), z.minimum(0), z.maximum(7 * 86_400))),
 });
 export type RotateSecretInput = z.output<typeof RotateSecretInput>;
+
+/** `POST /v1/subscriptions/{id}/test`: which event's example to send (default: its first). */
+export const TestSendInput = z.strictObject({
+  event: z.optional(eventName),
+});
+export type TestSendInput = z.output<typeof TestSendInput>;
+
+/** `GET /v1/event-types`: one category only. */
+export const EventTypesQuery = z.strictObject({
+  category: z.optional(z.enum(EVENT_CATEGORIES)),
+});
 
 export const KeyCreate = z.strictObject({
   role: z.enum(ROLES as [Role, ...Role[]]),

@@ -2,9 +2,10 @@ import { lookup } from "node:dns/promises";
 import middy from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { createDocumentClient, createSqsClient } from "../../shared/aws.ts";
-import { loadConfig } from "../../shared/config.ts";
+import { type Config, loadConfig, networkPolicy } from "../../shared/config.ts";
 import { problemJson } from "../../shared/http/problem.ts";
 import { jsonLogger } from "../../shared/log.ts";
+import type { WebhookSender } from "../../shared/ports.ts";
 import { SqsDeliveryQueue } from "../../shared/queue/delivery-queue.ts";
 import { createKeyring } from "../../shared/secrets/keyring.ts";
 import { SecretBox } from "../../shared/secrets/secret-box.ts";
@@ -12,6 +13,34 @@ import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
 import { DynamoEventStore } from "../../shared/store/event-store.ts";
 import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
 import { type ApiDeps, handleApiRequest } from "./routes.ts";
+
+/**
+ * How long a test send waits for the receiver: less than the deliver function's 15 s, so the
+ * answer (and the attempt's record) fits in the API function's 10 s and API Gateway's 30 s.
+ */
+export const TEST_SEND_TIMEOUT_MS = 8000;
+
+/**
+ * The deliver function's sender (undici, the SSRF guard), for test sends. Loaded on the first
+ * test send, not at cold start: esbuild defers a dynamically imported module's evaluation, so
+ * ingest never pays for it.
+ */
+function lazySender(config: Config): WebhookSender {
+  let sender: Promise<WebhookSender> | undefined;
+  return {
+    send: async (request) => {
+      sender ??= import("../../shared/http/sender.ts").then(({ createHttpSender }) =>
+        createHttpSender({
+          policy: networkPolicy(config),
+          connectTimeoutMs: Math.min(config.connectTimeoutMs, TEST_SEND_TIMEOUT_MS),
+          requestTimeoutMs: Math.min(config.requestTimeoutMs, TEST_SEND_TIMEOUT_MS),
+          responseBodyLimit: config.responseBodyLimit,
+        }),
+      );
+      return (await sender).send(request);
+    },
+  };
+}
 
 // Composition root: configuration and clients are built once per cold start.
 const config = loadConfig();
@@ -23,8 +52,12 @@ const deps: ApiDeps = {
   deliveries: new DynamoDeliveryStore(table, config),
   queue: new SqsDeliveryQueue(createSqsClient(), config.queueUrl, config.deadLetterQueueUrl),
   secrets: new SecretBox(createKeyring(config)),
+  sender: lazySender(config),
   resolveHost: async (host) =>
     (await lookup(host, { all: true }).catch(() => [])).map((entry) => entry.address),
+  // Generated from the route table with zod's JSON Schema output, on first use.
+  openApiDocument: async () => (await import("../../shared/http/openapi.ts")).openApiDocument(),
+  eventJsonSchema: async (event) => (await import("./event-schemas.ts")).eventJsonSchema(event),
 };
 
 export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()

@@ -1,33 +1,15 @@
-import type { Role } from "../keys.ts";
+import { ROUTE_KEYS, ROUTE_TABLE, type RouteKey } from "./contract.ts";
 
 /**
- * Every route of the HTTP API. API Gateway gets one route per entry (so its metrics and
- * throttling are per route) and the API function dispatches on the `routeKey` it receives;
- * the local gateway matches paths with `matchRoute` exactly as API Gateway does.
+ * Routing, from the contract (shared/http/contract.ts): API Gateway gets one route per entry
+ * (so its metrics and throttling are per route) and the API function dispatches on the
+ * `routeKey` it receives; the local gateway matches paths with `matchRoute` exactly as API
+ * Gateway does.
  */
-export const ROUTES = {
-  "GET /health": { auth: "public" },
-  "POST /v1/events": { auth: ["ingest", "admin"] },
-  "GET /v1/event-types": { auth: ["admin"] },
-  "POST /v1/subscriptions": { auth: ["admin"] },
-  "GET /v1/subscriptions": { auth: ["admin"] },
-  "GET /v1/subscriptions/{id}": { auth: ["admin"] },
-  "PATCH /v1/subscriptions/{id}": { auth: ["admin"] },
-  "DELETE /v1/subscriptions/{id}": { auth: ["admin"] },
-  "POST /v1/subscriptions/{id}/rotate-secret": { auth: ["admin"] },
-  "GET /v1/deliveries": { auth: ["admin"] },
-  "GET /v1/deliveries/{id}": { auth: ["admin"] },
-  "POST /v1/deliveries/{id}/resend": { auth: ["admin"] },
-  "POST /v1/deliveries/replay": { auth: ["admin"] },
-  "GET /v1/dlq": { auth: ["admin"] },
-  "POST /v1/dlq/redrive": { auth: ["admin"] },
-  "POST /v1/keys": { auth: ["admin"] },
-  "GET /v1/keys": { auth: ["admin"] },
-  "DELETE /v1/keys/{id}": { auth: ["admin"] },
-} as const satisfies Record<string, { auth: "public" | readonly Role[] }>;
+export { ROUTE_KEYS, type RouteKey };
 
-export type RouteKey = keyof typeof ROUTES;
-export const ROUTE_KEYS = Object.keys(ROUTES) as RouteKey[];
+/** Who may call each route: `public`, or the roles whose keys may. */
+export const ROUTES = ROUTE_TABLE;
 
 export type RouteMatch =
   | { kind: "route"; routeKey: RouteKey; pathParameters: Record<string, string> }

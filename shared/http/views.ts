@@ -7,7 +7,18 @@ import type {
   Subscription,
 } from "../domain.ts";
 
-/** JSON shapes of the API. Secrets appear only where `revealSecret` is set (create, rotate). */
+import type {
+  ApiKeyBody,
+  AttemptBody,
+  DeliveryBody,
+  DeliverySummaryBody,
+  SubscriptionBody,
+} from "./resources.ts";
+
+/**
+ * Domain records as the API shows them, typed by the response schemas (shared/http/resources.ts)
+ * so the two cannot drift. Secrets appear only where the call set them (create, rotate).
+ */
 
 export function maskSecret(secret: StoredSecret | null): string | null {
   if (secret === null) return null;
@@ -19,7 +30,7 @@ export function subscriptionView(
   subscription: Subscription,
   secret: string | null = null,
   now = Date.now(),
-) {
+): SubscriptionBody {
   const rotationEnds = subscription.previousSecrets
     .map((previous) => previous.expiresAt)
     .filter((expiresAt) => Date.parse(expiresAt) > now)
@@ -43,13 +54,14 @@ export function subscriptionView(
   };
 }
 
-export function deliverySummaryView(delivery: Delivery) {
+export function deliverySummaryView(delivery: Delivery): DeliverySummaryBody {
   return {
     id: delivery.id,
     eventId: delivery.eventId,
     event: delivery.event,
     subscriptionId: delivery.subscriptionId,
     status: delivery.status,
+    test: delivery.test === true,
     attemptCount: delivery.attemptCount,
     lastError: delivery.lastError ?? null,
     nextAttemptAt: delivery.nextAttemptAt ?? null,
@@ -58,7 +70,7 @@ export function deliverySummaryView(delivery: Delivery) {
   };
 }
 
-export function attemptView(attempt: Attempt) {
+export function attemptView(attempt: Attempt): AttemptBody {
   return {
     number: attempt.number,
     generation: attempt.generation,
@@ -74,6 +86,7 @@ export function attemptView(attempt: Attempt) {
             status: attempt.statusCode,
             headers: attempt.responseHeaders ?? {},
             body: attempt.responseBody ?? "",
+            bodyEncoding: attempt.responseBodyEncoding ?? "utf-8",
             bodyTruncated: attempt.responseBodyTruncated ?? false,
           },
     error: attempt.errorClass
@@ -83,7 +96,7 @@ export function attemptView(attempt: Attempt) {
   };
 }
 
-export function deliveryView(delivery: Delivery, event: StoredEvent | undefined) {
+export function deliveryView(delivery: Delivery, event: StoredEvent | undefined): DeliveryBody {
   return {
     ...deliverySummaryView(delivery),
     /** Resends so far: attempts of the same run share it. */
@@ -97,7 +110,7 @@ export function deliveryView(delivery: Delivery, event: StoredEvent | undefined)
   };
 }
 
-export function apiKeyView(apiKey: ApiKey) {
+export function apiKeyView(apiKey: ApiKey): ApiKeyBody {
   return {
     id: apiKey.id,
     name: apiKey.name,
@@ -106,13 +119,4 @@ export function apiKeyView(apiKey: ApiKey) {
     createdAt: apiKey.createdAt,
     revokedAt: apiKey.revokedAt ?? null,
   };
-}
-
-export type SubscriptionView = ReturnType<typeof subscriptionView>;
-export type DeliverySummaryView = ReturnType<typeof deliverySummaryView>;
-export type DeliveryView = ReturnType<typeof deliveryView>;
-export type ApiKeyView = ReturnType<typeof apiKeyView>;
-export interface Page<T> {
-  data: T[];
-  nextCursor?: string | null;
 }

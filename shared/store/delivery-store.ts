@@ -247,7 +247,9 @@ export class DynamoDeliveryStore implements DeliveryStore {
   }
 }
 
-function filterExpression(filter: Pick<DeliveryFilter, "status" | "subscriptionId" | "event">) {
+function filterExpression(
+  filter: Pick<DeliveryFilter, "status" | "subscriptionId" | "event" | "test">,
+) {
   const conditions: string[] = [];
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {};
@@ -264,6 +266,11 @@ function filterExpression(filter: Pick<DeliveryFilter, "status" | "subscriptionI
   match("status", filter.status);
   match("subscriptionId", filter.subscriptionId);
   match("event", filter.event);
+  if (filter.test !== undefined) {
+    // Only test sends carry the attribute (shared/store/items.ts).
+    names["#test"] = "test";
+    conditions.push(filter.test ? "attribute_exists(#test)" : "attribute_not_exists(#test)");
+  }
   return { conditions, names, values };
 }
 
@@ -273,7 +280,7 @@ interface MergeOptions {
   keys: { pk: string; sk: string };
   /** newest: descending sort keys; oldest: ascending. */
   order: "newest" | "oldest";
-  filter: Pick<DeliveryFilter, "status" | "subscriptionId" | "event">;
+  filter: Pick<DeliveryFilter, "status" | "subscriptionId" | "event" | "test">;
   range?: { from: string; to: string } | undefined;
   limit: number;
   /** A position from a previous page: continue strictly past it. */

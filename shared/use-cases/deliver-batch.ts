@@ -421,7 +421,7 @@ async function settleLostRace(
 const stateOf = (subscription: Subscription | undefined): SubscriptionState =>
   !subscription ? "deleted" : subscription.enabled ? "enabled" : "disabled";
 
-function attemptDraft(
+export function attemptDraft(
   result: SendResult,
   verdict: Classification,
   sent: { startedAt: number; url: string; headers: Record<string, string>; bodyLimit: number },
@@ -504,7 +504,7 @@ async function keepHealth(subscription: Subscription, ok: boolean, now: number, 
 }
 
 /** The current secret first, then those still inside a rotation's grace period. */
-async function signingSecrets(
+export async function signingSecrets(
   subscription: Subscription,
   opener: SecretOpener,
   now: number,

@@ -22,6 +22,7 @@ export async function listDeliveries(
       status: input.status as DeliveryStatus | undefined,
       subscriptionId: input.subscriptionId,
       event: input.event,
+      test: input.test,
     },
     input.limit ?? 20,
     after,

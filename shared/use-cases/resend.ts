@@ -60,6 +60,8 @@ export type ResendOutcome =
   /** Its subscription is disabled (enable it, then resend) or deleted (nothing to send to). */
   | "subscription-disabled"
   | "subscription-deleted"
+  /** A test send: never resent (send a new test instead). */
+  | "test"
   | "not-found";
 
 export interface ResendResult {
@@ -91,6 +93,7 @@ export async function resendDelivery(
       : (options.record ?? undefined);
   const message = options.message;
   if (!stored && !message) return { outcome: "not-found" };
+  if (stored?.test) return { outcome: "test" };
 
   const decision = onResend({
     stored,

@@ -7,7 +7,7 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalStack, startLocalStack } from "../../local/stack.ts";
 import { createDocumentClient } from "../../shared/aws.ts";
-import { ROUTE_KEYS, type RouteKey } from "../../shared/http/routes.ts";
+import { ROUTE_KEYS, ROUTES, type RouteKey } from "../../shared/http/routes.ts";
 import { generateApiKey, hashApiKey } from "../../shared/keys.ts";
 import { hexSignature } from "../../shared/signing.ts";
 import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
@@ -245,6 +245,7 @@ describe("keys and workspaces: every route × every wrong key", () => {
     };
     const requests: Record<RouteKey, { path: string; body?: unknown; other: number }> = {
       "GET /health": { path: "/health", other: 200 },
+      "GET /v1/openapi.json": { path: "/v1/openapi.json", other: 200 },
       "POST /v1/events": {
         path: "/v1/events",
         body: { event: "task.deleted", data: { id: "t" } },
@@ -266,6 +267,11 @@ describe("keys and workspaces: every route × every wrong key", () => {
       "DELETE /v1/subscriptions/{id}": { path: `/v1/subscriptions/${ours.id}`, other: 404 },
       "POST /v1/subscriptions/{id}/rotate-secret": {
         path: `/v1/subscriptions/${ours.id}/rotate-secret`,
+        body: {},
+        other: 404,
+      },
+      "POST /v1/subscriptions/{id}/test": {
+        path: `/v1/subscriptions/${ours.id}/test`,
         body: {},
         other: 404,
       },
@@ -315,7 +321,7 @@ describe("keys and workspaces: every route × every wrong key", () => {
           ...(body === undefined ? {} : { body }),
         });
         const expected =
-          routeKey === "GET /health"
+          ROUTES[routeKey].auth === "public"
             ? 200
             : who === "another workspace's admin key"
               ? other

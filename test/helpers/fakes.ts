@@ -272,6 +272,7 @@ export class FakeDeliveryStore implements DeliveryStore {
       .filter((d) => !statuses || statuses.includes(d.status))
       .filter((d) => !filter.subscriptionId || d.subscriptionId === filter.subscriptionId)
       .filter((d) => !filter.event || d.event === filter.event)
+      .filter((d) => filter.test === undefined || (d.test === true) === filter.test)
       .filter((d) => !filter.idRange || (d.id >= filter.idRange.from && d.id <= filter.idRange.to))
       .filter((d) => after === undefined || d.id < after)
       .sort((a, b) => (a.id < b.id ? 1 : -1));

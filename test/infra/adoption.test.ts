@@ -60,7 +60,7 @@ describe("adopting an existing table and KMS key", () => {
     );
     // The API reads the dead-letter index; it must exist on the adopted table (README).
     expect(resourcesOf("dynamodb:")).toContain(`${TABLE_ARN}/index/dead-letters`);
-    expect(resourcesOf("kms:")).toEqual([KEY, KEY]);
+    expect(resourcesOf("kms:")).toEqual([KEY, KEY, KEY]);
   });
 
   it("points every function's environment, and the outputs, at them", () => {

@@ -133,6 +133,7 @@ describe("WebhooksStack", () => {
       "dynamodb:PutItem",
       "dynamodb:Query",
       "dynamodb:UpdateItem",
+      "kms:Decrypt",
       "kms:GenerateDataKey",
       "logs:CreateLogStream",
       "logs:PutLogEvents",
@@ -207,7 +208,12 @@ describe("WebhooksStack", () => {
         p.Properties.PolicyDocument.Statement as Array<{ Action: string; Condition?: unknown }>,
     );
     const kms = statements.filter((s) => String(s.Action).startsWith("kms:"));
-    expect(kms.map((s) => s.Action).sort()).toEqual(["kms:Decrypt", "kms:GenerateDataKey"]);
+    // Deliver and the API (test sends) open secrets; the API seals new ones.
+    expect(kms.map((s) => s.Action).sort()).toEqual([
+      "kms:Decrypt",
+      "kms:Decrypt",
+      "kms:GenerateDataKey",
+    ]);
     for (const statement of kms) {
       expect(statement.Condition).toEqual({
         StringEquals: { "kms:EncryptionContext:service": "customermates-webhooks" },

@@ -1,0 +1,240 @@
+import * as z from "zod/mini";
+import { ACTIONS, ENTITIES, EVENT_CATEGORIES } from "../catalog.ts";
+import { ID_PATTERNS } from "../ids.ts";
+import { ROLES } from "../roles.ts";
+import { DeliveryStatusSchema, EventNameSchema } from "../schemas.ts";
+import "../validation.ts";
+
+/**
+ * What the API answers, as zod schemas: the views (shared/http/views.ts) are typed by them,
+ * the OpenAPI document is generated from them, and the end-to-end tests check every real answer
+ * against that document. Plain zod, no Node built-ins (the web console imports the types).
+ */
+const time = z.iso.datetime({ offset: true });
+const nullableTime = (description: string) => z.nullable(time.check(z.describe(description)));
+const count = z.int().check(z.minimum(0));
+const pattern = (regex: RegExp, description: string) =>
+  z.string().check(z.regex(regex), z.describe(description));
+
+export const SubscriptionIdValue = pattern(ID_PATTERNS.subscription, "A subscription id.");
+export const DeliveryIdValue = pattern(
+  ID_PATTERNS.delivery,
+  "A delivery id: the same on every attempt and resend (`webhook-id`).",
+);
+export const KeyIdValue = pattern(ID_PATTERNS.key, "An API key's id.");
+
+export const Health = z.strictObject({ status: z.literal("ok") });
+
+export const Subscription = z.strictObject({
+  id: SubscriptionIdValue,
+  url: z.string(),
+  events: z.array(EventNameSchema),
+  enabled: z.boolean(),
+  description: z.string(),
+  secret: z.nullable(
+    z
+      .string()
+      .check(
+        z.describe(
+          "The signing secret: in clear only in the answer of the call that set it, masked (`whsec_********`) afterwards; null when deliveries are unsigned.",
+        ),
+      ),
+  ),
+  rotationEndsAt: nullableTime(
+    "While set, deliveries also carry signatures made with the previous secret(s).",
+  ),
+  failingSince: nullableTime(
+    "Every attempt to the endpoint has failed since then (null: healthy).",
+  ),
+  disabledReason: z.nullable(z.string()),
+  disabledAt: nullableTime("When it was last disabled."),
+  createdAt: time,
+  updatedAt: time,
+});
+
+export const SubscriptionUpdated = z.extend(Subscription, {
+  missed: z.optional(
+    z
+      .strictObject({ from: time, to: time })
+      .check(
+        z.describe(
+          "When a disabled subscription is enabled again: the window it was failing or disabled in (replay its failed and canceled deliveries of it).",
+        ),
+      ),
+  ),
+});
+
+export const SubscriptionList = z.strictObject({ data: z.array(Subscription) });
+
+const AttemptErrorClass = z.enum([
+  "destination_refused",
+  "dns_error",
+  "connect_timeout",
+  "connection_error",
+  "tls_error",
+  "timeout",
+  "network_error",
+  "http_status",
+]);
+
+/** A receiver's answer as an attempt keeps it (capped; see README "Deliveries"). */
+export const ReceiverResponse = z.strictObject({
+  status: z.int(),
+  headers: z.record(z.string(), z.string()),
+  body: z.string().check(z.describe("The first bytes of the body (WEBHOOKS_RESPONSE_BODY_LIMIT).")),
+  bodyEncoding: z.enum(["utf-8", "base64"]),
+  bodyTruncated: z.boolean(),
+});
+
+export const AttemptError = z.strictObject({
+  class: AttemptErrorClass,
+  message: z.string(),
+});
+
+export const Attempt = z.strictObject({
+  number: z.int().check(z.minimum(1)),
+  generation: count,
+  startedAt: time,
+  durationMs: count,
+  url: z.string(),
+  outcome: z.enum(["succeeded", "failed"]),
+  request: z.strictObject({ headers: z.record(z.string(), z.string()) }),
+  response: z.nullable(ReceiverResponse),
+  error: z.nullable(AttemptError),
+  nextAttemptAt: z.nullable(time),
+});
+
+export const DeliverySummary = z.strictObject({
+  id: DeliveryIdValue,
+  eventId: z.string(),
+  event: EventNameSchema,
+  subscriptionId: SubscriptionIdValue,
+  status: DeliveryStatusSchema,
+  test: z.boolean().check(z.describe("A test send (POST /v1/subscriptions/{id}/test).")),
+  attemptCount: count,
+  lastError: z.nullable(z.string()),
+  nextAttemptAt: z.nullable(time),
+  createdAt: time,
+  updatedAt: time,
+});
+
+export const DeliveryList = z.strictObject({
+  data: z.array(DeliverySummary),
+  nextCursor: z.nullable(z.string()),
+});
+
+export const Delivery = z.extend(DeliverySummary, {
+  generation: count,
+  failedAt: z.nullable(time),
+  attemptsOmitted: count,
+  payload: z.nullable(
+    z.string().check(z.describe("The exact body sent, byte for byte (null once past retention).")),
+  ),
+  attempts: z.array(Attempt),
+});
+
+export const ApiKey = z.strictObject({
+  id: KeyIdValue,
+  name: z.string(),
+  role: z.enum(ROLES as ["admin", "ingest"]),
+  hint: z.string(),
+  createdAt: time,
+  revokedAt: z.nullable(time),
+});
+export const ApiKeyCreated = z.extend(ApiKey, {
+  key: z.string().check(z.describe("The key itself: shown in this answer only.")),
+});
+export const ApiKeyList = z.strictObject({ data: z.array(ApiKey) });
+
+export const EventAccepted = z.strictObject({
+  id: z.string(),
+  event: EventNameSchema,
+  deliveries: count,
+});
+
+export const EventType = z.strictObject({
+  name: EventNameSchema,
+  entity: z.enum(ENTITIES),
+  action: z.enum(ACTIONS),
+  category: z.enum(EVENT_CATEGORIES),
+  description: z.string(),
+  schema: z
+    .record(z.string(), z.unknown())
+    .check(z.describe("JSON Schema (2020-12) of the body a receiver gets for this event.")),
+  example: z.strictObject({
+    event: EventNameSchema,
+    data: z.record(z.string(), z.unknown()),
+    timestamp: time,
+  }),
+});
+export const EventTypeList = z.strictObject({ data: z.array(EventType) });
+
+const ItemError = z.strictObject({
+  id: z.string(),
+  reason: z.string(),
+});
+
+export const ResendAccepted = z.strictObject({
+  id: DeliveryIdValue,
+  status: z.literal("pending"),
+  generation: count,
+});
+
+export const ReplayResult = z.strictObject({
+  queued: count,
+  skipped: count,
+  errors: z.array(ItemError),
+  nextCursor: z.nullable(z.string()),
+});
+
+export const DeadLetterSummary = z.strictObject({
+  depth: count,
+  depthExact: z.boolean(),
+  oldestFailedAt: z.nullable(time),
+  oldestAgeSeconds: z.nullable(count),
+});
+
+export const RedriveResult = z.strictObject({
+  moved: count,
+  skipped: count,
+  errors: z.array(ItemError),
+  left: count,
+  leftExact: z.boolean(),
+  nextCursor: z.nullable(z.string()),
+});
+
+export const TestSendResult = z.strictObject({
+  deliveryId: DeliveryIdValue,
+  eventId: z.string(),
+  event: EventNameSchema,
+  status: z.enum(["succeeded", "failed"]),
+  durationMs: count,
+  response: z.nullable(ReceiverResponse),
+  error: z.nullable(AttemptError),
+});
+
+export const OpenApiDocument = z.looseObject({
+  openapi: z.string(),
+  info: z.looseObject({ title: z.string(), version: z.string() }),
+  paths: z.record(z.string(), z.unknown()),
+});
+
+export const FieldError = z.strictObject({ field: z.string(), detail: z.string() });
+
+/** RFC 9457 problem details: every 4xx and 5xx answer. */
+export const Problem = z.strictObject({
+  type: z.string().check(z.describe("`/problems/<slug>`, one per kind of problem.")),
+  title: z.string(),
+  status: z.int(),
+  detail: z.string(),
+  instance: z.optional(z.string()),
+  errors: z.optional(z.array(FieldError)),
+});
+
+export type SubscriptionBody = z.output<typeof Subscription>;
+export type DeliverySummaryBody = z.output<typeof DeliverySummary>;
+export type DeliveryBody = z.output<typeof Delivery>;
+export type AttemptBody = z.output<typeof Attempt>;
+export type ApiKeyBody = z.output<typeof ApiKey>;
+export type ProblemBody = z.output<typeof Problem>;
+export type TestSendBody = z.output<typeof TestSendResult>;
