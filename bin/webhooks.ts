@@ -6,15 +6,17 @@ import { createProgram } from "../cli/program.ts";
 import { stripControls } from "../cli/terminal.ts";
 import { ApiError, UnreachableError } from "../shared/http/client.ts";
 
+/** Error text may quote a receiver or the API: printed without control characters. */
+function err(text: string): void {
+  processIo.err(stripControls(text));
+}
+
 const program = createProgram(processIo).exitOverride();
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
   process.exitCode = report(error);
 }
-
-/** Error text may quote a receiver or the API: printed without control characters. */
-const err = (text: string) => processIo.err(stripControls(text));
 
 /** Says what went wrong in a line or two and picks the exit code (0 only for help/version). */
 function report(error: unknown): number {

@@ -54,17 +54,18 @@ export function deliveryTable(page: SuccessBody<"GET /v1/deliveries">): string {
   return `${table(["ID", "EVENT", "SUBSCRIPTION", "STATUS", "ATTEMPTS", "LAST ERROR", "UPDATED"], rows)}${more}`;
 }
 
-/** A receiver's answer: its status, the headers, the (capped) body. */
+/** A receiver's answer: its status, the (capped) body and, when asked, the headers. */
 function receiverAnswer(
   response: NonNullable<Delivery["attempts"][number]["response"]>,
   label: string,
+  withHeaders = false,
 ): string {
+  const body =
+    response.bodyEncoding === "base64" ? `(binary, base64) ${response.body}` : response.body;
   const headers = Object.entries(response.headers)
     .map(([name, value]) => `  ${name}: ${value}`)
     .join("\n");
-  const body =
-    response.bodyEncoding === "base64" ? `(binary, base64) ${response.body}` : response.body;
-  return `${label} (HTTP ${response.status})${response.bodyTruncated ? ", body truncated" : ""}:\n${headers ? `${headers}\n` : ""}${body || "(empty body)"}`;
+  return `${label} (HTTP ${response.status})${response.bodyTruncated ? ", body truncated" : ""}:\n${body || "(empty body)"}${withHeaders && headers ? `\n\nHeaders:\n${headers}` : ""}`;
 }
 
 export function deliveryDetail(d: Delivery): string {
@@ -101,7 +102,7 @@ export function testSendSummary(t: SuccessBody<"POST /v1/subscriptions/{id}/test
     ["took", `${t.durationMs}ms`],
     ["error", t.error ? `${t.error.class}: ${t.error.message}` : null],
   ]);
-  return t.response ? `${head}\n\n${receiverAnswer(t.response, "Response")}` : head;
+  return t.response ? `${head}\n\n${receiverAnswer(t.response, "Response", true)}` : head;
 }
 
 export function deadLetterFields(d: SuccessBody<"GET /v1/dlq">): string {

@@ -55,13 +55,10 @@ export function subscriptionCommands(program: Command, cli: Cli): void {
           ...(opts.description ? { description: opts.description } : {}),
         },
       });
-      const shown = s.secret !== null && !s.secret.includes("*");
-      cli.print(
-        command,
-        s,
-        () =>
-          `${subscriptionFields(s)}${shown ? "\n\nKeep the secret now: it is not shown again." : ""}`,
-      );
+      cli.print(command, s, () => {
+        const shown = s.secret !== null && !s.secret.includes("*");
+        return `${subscriptionFields(s)}${shown ? "\n\nKeep the secret now: it is not shown again." : ""}`;
+      });
     });
 
   subscriptions

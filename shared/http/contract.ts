@@ -84,12 +84,12 @@ const deliverySummaryExample = {
   event: "contact.created",
   subscriptionId: SUB_ID,
   status: "succeeded",
-  test: false,
   attemptCount: 1,
   lastError: null,
   nextAttemptAt: null,
   createdAt: "2026-11-26T10:00:00.120Z",
   updatedAt: "2026-11-26T10:00:00.120Z",
+  test: false,
 };
 const payloadExample =
   '{"event":"contact.created","data":{"id":"c_42","name":"Ada Lovelace"},"timestamp":"2026-11-26T10:00:00.000Z"}';

@@ -110,12 +110,12 @@ export const DeliverySummary = z.strictObject({
   event: EventNameSchema,
   subscriptionId: SubscriptionIdValue,
   status: DeliveryStatusSchema,
-  test: z.boolean().check(z.describe("A test send (POST /v1/subscriptions/{id}/test).")),
   attemptCount: count,
   lastError: z.nullable(z.string()),
   nextAttemptAt: z.nullable(time),
   createdAt: time,
   updatedAt: time,
+  test: z.boolean().check(z.describe("A test send (POST /v1/subscriptions/{id}/test).")),
 });
 
 export const DeliveryList = z.strictObject({

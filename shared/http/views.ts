@@ -61,12 +61,12 @@ export function deliverySummaryView(delivery: Delivery): DeliverySummaryBody {
     event: delivery.event,
     subscriptionId: delivery.subscriptionId,
     status: delivery.status,
-    test: delivery.test === true,
     attemptCount: delivery.attemptCount,
     lastError: delivery.lastError ?? null,
     nextAttemptAt: delivery.nextAttemptAt ?? null,
     createdAt: delivery.createdAt,
     updatedAt: delivery.updatedAt,
+    test: delivery.test === true,
   };
 }
 

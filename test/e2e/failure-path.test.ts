@@ -218,7 +218,7 @@ describe("the CLI, otherwise", () => {
       (
         await api(stack.url, "POST", "/v1/events", {
           key: key.key,
-          body: { event: "task.created", data: {} },
+          body: { event: "task.created", data: { id: "t_1" } },
         })
       ).status,
     ).toBe(202);
@@ -227,7 +227,7 @@ describe("the CLI, otherwise", () => {
       (
         await api(stack.url, "POST", "/v1/events", {
           key: key.key,
-          body: { event: "task.created", data: {} },
+          body: { event: "task.created", data: { id: "t_1" } },
         })
       ).status,
     ).toBe(401);

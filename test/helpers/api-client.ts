@@ -1,5 +1,11 @@
 /* biome-ignore-all lint/suspicious/noExplicitAny: test answers are inspected loosely */
-/** A tiny fetch wrapper for end-to-end tests against the local API. */
+import { assertContract } from "./contract.ts";
+
+/**
+ * A tiny fetch wrapper for end-to-end tests against the local API. Every answer is checked
+ * against the OpenAPI document (test/helpers/contract.ts): a status the route does not document,
+ * or a body that does not match its schema, fails the test that made the call.
+ */
 export interface ApiAnswer {
   status: number;
   headers: Headers;
@@ -28,6 +34,11 @@ export async function api(
   } catch {
     parsed = text;
   }
+  assertContract(method, path, {
+    status: response.status,
+    contentType: response.headers.get("content-type"),
+    body: parsed,
+  });
   return { status: response.status, headers: response.headers, body: parsed, text };
 }
 
