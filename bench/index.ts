@@ -2,7 +2,7 @@
 /**
  * `npm run bench`: every benchmark, each in a process of its own (the throughput benchmark
  * pins itself to a core; the others must not inherit that), then one table: each figure, its
- * budget from DESIGN.md, pass or miss. Each part's options are its own environment variables
+ * budget from docs/architecture.md, pass or miss. Each part's options are its own environment variables
  * (see the part); these are the runner's:
  *
  *   BENCH_ONLY=throughput,cost   run some parts only
@@ -25,7 +25,7 @@ import type { ThroughputReport } from "./throughput.ts";
 const PARTS = ["bundles", "throughput", "cost", "latency"] as const;
 type Part = (typeof PARTS)[number];
 
-/** DESIGN.md's budgets. */
+/** The budgets of docs/architecture.md ("Performance budgets"). */
 export const BUDGETS = {
   throughputRatio: 0.85,
   sqsRequests: 0.3,

@@ -56,7 +56,7 @@ const LOG_RETENTION_DAYS = [
   3653,
 ] as const;
 
-const SettingsSchema = z.object({
+export const SettingsSchema = z.object({
   /** Prefix of every resource name: one stack per stage (`dev`, `prod`, …). */
   stage: z.prefault(
     z

@@ -24,7 +24,7 @@ const port = z.pipe(
 );
 
 /** Settings of `npm start`, from the environment. */
-const LocalEnv = z.object({
+export const LocalEnv = z.object({
   /** Port of the local API (0 picks a free one). */
   PORT: z.prefault(port, "3000"),
   /** Interface the local API listens on; loopback unless you mean to share it. */

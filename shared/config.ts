@@ -36,7 +36,7 @@ export function parseAddresses(text: string): string[] {
     });
 }
 
-const EnvSchema = z.object({
+export const EnvSchema = z.object({
   /** DynamoDB table holding workspaces, keys, subscriptions, events and deliveries. */
   WEBHOOKS_TABLE_NAME: z.string().check(z.minLength(3)),
   /** SQS queue of pending deliveries (one message per event × subscription). */

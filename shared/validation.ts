@@ -52,3 +52,30 @@ export function parseOrThrow<S extends z.ZodMiniType>(
   if (result.success) return result.data;
   throw new ValidationError(toFieldErrors(result.error.issues, prefix));
 }
+
+export interface SettingDefault {
+  name: string;
+  /** The default as it is written (`0,5,300`, `false`); undefined when there is none. */
+  value: string | undefined;
+  required: boolean;
+}
+
+/**
+ * Each field of a settings schema (an object of `z.prefault`, `z.optional` and required
+ * fields) with its default as written: what the README's configuration tables must show
+ * (test/unit/docs.test.ts keeps them in step).
+ */
+export function settingDefaults(schema: z.ZodMiniObject): SettingDefault[] {
+  return Object.entries(schema._zod.def.shape).map(([name, field]) => {
+    const def = (field as z.ZodMiniType)._zod.def as { type: string; defaultValue?: unknown };
+    if (def.type === "prefault" || def.type === "default") {
+      const value = def.defaultValue;
+      return {
+        name,
+        value: String(typeof value === "function" ? value() : value),
+        required: false,
+      };
+    }
+    return { name, value: undefined, required: def.type !== "optional" };
+  });
+}

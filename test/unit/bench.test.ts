@@ -60,7 +60,7 @@ describe("benchmark arithmetic", () => {
     expect(p.cost.total).toBeCloseTo(parts);
   });
 
-  it("marks each figure pass or miss against DESIGN.md's budgets", () => {
+  it("marks each figure pass or miss against docs/architecture.md's budgets", () => {
     const perDeliveryAt = (sqsRequests: number, total: number) =>
       ({
         scenario: { name: "fan-out 10", fanOut: 10, events: 1, receiver: "ok" },
