@@ -11,6 +11,7 @@ import {
   afterAttempt,
   afterLostRace,
   type Guard,
+  guardOf,
   onReceive,
   type Receipt,
   type ReceiveDecision,
@@ -347,7 +348,10 @@ async function attempt(
   });
   const next = withAttempt(job.prev, job.run(now()), draft, end, verdict.summary);
 
-  if (!(await write(next, decision.guard, deps))) {
+  if (
+    !(await write(next, decision.guard, deps)) &&
+    !(await recordAsFirstAttempt(message, job.run, draft, end, verdict.summary, deps))
+  ) {
     // Another message of this run (a duplicate SQS delivered, say) wrote first: the POST we
     // made joins the history, and the run goes on as the record says.
     await recordCopy(message, job.run, draft, deps);
@@ -376,6 +380,31 @@ async function write(next: Delivery, guard: Guard, deps: DeliverDeps): Promise<b
     if (stored?.rev === next.rev && stored.updatedAt === next.updatedAt) return true;
     throw error;
   }
+}
+
+/**
+ * A resend's claim that was confirmed queued (or released) between our read and our write
+ * changed the record's revision but not its run: nobody has attempted it yet, so the POST we
+ * made is still the run's first attempt, written as such. (Recorded as a copy instead, the run
+ * would stay open and the same message would POST again a second later.)
+ */
+async function recordAsFirstAttempt(
+  message: DeliveryMessage,
+  run: (at: number) => RunContext,
+  draft: AttemptDraft,
+  end: ReturnType<typeof afterAttempt>,
+  summary: string | undefined,
+  deps: DeliverDeps,
+): Promise<boolean> {
+  const stored = await deps.store.get(message.w, message.d);
+  const unattempted =
+    stored?.generation === message.g &&
+    stored.status === "pending" &&
+    stored.runAttempts === 0 &&
+    stored.owner === undefined;
+  if (!stored || !unattempted) return false;
+  const now = deps.now ?? Date.now;
+  return write(withAttempt(stored, run(now()), draft, end, summary), guardOf(stored), deps);
 }
 
 async function recordCopy(

@@ -3,6 +3,7 @@ import { Webhook } from "standardwebhooks";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { DeliveryMessage, StoredEvent, Subscription } from "../../shared/domain.ts";
 import { deliveryIdFor } from "../../shared/ids.ts";
+import { claimed, confirmedQueued, guardOf } from "../../shared/lifecycle.ts";
 import { silentLogger } from "../../shared/log.ts";
 import { encodeMessage } from "../../shared/queue/delivery-queue.ts";
 import { generateSecret } from "../../shared/signing.ts";
@@ -655,5 +656,26 @@ describe("endpoint health", () => {
     const before = structuredClone(await store.workspaces.getSubscription(WS, subId(1)));
     await deliverBatch([record(message(subId(1)))], deps(new ScriptedSender(() => ok())), plenty);
     expect(await store.workspaces.getSubscription(WS, subId(1))).toEqual(before);
+  });
+});
+
+describe("a resend's claim confirmed while its first attempt is under way", () => {
+  it("records the POST as the run's first attempt, not as a copy to be sent again", async () => {
+    const sub = await addSubscription(subId(1));
+    const run = { workspaceId: WS, deliveryId: dlv(sub.id), eventId: event.id, event: event.name };
+    const claim = claimed(undefined, { ...run, subscriptionId: sub.id, generation: 1, now: clock });
+    expect(await store.put(claim, { kind: "absent" })).toBe(true);
+    // The resend marks its claim queued while the receiver is answering the first POST.
+    const sender = new ScriptedSender(async () => {
+      expect(await store.put(confirmedQueued(claim, clock), guardOf(claim))).toBe(true);
+      return ok(200);
+    });
+    const result = await deliverBatch([record(message(sub.id, { g: 1 }))], deps(sender), plenty);
+
+    expect(result.failures).toEqual([]);
+    expect(sender.requests).toHaveLength(1);
+    const after = await stored(sub.id);
+    expect(after).toMatchObject({ status: "succeeded", generation: 1, runAttempts: 1 });
+    expect(after?.attempts.map((a) => [a.generation, a.outcome])).toEqual([[1, "succeeded"]]);
   });
 });
