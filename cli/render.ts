@@ -7,6 +7,8 @@ import { fields, relative, table, truncate } from "./output.ts";
  */
 type Subscription = SuccessBody<"GET /v1/subscriptions/{id}">;
 type Delivery = SuccessBody<"GET /v1/deliveries/{id}">;
+/** What a resend job could not resend, item by item (replay and redrive answer the same). */
+export type ItemErrors = SuccessBody<"POST /v1/dlq/redrive">["errors"];
 
 export function subscriptionFields(s: Subscription): string {
   return fields([
@@ -132,7 +134,7 @@ export function createdKey(k: SuccessBody<"POST /v1/keys">): string {
 }
 
 /** ", 3 could not be resent: id (reason), …" — or nothing. */
-export function problems(errors: ReadonlyArray<{ id: string; reason: string }>): string {
+export function problems(errors: Readonly<ItemErrors>): string {
   if (errors.length === 0) return "";
   const shown = errors
     .slice(0, 5)

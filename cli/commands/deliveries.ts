@@ -3,7 +3,7 @@ import { DELIVERY_STATUSES } from "../../shared/domain.ts";
 import type { RequestBody } from "../../shared/http/contract.ts";
 import type { Cli } from "../context.ts";
 import { eventOption, isoTime, list, positive } from "../options.ts";
-import { deliveryDetail, deliveryTable, problems } from "../render.ts";
+import { deliveryDetail, deliveryTable, type ItemErrors, problems } from "../render.ts";
 
 /** `webhooks deliveries …`: inspect and resend deliveries. */
 export function deliveryCommands(program: Command, cli: Cli): void {
@@ -92,7 +92,7 @@ type Window = Omit<RequestBody<"POST /v1/deliveries/replay">, "limit" | "cursor"
 export async function replayAll(cli: Cli, command: Command, window: Window, limit?: number) {
   const api = cli.api(command);
   const bar = cli.progress(command, "replay");
-  const total = { queued: 0, skipped: 0, errors: [] as Array<{ id: string; reason: string }> };
+  const total = { queued: 0, skipped: 0, errors: [] as ItemErrors };
   const seen = () => total.queued + total.skipped + total.errors.length;
   let cursor: string | undefined;
   do {

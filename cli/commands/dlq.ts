@@ -1,8 +1,9 @@
 import { type Command, Option } from "commander";
+import type { EventName } from "../../shared/catalog.ts";
 import type { Cli } from "../context.ts";
 import { invokeResend } from "../operator.ts";
 import { eventOption, positive } from "../options.ts";
-import { deadLetterFields, problems } from "../render.ts";
+import { deadLetterFields, type ItemErrors, problems } from "../render.ts";
 
 const DEFAULT_RESEND_FUNCTION = "webhooks-resend";
 
@@ -39,7 +40,7 @@ export function deadLetterCommands(program: Command, cli: Cli): void {
       const api = cli.api(command);
       const filter = {
         ...(opts.subscription ? { subscriptionId: opts.subscription as string } : {}),
-        ...(opts.event ? { event: opts.event as "contact.created" } : {}),
+        ...(opts.event ? { event: opts.event as EventName } : {}),
       };
       const before = await api.call("GET /v1/dlq", { query: filter });
       const goal = Math.min(before.depth, opts.limit ?? Number.POSITIVE_INFINITY);
@@ -47,7 +48,7 @@ export function deadLetterCommands(program: Command, cli: Cli): void {
       const total = {
         moved: 0,
         skipped: 0,
-        errors: [] as Array<{ id: string; reason: string }>,
+        errors: [] as ItemErrors,
         left: before.depth,
         leftExact: before.depthExact,
       };

@@ -164,4 +164,45 @@ describe("the deployable bundles", () => {
       generation: 1,
     });
   });
+
+  it("serve the OpenAPI document and send a test delivery: the modules the API loads on first use", async () => {
+    const call = async (method: string, path: string, key?: string, body?: string) =>
+      (await invoke(bundles.ApiFunction ?? "", {
+        version: "2.0",
+        routeKey: `${method} ${path.replace(/sub_\w+/, "{id}")}`,
+        rawPath: path,
+        rawQueryString: "",
+        headers: {
+          ...(key ? { authorization: `Bearer ${key}` } : {}),
+          ...(body ? { "content-type": "application/json" } : {}),
+        },
+        pathParameters: { id: /sub_\w+/.exec(path)?.[0] ?? "" },
+        requestContext: { http: { method, path }, requestId: "r" },
+        ...(body ? { body } : {}),
+        isBase64Encoded: false,
+      })) as { statusCode: number; body: string };
+
+    const served = await call("GET", "/v1/openapi.json");
+    expect(served.statusCode).toBe(200);
+    const committed = await readFile(join(ROOT, "docs/openapi.json"), "utf8");
+    expect(JSON.parse(served.body)).toEqual(JSON.parse(committed));
+
+    const store = new DynamoWorkspaceStore(aws.table);
+    const admin = generateApiKey("bundles");
+    await store.putKey({
+      id: newKeyId(),
+      workspaceId: "bundles",
+      hash: hashApiKey(admin),
+      role: "admin",
+      name: "a",
+      hint: "h",
+      createdAt: new Date().toISOString(),
+    });
+    const [subscription] = await store.listSubscriptions("bundles");
+    const before = receiver.requests.length;
+    const sent = await call("POST", `/v1/subscriptions/${subscription?.id}/test`, admin, "{}");
+    expect(sent.statusCode, sent.body).toBe(200);
+    expect(JSON.parse(sent.body)).toMatchObject({ status: "succeeded", event: "service.created" });
+    expect(receiver.requests).toHaveLength(before + 1);
+  });
 });
