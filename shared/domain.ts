@@ -133,6 +133,11 @@ export interface Attempt {
   errorMessage?: string | undefined;
   /** When the next attempt is due, if one is scheduled. */
   nextAttemptAt?: string | undefined;
+  /**
+   * Made by a duplicate of the run's message (SQS delivers at least once): recorded, because
+   * the receiver got it, but it did not move the run along its schedule.
+   */
+  duplicate?: boolean | undefined;
 }
 
 /**

@@ -352,7 +352,10 @@ export function withCopyAttempt(stored: Delivery, draft: AttemptDraft, ctx: RunC
     rev: stored.rev + 1,
     updatedAt: iso(ctx.now),
     attemptCount: number,
-    attempts: [...stored.attempts, { ...draft, number, generation: ctx.generation }],
+    attempts: [
+      ...stored.attempts,
+      { ...draft, number, generation: ctx.generation, duplicate: true },
+    ],
   };
 }
 
@@ -460,4 +463,35 @@ export function onStranded(stored: Delivery | undefined, receipt: Receipt): Stra
     }
   }
   return { kind: "fail", guard: guardOf(stored) };
+}
+
+// ——— The drawing ————————————————————————————————————————————————————————————————————————
+
+/**
+ * The lifecycle as a Mermaid state diagram, drawn from TRANSITIONS (docs/lifecycle.md holds
+ * it; a test keeps the two the same). A duplicate's POST, which moves nothing, is left out of
+ * the drawing and kept in the table below it.
+ */
+export function mermaid(): string {
+  const edges = new Map<string, string[]>();
+  for (const move of TRANSITIONS) {
+    if (move.via === "copy-attempt") continue;
+    const from = move.from === NEW ? "[*]" : move.from;
+    const key = `${from} --> ${move.to}`;
+    const labels = edges.get(key) ?? [];
+    if (!labels.includes(move.via)) labels.push(move.via);
+    edges.set(key, labels);
+  }
+  const lines = ["stateDiagram-v2"];
+  for (const [edge, labels] of edges) lines.push(`  ${edge}: ${labels.join(", ")}`);
+  return lines.join("\n");
+}
+
+/** Every move, as the rows of a Markdown table (from, to, via, when). */
+export function movesTable(): string {
+  return [
+    "| from | to | by | when |",
+    "| --- | --- | --- | --- |",
+    ...TRANSITIONS.map((m) => `| ${m.from} | ${m.to} | ${m.via} | ${m.when} |`),
+  ].join("\n");
 }

@@ -22,7 +22,7 @@ import { EVENT_SK, type Item, key, shardOf, TTL_ATTRIBUTE } from "./table.ts";
  *   n number · g generation · at startedAt · ms durationMs · u url · o outcome ·
  *   rq requestHeaders · sc statusCode · rh responseHeaders · rb responseBody ·
  *   re responseBodyEncoding · rt responseBodyTruncated · ec errorClass · em errorMessage ·
- *   nx nextAttemptAt
+ *   nx nextAttemptAt · dp duplicate
  */
 
 /** DynamoDB's TTL attribute: `retentionSeconds` after the item's last change. */
@@ -159,6 +159,7 @@ export function attemptToItem(attempt: Attempt): Item {
     ec: attempt.errorClass,
     em: attempt.errorMessage,
     nx: attempt.nextAttemptAt,
+    dp: attempt.duplicate || undefined,
   };
 }
 
@@ -179,6 +180,7 @@ export function itemToAttempt(item: Item): Attempt {
     errorClass: item.ec as Attempt["errorClass"],
     errorMessage: item.em as string | undefined,
     nextAttemptAt: item.nx as string | undefined,
+    ...(item.dp ? { duplicate: true } : {}),
   };
 }
 
