@@ -10,7 +10,16 @@ import type { Crash, ReceiverMode, World } from "./world.ts";
  */
 export type Command =
   | { k: "ingest"; event: "contact.created" | "deal.updated"; id: number | null; repeat: boolean }
-  | { k: "pump"; crash: Crash | null; duplicate: boolean; throttle: boolean; deadline: boolean }
+  | {
+      k: "pump";
+      crash: Crash | null;
+      duplicate: boolean;
+      throttle: boolean;
+      deadline: boolean;
+      lane: "main" | "slow";
+    }
+  | { k: "slow"; sub: number }
+  | { k: "busy"; sub: number; on: boolean }
   | { k: "advance"; seconds: number }
   | { k: "receiver"; sub: number; mode: ReceiverMode }
   | { k: "subscription"; sub: number; change: "disable" | "enable" | "delete" | "url" | "rotate" }
@@ -38,6 +47,7 @@ const pump = fc.record({
   duplicate: fc.boolean(),
   throttle: fc.integer({ min: 0, max: 9 }).map((n) => n < 2),
   deadline: fc.integer({ min: 0, max: 9 }).map((n) => n < 1),
+  lane: fc.constantFrom("main" as const, "main" as const, "slow" as const),
 });
 
 const simple: fc.Arbitrary<Command> = fc.oneof(
@@ -73,6 +83,11 @@ const simple: fc.Arbitrary<Command> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("resend" as const), pick: fc.nat(50) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant("slow" as const), sub: fc.nat(5) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ k: fc.constant("busy" as const), sub: fc.nat(5), on: fc.boolean() }),
+  },
   { weight: 1, arbitrary: fc.record({ k: fc.constant("poison" as const), pick: fc.nat(50) }) },
   { weight: 1, arbitrary: fc.constant({ k: "redrive" as const }) },
   { weight: 1, arbitrary: fc.constant({ k: "replay" as const }) },
@@ -98,7 +113,12 @@ export async function run(world: World, cmd: Command): Promise<void> {
         duplicate: cmd.duplicate,
         throttle: cmd.throttle,
         deadline: cmd.deadline,
+        lane: cmd.lane,
       });
+    case "slow":
+      return world.markSlow(cmd.sub);
+    case "busy":
+      return world.setBusy(cmd.sub, cmd.on);
     case "advance":
       return world.advance(cmd.seconds);
     case "receiver":

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Delivery, StoredEvent, Subscription } from "../../shared/domain.ts";
+import { EndpointGate } from "../../shared/endpoint-gate.ts";
 import { AppError } from "../../shared/errors.ts";
 import { deliveryIdFor, newSubscriptionId } from "../../shared/ids.ts";
 import { type From, isAllowed, NEW } from "../../shared/lifecycle.ts";
@@ -77,6 +78,8 @@ interface Invocation {
   crash?: Crash | undefined;
   /** POSTs made in this invocation, per delivery id. */
   posts: Map<string, number>;
+  /** A fault hit a call of this invocation after some of its POSTs: they may go unrecorded. */
+  faulted: boolean;
 }
 
 /** A small seeded generator (mulberry32): a run replays from its seed. */
@@ -105,6 +108,10 @@ export class World {
   readonly stranded: SimQueue;
   readonly dlq: SimQueue;
   readonly main: SimQueue;
+  readonly slow: SimQueue;
+  /** Endpoints (workspace/subscription) that have no room for another request, for now. */
+  readonly busy = new Set<string>();
+  readonly gate: EndpointGate;
   readonly receivers = new Map<string, ReceiverMode>();
   /** Per delivery id: POSTs made, and how many were answered 2xx. */
   readonly posts = new Map<string, { count: number; ok: number }>();
@@ -145,6 +152,20 @@ export class World {
       visibilityTimeoutSeconds: VISIBILITY_SECONDS,
       redrive: { target: this.stranded, maxReceiveCount: this.maxReceiveCount },
     });
+    this.slow = new SimQueue("slow", this.clock, {
+      visibilityTimeoutSeconds: VISIBILITY_SECONDS,
+      redrive: { target: this.stranded, maxReceiveCount: this.maxReceiveCount },
+    });
+    // The gate of the one deliver process: a busy endpoint has no room.
+    const world = this;
+    this.gate = new (class extends EndpointGate {
+      override tryStart(key: string) {
+        return world.busy.has(key) ? undefined : super.tryStart(key);
+      }
+      override worthWaiting(key: string) {
+        return !world.busy.has(key) && super.worthWaiting(key);
+      }
+    })({ slowAfterMs: 2000, onSlow: () => {}, now: this.clock });
     this.main.onRedrive = () => this.note("stranded by SQS");
     this.ports = {
       deliveries: this.#faulty(this.#watched(backend.deliveries), {
@@ -166,13 +187,14 @@ export class World {
           "markFailing",
           "countFailure",
           "markHealthy",
+          "markSlow",
           "disableFailing",
           "updateSubscription",
         ],
       }),
       queue: this.#faulty(this.#queue(), {
         reads: [],
-        writes: ["enqueue", "sendToDeadLetter", "changeVisibility"],
+        writes: ["enqueue", "sendToDeadLetter", "sendToSlowLane", "changeVisibility"],
       }),
       deadLetters: this.#holding(this.dlq),
       strandedQueue: this.#holding(this.stranded),
@@ -232,9 +254,17 @@ export class World {
   // ——— The event source mapping ————————————————————————————————————————————————————————
 
   async pump(
-    options: { crash?: Crash; duplicate?: boolean; throttle?: boolean; deadline?: boolean } = {},
+    options: {
+      crash?: Crash;
+      duplicate?: boolean;
+      throttle?: boolean;
+      deadline?: boolean;
+      lane?: "main" | "slow";
+    } = {},
   ) {
-    const received = this.main.receive(10, VISIBILITY_SECONDS);
+    const lane = options.lane ?? "main";
+    const queue = lane === "main" ? this.main : this.slow;
+    const received = queue.receive(10, VISIBILITY_SECONDS).map((m) => ({ ...m, lane }));
     if (received.length === 0 || options.throttle) return; // throttled: received, not invoked
     const batch = [...received];
     if (options.duplicate && received[0]) {
@@ -248,12 +278,14 @@ export class World {
       dead: false,
       crash: poison ? "before-post" : options.crash,
       posts: new Map(),
+      faulted: false,
     };
     const result = await this.#current
       .run(invocation, () =>
         deliverBatch(
           batch,
           {
+            gate: this.gate,
             store: this.ports.deliveries,
             queue: this.ports.queue,
             sender: { send: (request) => this.#send(request) },
@@ -279,13 +311,15 @@ export class World {
     for (const disposition of result?.dispositions.values() ?? []) {
       this.note(`${disposition.kind} ${"reason" in disposition ? disposition.reason : ""}`.trim());
     }
-    if (invocation.dead || !result) {
+    if (invocation.dead || invocation.faulted || !result) {
+      // POSTs of an invocation that died, or whose calls failed after them, may have gone
+      // unrecorded (that is what a crash between a POST and its record means).
       for (const [id, count] of invocation.posts) this.#addSlack(id, count);
-      return;
     }
+    if (invocation.dead || !result) return;
     const failed = new Set(result.failures);
     for (const record of batch) {
-      if (!failed.has(record.messageId)) this.main.delete(record.receiptHandle);
+      if (!failed.has(record.messageId)) queue.delete(record.receiptHandle);
     }
   }
 
@@ -392,6 +426,26 @@ export class World {
     for (const u of url) this.receivers.set(u, mode);
   }
 
+  /** An endpoint found slow: its deliveries go through the slow lane for ten minutes. */
+  async markSlow(index: number) {
+    const id = this.subscriptions[index % this.subscriptions.length] as string;
+    await this.ports.workspaces
+      .markSlow(
+        this.workspaceId,
+        id,
+        new Date(this.now + 600_000).toISOString(),
+        new Date(this.now).toISOString(),
+      )
+      .catch(injectedOnly);
+  }
+
+  /** An endpoint with no room for another request (or room again). */
+  setBusy(index: number, busy: boolean) {
+    const key = `${this.workspaceId}/${this.subscriptions[index % this.subscriptions.length]}`;
+    if (busy) this.busy.add(key);
+    else this.busy.delete(key);
+  }
+
   /** The messages of one delivery crash every invocation that carries them, for now. */
   async poison(pick: number) {
     const all = await this.#allDeliveries();
@@ -415,18 +469,30 @@ export class World {
       this.faults = round < stormyRounds;
       await this.sweep();
       for (let pumps = 0; pumps < 100; pumps++) {
-        if (![...this.main.messages.values()].some((m) => m.visibleAt <= this.now)) break;
-        await this.pump();
+        const mainDue = [...this.main.messages.values()].some((m) => m.visibleAt <= this.now);
+        const slowDue = [...this.slow.messages.values()].some((m) => m.visibleAt <= this.now);
+        if (!mainDue && !slowDue) break;
+        if (mainDue) await this.pump();
+        if (slowDue) await this.pump({ lane: "slow" });
       }
       const claims = await this.backend.deliveries.listUnqueuedClaims(
         new Date(this.now + 3_600_000).toISOString(),
         1,
       );
-      if (this.main.size === 0 && this.stranded.size === 0 && claims.length === 0) {
+      if (
+        this.main.size === 0 &&
+        this.slow.size === 0 &&
+        this.stranded.size === 0 &&
+        claims.length === 0
+      ) {
         if (this.faults) continue; // the storm has not passed yet
         return;
       }
-      const next = [this.main.nextVisibleAt(), this.stranded.size > 0 ? this.now : undefined]
+      const next = [
+        this.main.nextVisibleAt(),
+        this.slow.nextVisibleAt(),
+        this.stranded.size > 0 ? this.now : undefined,
+      ]
         .filter((t): t is number => t !== undefined)
         .reduce((a, b) => Math.min(a, b), this.now + 60_000);
       this.now = Math.max(this.now + 1000, next);
@@ -436,6 +502,7 @@ export class World {
 
   /** Receivers answer 2xx again (but those refused by the destination guard). */
   heal() {
+    this.busy.clear();
     for (const url of this.receivers.keys()) {
       if (this.receivers.get(url) !== "refused") this.receivers.set(url, "ok");
     }
@@ -507,6 +574,7 @@ export class World {
     }
     if (this.main.size > 0)
       problems.push(`${this.main.size} messages left in the deliveries queue`);
+    if (this.slow.size > 0) problems.push(`${this.slow.size} messages left in the slow lane`);
     if (this.stranded.size > 0) problems.push(`${this.stranded.size} messages left stranded`);
     return problems;
   }
@@ -721,7 +789,7 @@ export class World {
           if (invocation?.dead) throw new Killed();
           if (world.#roll("fail")) {
             world.note(`${name} failed`);
-            if (name === "put") world.#noteLostAttempt(args[0] as Delivery, invocation);
+            if (invocation) invocation.faulted = true;
             throw Object.assign(new Error(`injected: ${name} failed`), {
               name: "ThrottlingException",
             });
@@ -739,24 +807,23 @@ export class World {
     }) as T;
   }
 
-  #noteLostAttempt(next: Delivery, invocation: Invocation | undefined) {
-    const posts = invocation?.posts.get(next.id) ?? 0;
-    if (posts > 0) this.#addSlack(next.id, posts);
-  }
-
   #queue(): DeliveryQueue {
     return {
       enqueue: async (messages) => {
         for (const message of messages) this.main.send(encodeMessage(message));
       },
+      sendToSlowLane: async (bodies) => {
+        for (const body of bodies) this.slow.send(body);
+      },
       changeVisibility: async (changes) => {
         const failed: string[] = [];
         for (const change of changes) {
+          const queue = change.lane === "slow" ? this.slow : this.main;
           // Some entries fail inside a 200, as SQS allows.
           if (this.#roll("fail")) {
             this.note("visibility entry failed");
             failed.push(change.receiptHandle);
-          } else if (!this.main.changeVisibility(change.receiptHandle, change.seconds)) {
+          } else if (!queue.changeVisibility(change.receiptHandle, change.seconds)) {
             failed.push(change.receiptHandle);
           }
         }
