@@ -217,12 +217,18 @@ describe("WebhooksStack", () => {
     const all = JSON.stringify(policies);
     expect(all).not.toMatch(/"(dynamodb|sqs|logs):\*"|"\*"/);
     expect(all).not.toContain("/index/*");
-    // The deliver function may send to the dead-letter queue only, never to the deliveries queue.
+    // The deliver function may send to the dead-letter queue and the slow lane only, never to
+    // the main deliveries queue (a message moves to the slow lane once, and never back).
     const deliverSends = byRole[
       Object.keys(byRole).find((id) => id.startsWith("DeliverFunctionRole")) ?? ""
-    ]?.filter((s) => [s.Action].flat().includes("sqs:SendMessage"));
-    expect(JSON.stringify(deliverSends)).toContain("DeadLetters");
-    expect(JSON.stringify(deliverSends)).not.toContain("Deliveries");
+    ]
+      ?.filter((s) => [s.Action].flat().includes("sqs:SendMessage"))
+      .map((s) => JSON.stringify(s.Resource))
+      .sort();
+    expect(deliverSends).toEqual([
+      expect.stringMatching(/"QueuesDeadLetters[0-9A-F]{8}"/),
+      expect.stringMatching(/"QueuesSlowDeliveries[0-9A-F]{8}"/),
+    ]);
     template.resourceCountIs("AWS::IAM::ManagedPolicy", 0);
     expect(JSON.stringify(template.findResources("AWS::IAM::Role"))).not.toContain(
       "ManagedPolicyArns",
