@@ -82,6 +82,7 @@ async function loadTime(file: string): Promise<number> {
       WEBHOOKS_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/webhooks-dlq",
       WEBHOOKS_STRANDED_QUEUE_URL:
         "https://sqs.us-east-1.amazonaws.com/123456789012/webhooks-stranded",
+      WEBHOOKS_SLOW_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/123456789012/webhooks-slow",
       WEBHOOKS_KMS_KEY_ID: "alias/webhooks",
     },
   });

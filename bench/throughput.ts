@@ -29,6 +29,7 @@ import { getCACertificates, setDefaultCACertificates } from "node:tls";
 import { promisify } from "node:util";
 import { Agent, request } from "undici";
 import type { Delivery, StoredEvent, Subscription } from "../shared/domain.ts";
+import { EndpointGate } from "../shared/endpoint-gate.ts";
 import { createHttpSender } from "../shared/http/sender.ts";
 import { deliveryIdFor, newUlid } from "../shared/ids.ts";
 import { silentLogger } from "../shared/log.ts";
@@ -135,6 +136,7 @@ async function deliverPath(url: string, signed: boolean) {
     responseBodyLimit: 4096,
   });
   const deps: DeliverDeps = {
+    gate: new EndpointGate({ slowAfterMs: 15_000, onSlow: () => {} }),
     store: {
       // Zero latency: the batch's one read and each attempt's write answer at once.
       async loadContext(refs: readonly DeliveryRef[]): Promise<DeliveryContext> {
@@ -164,6 +166,7 @@ async function deliverPath(url: string, signed: boolean) {
       async changeVisibility() {
         return [];
       },
+      async sendToSlowLane() {},
       async sendToDeadLetter() {},
     },
     health: {
@@ -174,6 +177,9 @@ async function deliverPath(url: string, signed: boolean) {
         return false;
       },
       async markHealthy() {
+        return false;
+      },
+      async markSlow() {
         return false;
       },
       async disableFailing() {

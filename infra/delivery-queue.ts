@@ -13,6 +13,8 @@ import { queueSettings } from "../shared/retry.ts";
  */
 export class DeliveryQueue extends Construct {
   readonly queue: Queue;
+  /** The slow lane: deliveries to endpoints that answer slowly, with their own consumer. */
+  readonly slowQueue: Queue;
   readonly deadLetterQueue: Queue;
   readonly strandedQueue: Queue;
 
@@ -40,13 +42,17 @@ export class DeliveryQueue extends Construct {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
-    this.queue = new Queue(this, "Deliveries", {
-      queueName: `${props.namePrefix}-deliveries`,
-      retentionPeriod: Duration.seconds(settings.retentionSeconds),
-      visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * 6),
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      deadLetterQueue: { queue: this.strandedQueue, maxReceiveCount: settings.maxReceiveCount },
-    });
+    // The two lanes: the same retention, visibility and redrive to the stranded queue.
+    const lane = (id: string, name: string) =>
+      new Queue(this, id, {
+        queueName: name,
+        retentionPeriod: Duration.seconds(settings.retentionSeconds),
+        visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * 6),
+        encryption: QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        deadLetterQueue: { queue: this.strandedQueue, maxReceiveCount: settings.maxReceiveCount },
+      });
+    this.queue = lane("Deliveries", `${props.namePrefix}-deliveries`);
+    this.slowQueue = lane("SlowDeliveries", `${props.namePrefix}-deliveries-slow`);
   }
 }

@@ -76,6 +76,11 @@ export const SettingsSchema = z.object({
     whole(2, 1000, "must be from 2 to 1000, what an SQS event source's maximum concurrency allows"),
     20,
   ),
+  /** Most concurrent deliver invocations of the slow lane (endpoints that answer slowly). */
+  slowLaneConcurrency: z.prefault(
+    whole(2, 1000, "must be from 2 to 1000, what an SQS event source's maximum concurrency allows"),
+    5,
+  ),
   /** Days events and deliveries are kept before DynamoDB's TTL removes them. */
   retentionDays: z.prefault(whole(1, 365), 30),
   /** Hours an endpoint may fail every attempt before its subscription is disabled (0: never). */

@@ -45,6 +45,7 @@ export class WebhooksStack extends Stack {
       queueUrl: queues.queue.queueUrl,
       deadLetterQueueUrl: queues.deadLetterQueue.queueUrl,
       strandedQueueUrl: queues.strandedQueue.queueUrl,
+      slowQueueUrl: queues.slowQueue.queueUrl,
       retrySchedule: settings.retrySchedule,
       retentionDays: settings.retentionDays,
       allowedCidrs: settings.allowedCidrs,
@@ -95,6 +96,16 @@ export class WebhooksStack extends Stack {
         maxConcurrency: settings.deliverConcurrency,
       }),
     );
+    // The slow lane: endpoints that answer slowly, with a concurrency of their own, so that
+    // they cannot take the main lane's.
+    deliver.addEventSource(
+      new SqsEventSource(queues.slowQueue, {
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maxConcurrency: settings.slowLaneConcurrency,
+      }),
+    );
+    queues.slowQueue.grantSendMessages(deliver);
 
     const resend = new HouseFunction(this, "ResendFunction", {
       entry: resolve(root, "functions/resend/handler.ts"),

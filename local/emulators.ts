@@ -28,6 +28,7 @@ export async function startEmulators(dataDir?: string): Promise<Emulators> {
     dynamo.once("error", reject);
     dynamo.listen(0, "127.0.0.1", () => resolve());
   });
+  await fixFauxqsRelease();
   const sqs = await onLoopback(() =>
     withWalSyncNormal(() =>
       startFauxqs({
@@ -73,6 +74,32 @@ export async function withWalSyncNormal<T>(start: () => Promise<T>): Promise<T> 
   } finally {
     DatabaseSync.prototype.exec = exec;
   }
+}
+
+/**
+ * fauxqs 2.4 persists "visible again" (a visibility change to 0: a deliver handback, a drain
+ * releasing what it held) by writing NULL into a NOT NULL column. The write throws after the
+ * message has left the in-flight set and before it is back in the queue: with a data
+ * directory, every such message vanished until the next restart. Corrected here by writing
+ * only what changes; `test/integration/emulators.test.ts` holds it.
+ */
+export async function fixFauxqsRelease(): Promise<void> {
+  const url = new URL("./persistence.js", import.meta.resolve("fauxqs"));
+  const { PersistenceManager } = (await import(url.href)) as {
+    PersistenceManager: { prototype: Record<string, unknown> };
+  };
+  if (PersistenceManager.prototype.updateMessageReadyFixed) return;
+  PersistenceManager.prototype.updateMessageReady = function updateMessageReady(
+    this: { db: DatabaseSync },
+    messageId: string,
+  ) {
+    this.db
+      .prepare(
+        "UPDATE sqs_messages SET receipt_handle = NULL, visibility_deadline = NULL WHERE message_id = ?",
+      )
+      .run(messageId);
+  };
+  PersistenceManager.prototype.updateMessageReadyFixed = true;
 }
 
 /** Databases `withWalSyncNormal` has switched to `synchronous = NORMAL` in this thread. */

@@ -21,6 +21,8 @@ export interface Provisioned {
   queueArn: string;
   deadLetterQueueUrl: string;
   strandedQueueUrl: string;
+  slowQueueUrl: string;
+  slowQueueArn: string;
 }
 
 /**
@@ -85,20 +87,26 @@ export async function provision(
   const strandedUrl = await ensureQueue(sqs, `${options.queueName}-stranded`, {
     MessageRetentionPeriod: String(settings.deadLetterRetentionSeconds),
   });
-  const queueUrl = await ensureQueue(sqs, options.queueName, {
-    MessageRetentionPeriod: String(settings.retentionSeconds),
-    VisibilityTimeout: String(options.visibilityTimeout),
-    RedrivePolicy: JSON.stringify({
-      deadLetterTargetArn: await arnOf(sqs, strandedUrl),
-      maxReceiveCount: options.maxReceiveCount ?? settings.maxReceiveCount,
-    }),
-  });
+  // Both lanes: the same settings, and SQS's redrive to the stranded queue.
+  const lane = async (name: string) =>
+    ensureQueue(sqs, name, {
+      MessageRetentionPeriod: String(settings.retentionSeconds),
+      VisibilityTimeout: String(options.visibilityTimeout),
+      RedrivePolicy: JSON.stringify({
+        deadLetterTargetArn: await arnOf(sqs, strandedUrl),
+        maxReceiveCount: options.maxReceiveCount ?? settings.maxReceiveCount,
+      }),
+    });
+  const queueUrl = await lane(options.queueName);
+  const slowQueueUrl = await lane(`${options.queueName}-slow`);
   return {
     tableName,
     queueUrl,
     queueArn: await arnOf(sqs, queueUrl),
     deadLetterQueueUrl: dlqUrl,
     strandedQueueUrl: strandedUrl,
+    slowQueueUrl,
+    slowQueueArn: await arnOf(sqs, slowQueueUrl),
   };
 }
 

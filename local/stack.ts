@@ -41,6 +41,14 @@ export const LocalEnv = z.object({
     ),
     "4",
   ),
+  /** Concurrent deliver batches of the slow lane (its own event source mapping's). */
+  WEBHOOKS_LOCAL_SLOW_POLLERS: z.prefault(
+    z.pipe(
+      z.string(),
+      z.pipe(z.transform(Number), z.number().check(z.int(), z.minimum(1), z.maximum(32))),
+    ),
+    "2",
+  ),
   /**
    * How long a received message stays hidden while the deliver function works on it: also
    * how soon messages in flight when the stack was killed come back after a restart.
@@ -149,6 +157,7 @@ export async function startLocalStack(
     WEBHOOKS_QUEUE_URL: resources.queueUrl,
     WEBHOOKS_DLQ_URL: resources.deadLetterQueueUrl,
     WEBHOOKS_STRANDED_QUEUE_URL: resources.strandedQueueUrl,
+    WEBHOOKS_SLOW_QUEUE_URL: resources.slowQueueUrl,
     WEBHOOKS_RETRY_SCHEDULE: schedule.join(","),
     WEBHOOKS_ALLOW_LOOPBACK_HTTP: "true",
     WEBHOOKS_SECRET_KEY_FILE: secretKeyFile,
@@ -189,6 +198,16 @@ export async function startLocalStack(
     log,
   });
 
+  // The slow lane: its own event source mapping, with its own concurrency.
+  const slowPoller = startPoller(sqs, hooks.wrapDeliver?.(deliverHandler) ?? deliverHandler, {
+    queueUrl: resources.slowQueueUrl,
+    queueArn: resources.slowQueueArn,
+    concurrency: settings.WEBHOOKS_LOCAL_SLOW_POLLERS,
+    timeoutMs: functionTimeoutMs,
+    shouldInvoke: hooks.shouldInvoke,
+    log,
+  });
+
   const ttl = startTtlSweeper(documents, resources.tableName, { everyMs: 60_000, log });
   // The sweep, as the CDK app schedules it: the resend function's "sweep" job.
   const sweepNow = () =>
@@ -224,6 +243,7 @@ export async function startLocalStack(
       ttl.stop();
       await gateway.close();
       await poller.stop();
+      await slowPoller.stop();
       await emulators.stop();
     },
   };

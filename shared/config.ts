@@ -43,6 +43,8 @@ export const EnvSchema = z.object({
   WEBHOOKS_QUEUE_URL: z.url(),
   /** SQS dead-letter queue where exhausted deliveries wait for a redrive. */
   WEBHOOKS_DLQ_URL: z.url(),
+  /** SQS queue of the slow lane: deliveries to endpoints that answer slowly, with their own consumer. */
+  WEBHOOKS_SLOW_QUEUE_URL: z.url(),
   /**
    * SQS queue where SQS itself moves delivery messages received too often without finishing
    * (the redrive target of the deliveries queue); the sweep fails their deliveries visibly.
@@ -85,6 +87,11 @@ export const EnvSchema = z.object({
   /** Whole-request timeout of a delivery (ms; the design caps it at 15 s). */
   WEBHOOKS_REQUEST_TIMEOUT_MS: whole(500, 15_000, 15_000),
   /**
+   * An endpoint with a request in flight this long (ms) goes to the slow lane for ten
+   * minutes, so that it cannot hold the main lane's capacity (it keeps the full timeout there).
+   */
+  WEBHOOKS_SLOW_AFTER_MS: whole(100, 15_000, 2000),
+  /**
    * An endpoint failing every attempt for this many hours is disabled, with the reason
    * recorded (0: never). Five days by default.
    */
@@ -98,6 +105,8 @@ export interface Config {
   queueUrl: string;
   deadLetterQueueUrl: string;
   strandedQueueUrl: string;
+  slowQueueUrl: string;
+  slowAfterMs: number;
   retrySchedule: readonly number[];
   allowLoopbackHttp: boolean;
   allowedCidrs: readonly Cidr[];
@@ -144,6 +153,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     queueUrl: env_.WEBHOOKS_QUEUE_URL,
     deadLetterQueueUrl: env_.WEBHOOKS_DLQ_URL,
     strandedQueueUrl: env_.WEBHOOKS_STRANDED_QUEUE_URL,
+    slowQueueUrl: env_.WEBHOOKS_SLOW_QUEUE_URL,
+    slowAfterMs: env_.WEBHOOKS_SLOW_AFTER_MS,
     retrySchedule: Object.freeze(env_.WEBHOOKS_RETRY_SCHEDULE),
     allowLoopbackHttp: env_.WEBHOOKS_ALLOW_LOOPBACK_HTTP,
     allowedCidrs: Object.freeze(env_.WEBHOOKS_ALLOWED_CIDRS),
@@ -171,6 +182,7 @@ export interface FunctionSettings {
   queueUrl: string;
   deadLetterQueueUrl: string;
   strandedQueueUrl: string;
+  slowQueueUrl: string;
   retrySchedule: readonly number[];
   retentionDays: number;
 }
@@ -185,6 +197,7 @@ export function functionEnvironment(settings: FunctionSettings): Record<string, 
     WEBHOOKS_QUEUE_URL: settings.queueUrl,
     WEBHOOKS_DLQ_URL: settings.deadLetterQueueUrl,
     WEBHOOKS_STRANDED_QUEUE_URL: settings.strandedQueueUrl,
+    WEBHOOKS_SLOW_QUEUE_URL: settings.slowQueueUrl,
     WEBHOOKS_KMS_KEY_ID: settings.kmsKeyId,
     WEBHOOKS_RETRY_SCHEDULE: settings.retrySchedule.join(","),
     WEBHOOKS_RETENTION_DAYS: String(settings.retentionDays),

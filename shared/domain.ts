@@ -38,6 +38,8 @@ export interface EndpointHealth {
   /** Minutes with a failure since `recentSince` (a window of a day). */
   recentFailures?: number | undefined;
   recentSince?: string | undefined;
+  /** Until when its deliveries go through the slow lane (it had a request in flight too long). */
+  slowUntil?: string | undefined;
 }
 
 export interface Subscription extends EndpointHealth {
@@ -109,7 +111,20 @@ export type EndReason =
   | "subscription_deleted"
   | "subscription_disabled"
   /** The event is past retention: there is nothing to send. */
-  | "event_expired";
+  | "event_expired"
+  /**
+   * Deferred past the end its schedule allows: the endpoint never had room for it (it kept
+   * its requests hanging). It waits in the dead-letter queue like any failure.
+   */
+  | "unavailable";
+
+/** Why a due attempt was put off without being made (a deferral costs no step). */
+export type DeferReason =
+  /** The endpoint already had as many requests in flight as it is allowed. */
+  "endpoint-busy";
+
+/** The deliveries queue's two lanes: endpoints that answer slowly have their own. */
+export type Lane = "main" | "slow";
 
 export interface Attempt {
   /** 1-based, counting every attempt this delivery ever had. */
@@ -133,6 +148,13 @@ export interface Attempt {
   errorMessage?: string | undefined;
   /** When the next attempt is due, if one is scheduled. */
   nextAttemptAt?: string | undefined;
+  /**
+   * Made by a duplicate of the run's message (SQS delivers at least once): recorded, because
+   * the receiver got it, but it did not move the run along its schedule.
+   */
+  duplicate?: boolean | undefined;
+  /** Made in the slow lane (the endpoint had answered slowly). */
+  lane?: "slow" | undefined;
 }
 
 /**
@@ -167,6 +189,12 @@ export interface Delivery {
   reason?: EndReason | undefined;
   /** When the delivery last failed for good (it is in the dead-letter queue). */
   failedAt?: string | undefined;
+  /** When this run started (its first write, or its claim): its schedule's end counts from it. */
+  runStartedAt?: string | undefined;
+  /** Due attempts put off without being made, in all; the latest until when, and why. */
+  deferrals?: number | undefined;
+  deferredUntil?: string | undefined;
+  deferReason?: DeferReason | undefined;
   /** Pending: when a resend claimed it, and whether its queue message is known to be sent. */
   claimedAt?: string | undefined;
   queued?: boolean | undefined;
@@ -207,6 +235,11 @@ export interface DeliveryMessage {
   s: string;
   /** delivery generation; a message older than the stored generation is stale */
   g: number;
+  /**
+   * The id of the message this one was moved from (to the slow lane): a run's owner stays the
+   * message that first drove it, wherever it moves.
+   */
+  o?: string;
   /**
    * 1 when a retried ingest sent the message again (it cannot know which of its first sends
    * arrived): the deliver function then reads the delivery's record even on the first

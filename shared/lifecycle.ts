@@ -1,6 +1,6 @@
 import type { EventName } from "./catalog.ts";
-import type { Attempt, Delivery, DeliveryStatus, EndReason } from "./domain.ts";
-import { type FailureKind, nextRetry } from "./retry.ts";
+import type { Attempt, DeferReason, Delivery, DeliveryStatus, EndReason, Lane } from "./domain.ts";
+import { type FailureKind, MAX_DEFERRAL_SECONDS, nextRetry, worstCaseRunSeconds } from "./retry.ts";
 
 /**
  * The delivery lifecycle: every rule about a delivery's runs, in one place, as pure functions.
@@ -53,6 +53,10 @@ export type Via =
   /** A claim whose message could not be sent gives itself up, to be taken over at once. */
   | "release"
   | "stranded"
+  /** A due attempt put off, without being made, because the endpoint had no room for it. */
+  | "defer"
+  /** Put off past the end of its schedule: the run fails. */
+  | "give-up"
   /** A second POST of the same run (a duplicate message) joins the history, nothing else. */
   | "copy-attempt";
 
@@ -91,6 +95,18 @@ export const TRANSITIONS: ReadonlyArray<{
       to: "failed" as const,
       via: "stranded" as const,
       when: "SQS gave up on the message (too many receives)",
+    },
+    {
+      from,
+      to: from === "retrying" ? ("retrying" as const) : ("pending" as const),
+      via: "defer" as const,
+      when: "the endpoint has no room for another request: the attempt is put off",
+    },
+    {
+      from,
+      to: "failed" as const,
+      via: "give-up" as const,
+      when: "the attempt would be put off past the end of the run's schedule",
     },
   ]),
   ...(["(new)", "retrying", "succeeded", "failed", "canceled", "pending"] as const).map((from) => ({
@@ -138,6 +154,9 @@ export type SubscriptionState = "enabled" | "disabled" | "deleted";
 
 export interface ReceiveFacts {
   receipt: Receipt;
+  /** Which queue it came from; a main-lane message of an endpoint known slow moves lanes. */
+  lane?: Lane | undefined;
+  endpointSlow?: boolean | undefined;
   /**
    * The stored record: undefined when there is none, or when the deliver path did not read it
    * (a first-generation message on its first receive normally has none). Either way the write
@@ -157,6 +176,8 @@ export type ReceiveDecision =
   /** Not now, and no attempt: the message comes back after `seconds`. Consumes no step. */
   | { kind: "wait"; seconds: number; reason: "not-due" | "raced" }
   | { kind: "cancel"; guard: Guard; reason: CancelReason }
+  /** The endpoint answers slowly: the message moves to the slow lane, no attempt here. */
+  | { kind: "forward" }
   /** `number`: the attempt's place in this run's schedule (1 = the first). */
   | { kind: "attempt"; guard: Guard; number: number };
 
@@ -195,7 +216,25 @@ export function onReceive(facts: ReceiveFacts): ReceiveDecision {
   if (facts.subscription === "disabled") {
     return { kind: "cancel", guard, reason: "subscription_disabled" };
   }
+  if (facts.lane === "main" && facts.endpointSlow) return { kind: "forward" };
   return { kind: "attempt", guard, number: runAttempts(stored, receipt.generation) + 1 };
+}
+
+/**
+ * After an attempt's write lost its race: whether the POST just made is still its run's first
+ * attempt. A resend's claim confirmed queued (or released) between the read and the write
+ * changes the record's revision but not its run; while nobody has attempted or owns that run,
+ * the POST is written as its first attempt (recorded as a copy instead, the run would stay open
+ * and the same message would POST again moments later).
+ */
+export function isUnattemptedRun(stored: Delivery | undefined, generation: number): boolean {
+  return (
+    stored !== undefined &&
+    stored.generation === generation &&
+    stored.status === "pending" &&
+    stored.runAttempts === 0 &&
+    stored.owner === undefined
+  );
 }
 
 /**
@@ -217,6 +256,7 @@ export function afterLostRace(
   if (decision.kind === "drop" || decision.kind === "dead-letter" || decision.kind === "wait") {
     return decision;
   }
+  // (A lost race leaves the message where it is: it never moves lanes on the same receive.)
   // The run is still open at this generation for this message: look again shortly.
   return { kind: "wait", seconds: 1, reason: "raced" };
 }
@@ -269,6 +309,8 @@ export interface RunContext {
   generation: number;
   /** The queue message making the write (undefined for resends and the sweep). */
   owner?: string | undefined;
+  /** The lane the message came from. */
+  lane?: Lane | undefined;
   now: number;
 }
 
@@ -290,6 +332,9 @@ function carried(prev: Delivery | undefined, ctx: RunContext) {
     attemptsOmitted: prev?.attemptsOmitted ?? 0,
     createdAt: prev?.createdAt ?? iso(ctx.now),
     updatedAt: iso(ctx.now),
+    runStartedAt:
+      prev?.generation === ctx.generation ? (prev.runStartedAt ?? prev.createdAt) : iso(ctx.now),
+    ...(prev?.deferrals ? { deferrals: prev.deferrals } : {}),
     ...(prev?.test ? { test: true } : {}),
   };
 }
@@ -306,7 +351,13 @@ export function withAttempt(
   const number = base.attemptCount + 1;
   const nextAttemptAt =
     end.status === "retrying" ? iso(ctx.now + end.delaySeconds * 1000) : undefined;
-  const attempt: Attempt = { ...draft, number, generation: ctx.generation, nextAttemptAt };
+  const attempt: Attempt = {
+    ...draft,
+    number,
+    generation: ctx.generation,
+    nextAttemptAt,
+    ...(ctx.lane === "slow" ? { lane: "slow" as const } : {}),
+  };
   return {
     ...base,
     status: end.status,
@@ -344,6 +395,77 @@ export function withCancel(
   };
 }
 
+/** How long a deferral puts an attempt off: doubling with each, from 2 s to 15 minutes. */
+export function deferralSeconds(deferralsSoFar: number): number {
+  return Math.min(MAX_DEFERRAL_SECONDS, 2 ** Math.min(10, deferralsSoFar + 1));
+}
+
+/** When the run must end at the latest: its start, and its schedule's longest span. */
+export function runDeadline(
+  stored: Delivery | undefined,
+  ctx: RunContext,
+  schedule: readonly number[],
+): number {
+  const start =
+    stored?.generation === ctx.generation ? (stored.runStartedAt ?? stored.createdAt) : undefined;
+  return (start ? Date.parse(start) : ctx.now) + worstCaseRunSeconds(schedule) * 1000;
+}
+
+export type DeferDecision =
+  | { kind: "defer"; seconds: number; record: Delivery }
+  | { kind: "give-up"; record: Delivery };
+
+/**
+ * A due attempt the endpoint has no room for: put off (no attempt, no step of the schedule),
+ * and recorded — or, when that would take the run past the end its schedule allows, the run
+ * fails (`unavailable`), so that nothing waits longer than its schedule says.
+ */
+export function onDefer(
+  stored: Delivery | undefined,
+  ctx: RunContext,
+  reason: DeferReason,
+  schedule: readonly number[],
+): DeferDecision {
+  const deferrals = stored?.deferrals ?? 0;
+  const seconds = deferralSeconds(deferrals);
+  const until = ctx.now + seconds * 1000;
+  const base = carried(stored, ctx);
+  const sameRun = stored?.generation === ctx.generation;
+  if (until > runDeadline(stored, ctx, schedule)) {
+    return {
+      kind: "give-up",
+      record: {
+        ...base,
+        status: "failed",
+        generation: ctx.generation,
+        runAttempts: runAttempts(stored, ctx.generation),
+        reason: "unavailable",
+        lastError:
+          "The endpoint never had room for this delivery: it was put off past the end of its schedule.",
+        failedAt: iso(ctx.now),
+      },
+    };
+  }
+  return {
+    kind: "defer",
+    seconds,
+    record: {
+      ...base,
+      status: sameRun && stored?.status === "retrying" ? "retrying" : "pending",
+      generation: ctx.generation,
+      runAttempts: runAttempts(stored, ctx.generation),
+      ...(sameRun && stored?.nextAttemptAt ? { nextAttemptAt: stored.nextAttemptAt } : {}),
+      ...(sameRun && stored?.lastError ? { lastError: stored.lastError } : {}),
+      owner: (sameRun ? stored?.owner : undefined) ?? ctx.owner,
+      // The message is on the queue: nothing for the sweep to watch.
+      ...(sameRun && stored?.status === "retrying" ? {} : { queued: true }),
+      deferrals: deferrals + 1,
+      deferredUntil: iso(until),
+      deferReason: reason,
+    },
+  };
+}
+
 /** A duplicate message's POST, added to the history without moving the run. */
 export function withCopyAttempt(stored: Delivery, draft: AttemptDraft, ctx: RunContext): Delivery {
   const number = stored.attemptCount + 1;
@@ -352,7 +474,10 @@ export function withCopyAttempt(stored: Delivery, draft: AttemptDraft, ctx: RunC
     rev: stored.rev + 1,
     updatedAt: iso(ctx.now),
     attemptCount: number,
-    attempts: [...stored.attempts, { ...draft, number, generation: ctx.generation }],
+    attempts: [
+      ...stored.attempts,
+      { ...draft, number, generation: ctx.generation, duplicate: true },
+    ],
   };
 }
 
@@ -423,6 +548,7 @@ export function claimed(prev: Delivery | undefined, ctx: RunContext): Delivery {
     status: "pending",
     generation: ctx.generation,
     runAttempts: 0,
+    runStartedAt: iso(ctx.now),
     claimedAt: iso(ctx.now),
     queued: false,
     ...(prev?.lastError ? { lastError: prev.lastError } : {}),
@@ -460,4 +586,40 @@ export function onStranded(stored: Delivery | undefined, receipt: Receipt): Stra
     }
   }
   return { kind: "fail", guard: guardOf(stored) };
+}
+
+// ——— The drawing ————————————————————————————————————————————————————————————————————————
+
+/**
+ * The lifecycle as a Mermaid state diagram, drawn from TRANSITIONS (docs/lifecycle.md holds
+ * it; a test keeps the two the same). A duplicate's POST, which moves nothing, is left out of
+ * the drawing and kept in the table below it.
+ */
+export function mermaid(): string {
+  const edges = new Map<string, string[]>();
+  for (const move of TRANSITIONS) {
+    if (move.via === "copy-attempt") continue;
+    const from = move.from === NEW ? "[*]" : move.from;
+    const key = `${from} --> ${move.to}`;
+    const labels = edges.get(key) ?? [];
+    if (!labels.includes(move.via)) labels.push(move.via);
+    edges.set(key, labels);
+  }
+  const lines = ["stateDiagram-v2"];
+  for (const [edge, labels] of edges) lines.push(`  ${edge}: ${labels.join(", ")}`);
+  return lines.join("\n");
+}
+
+/** Every move, as the rows of a Markdown table (from, to, via, when). */
+export function movesTable(): string {
+  const rows = [
+    ["from", "to", "by", "when"],
+    ...TRANSITIONS.map((m) => [m.from, m.to, m.via, m.when]),
+  ];
+  // Columns padded as the formatter pads Markdown tables, so the generated file is also formatted.
+  const widths = rows[0]?.map((_, i) => Math.max(3, ...rows.map((row) => row[i]?.length ?? 0)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, i) => cell.padEnd(widths?.[i] ?? 0)).join(" | ")} |`;
+  const [head = [], ...body] = rows;
+  return [line(head), line(widths?.map((w) => "-".repeat(w)) ?? []), ...body.map(line)].join("\n");
 }

@@ -6,6 +6,7 @@ import type {
   DeliveryMessage,
   DeliveryStatus,
   EndpointHealth,
+  Lane,
   NetworkErrorClass,
   StoredEvent,
   Subscription,
@@ -182,6 +183,11 @@ export interface SubscriptionHealth {
   ): Promise<boolean>;
   /** A success after failing: failing no more. */
   markHealthy(workspaceId: string, id: string): Promise<boolean>;
+  /**
+   * Records the endpoint slow until `until` (its deliveries go through the slow lane), unless
+   * it already is until after `refreshAfter` (one write per half period, however busy).
+   */
+  markSlow(workspaceId: string, id: string, until: string, refreshAfter: string): Promise<boolean>;
   /** Disables a subscription still failing since `failingSince`; false if that changed. */
   disableFailing(
     workspaceId: string,
@@ -197,6 +203,8 @@ export interface SubscriptionHealth {
 export interface VisibilityChange {
   receiptHandle: string;
   seconds: number;
+  /** The queue the message was received from (default: the main lane). */
+  lane?: Lane | undefined;
 }
 
 /** The deliveries queue and where failures go, as the use cases see them. */
@@ -210,6 +218,8 @@ export interface DeliveryQueue {
   changeVisibility(changes: readonly VisibilityChange[]): Promise<string[]>;
   /** Puts message bodies on the dead-letter queue (exhausted or undeliverable). */
   sendToDeadLetter(bodies: readonly string[]): Promise<void>;
+  /** Puts message bodies on the slow lane's queue (endpoints that answer slowly). */
+  sendToSlowLane(bodies: readonly string[]): Promise<void>;
 }
 
 export interface HeldMessage {

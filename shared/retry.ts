@@ -123,13 +123,19 @@ export function worstCaseRunSeconds(schedule: readonly number[]): number {
   return (schedule.length - 1) * MAX_STEP_SECONDS + schedule.length * 60;
 }
 
+/** The longest a deferral puts an attempt off (a receive each time: see `queueSettings`). */
+export const MAX_DEFERRAL_SECONDS = 900;
+
 export function queueSettings(schedule: readonly number[]): QueueSettings {
   // A message must never outlive the queue's retention, or SQS would drop it silently: the
-  // longest run, and an hour of slack.
+  // longest run, and an hour of slack. Receives: the attempts with spares, and a run deferred
+  // from start to end (a receive every 15 minutes at the most).
   return {
     maxReceiveCount: Math.min(
       SQS_MAX_RECEIVE_COUNT,
-      schedule.length * (1 + SPARE_RECEIVES_PER_ATTEMPT) + SPARE_RECEIVES,
+      schedule.length * (1 + SPARE_RECEIVES_PER_ATTEMPT) +
+        SPARE_RECEIVES +
+        Math.ceil(worstCaseRunSeconds(schedule) / MAX_DEFERRAL_SECONDS),
     ),
     retentionSeconds: clamp(worstCaseRunSeconds(schedule) + 3600, 3600, SQS_MAX_RETENTION),
     deadLetterRetentionSeconds: SQS_MAX_RETENTION,

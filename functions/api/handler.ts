@@ -50,7 +50,7 @@ const deps: ApiDeps = {
   workspaces: new DynamoWorkspaceStore(table),
   events: new DynamoEventStore(table, config),
   deliveries: new DynamoDeliveryStore(table, config),
-  queue: new SqsDeliveryQueue(createSqsClient(), config.queueUrl, config.deadLetterQueueUrl),
+  queue: new SqsDeliveryQueue(createSqsClient(), config),
   secrets: new SecretBox(createKeyring(config)),
   sender: lazySender(config),
   resolveHost: async (host) =>

@@ -13,17 +13,20 @@ import {
   type DeliverDeps,
   deliverBatch,
   type QueueRecord,
+  slowLaneGate,
 } from "../../shared/use-cases/deliver-batch.ts";
 
 // Composition root: configuration, clients and the keep-alive HTTP pool live for the
 // lifetime of the execution environment, so warm invocations reuse connections.
 const config = loadConfig();
 const table = { client: createDocumentClient(), name: config.tableName };
+const health = new DynamoWorkspaceStore(table);
 const deps: DeliverDeps = {
   store: new DynamoDeliveryStore(table, config),
-  health: new DynamoWorkspaceStore(table),
+  health,
+  gate: slowLaneGate(health, { slowAfterMs: config.slowAfterMs, log: jsonLogger }),
   autoDisableAfterMs: config.autoDisableAfterMs,
-  queue: new SqsDeliveryQueue(createSqsClient(), config.queueUrl, config.deadLetterQueueUrl),
+  queue: new SqsDeliveryQueue(createSqsClient(), config),
   secrets: new SecretBox(createKeyring(config)),
   sender: createHttpSender({
     policy: networkPolicy(config),
@@ -44,6 +47,9 @@ const deps: DeliverDeps = {
  */
 const RECEIVED_BEFORE_INVOKE_MS = 60_000;
 
+/** The slow lane's queue name, to tell which event source mapping a batch came from. */
+const slowQueueName = config.slowQueueUrl.split("/").at(-1);
+
 /** An SQS record as the use case sees it; `invokedAt` estimates when a later receive happened. */
 export function queueRecord(record: SQSRecord, invokedAt: number): QueueRecord {
   const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
@@ -54,6 +60,7 @@ export function queueRecord(record: SQSRecord, invokedAt: number): QueueRecord {
     body: record.body,
     receiveCount,
     receivedAt: receiveCount === 1 && first > 0 ? first : invokedAt - RECEIVED_BEFORE_INVOKE_MS,
+    lane: record.eventSourceARN.split(":").at(-1) === slowQueueName ? "slow" : "main",
   };
 }
 

@@ -22,7 +22,7 @@ const deps = {
   deliveries: new DynamoDeliveryStore(table, config),
   events: new DynamoEventStore(table, config),
   subscriptions: new DynamoWorkspaceStore(table),
-  queue: new SqsDeliveryQueue(sqs, config.queueUrl, config.deadLetterQueueUrl),
+  queue: new SqsDeliveryQueue(sqs, config),
   deadLetters: new SqsHoldingQueue(sqs, config.deadLetterQueueUrl),
   stranded: new SqsHoldingQueue(sqs, config.strandedQueueUrl),
   maxReceiveCount: queueSettings(config.retrySchedule).maxReceiveCount,
@@ -43,16 +43,21 @@ export const handler = middy<unknown, JobResult>().handler(async (input) => {
     throw new Error(`Invalid resend job. ${lines.join(" ")} See docs/operations.md.`);
   }
   const result = await runResendJob(job, deps);
-  jsonLogger.info("resend job done", { ...result });
-  if (result.action === "sweep") {
-    // The alarm on AbandonedClaims fires when a sweep leaves any behind.
+  const swept = result.action === "sweep" ? result : undefined;
+  const news =
+    !swept ||
+    swept.claimsLeft + swept.strandedFailed + swept.strandedLeft + swept.claimsRequeued > 0;
+  // A sweep that found nothing says nothing (it runs every few minutes, or seconds locally).
+  if (news) jsonLogger.info("resend job done", { ...result });
+  if (swept && news) {
+    // Only when there is news: the alarm on AbandonedClaims fires on any left behind.
     console.log(
       emfLine(
         { Function: "resend", Job: "sweep" },
         {
-          AbandonedClaims: { value: result.claimsLeft, unit: "Count" },
-          StrandedFailed: { value: result.strandedFailed, unit: "Count" },
-          ClaimsRequeued: { value: result.claimsRequeued, unit: "Count" },
+          AbandonedClaims: { value: swept.claimsLeft, unit: "Count" },
+          StrandedFailed: { value: swept.strandedFailed, unit: "Count" },
+          ClaimsRequeued: { value: swept.claimsRequeued, unit: "Count" },
         },
       ),
     );

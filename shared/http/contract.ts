@@ -359,6 +359,10 @@ export const ROUTE_TABLE = {
         ...deliverySummaryExample,
         generation: 0,
         failedAt: null,
+        reason: null,
+        deferrals: 0,
+        deferredUntil: null,
+        deferReason: null,
         attemptsOmitted: 0,
         payload: payloadExample,
         attempts: [
@@ -373,6 +377,7 @@ export const ROUTE_TABLE = {
             response: responseExample,
             error: null,
             nextAttemptAt: null,
+            lane: "main",
           },
         ],
       }),

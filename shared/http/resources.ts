@@ -102,6 +102,13 @@ export const Attempt = z.strictObject({
   response: z.nullable(ReceiverResponse),
   error: z.nullable(AttemptError),
   nextAttemptAt: z.nullable(time),
+  lane: z
+    .enum(["main", "slow"])
+    .check(
+      z.describe(
+        "The queue it was made from: `slow` while the endpoint was answering slowly (README: Isolation).",
+      ),
+    ),
 });
 
 export const DeliverySummary = z.strictObject({
@@ -126,6 +133,26 @@ export const DeliveryList = z.strictObject({
 export const Delivery = z.extend(DeliverySummary, {
   generation: count,
   failedAt: z.nullable(time),
+  reason: z.nullable(
+    z
+      .enum([
+        "exhausted",
+        "refused",
+        "stranded",
+        "subscription_deleted",
+        "subscription_disabled",
+        "event_expired",
+        "unavailable",
+      ])
+      .check(z.describe("Why the latest run ended without success (failed or canceled).")),
+  ),
+  deferrals: count.check(
+    z.describe(
+      "Due attempts put off without being made because the endpoint had no room (they cost no step of the schedule).",
+    ),
+  ),
+  deferredUntil: z.nullable(time),
+  deferReason: z.nullable(z.enum(["endpoint-busy"])),
   attemptsOmitted: count,
   payload: z.nullable(
     z.string().check(z.describe("The exact body sent, byte for byte (null once past retention).")),

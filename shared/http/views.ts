@@ -93,6 +93,7 @@ export function attemptView(attempt: Attempt): AttemptBody {
       ? { class: attempt.errorClass, message: attempt.errorMessage ?? "" }
       : null,
     nextAttemptAt: attempt.nextAttemptAt ?? null,
+    lane: attempt.lane ?? "main",
   };
 }
 
@@ -102,6 +103,11 @@ export function deliveryView(delivery: Delivery, event: StoredEvent | undefined)
     /** Resends so far: attempts of the same run share it. */
     generation: delivery.generation,
     failedAt: delivery.failedAt ?? null,
+    reason: delivery.reason ?? null,
+    /** Due attempts put off because the endpoint had no room (see README "Isolation"). */
+    deferrals: delivery.deferrals ?? 0,
+    deferredUntil: delivery.deferredUntil ?? null,
+    deferReason: delivery.deferReason ?? null,
     /** Older attempts dropped from a long history (the first attempt is always kept). */
     attemptsOmitted: delivery.attemptCount - delivery.attempts.length,
     /** The exact body sent (null once the event is past retention). */

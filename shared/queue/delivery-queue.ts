@@ -16,23 +16,34 @@ export const SQS_BATCH = 10;
 const SEND_TRIES = 5;
 const VISIBILITY_TRIES = 2;
 
+/** The queues of the delivery path, by URL. */
+export interface DeliveryQueueUrls {
+  /** The main lane: every delivery starts here. */
+  queueUrl: string;
+  /** The slow lane: deliveries to endpoints that answer slowly. */
+  slowQueueUrl: string;
+  deadLetterQueueUrl: string;
+}
+
 export class SqsDeliveryQueue implements DeliveryQueue {
   readonly #sqs: SQSClient;
-  readonly #queueUrl: string;
-  readonly #deadLetterUrl: string;
+  readonly #urls: DeliveryQueueUrls;
 
-  constructor(sqs: SQSClient, queueUrl: string, deadLetterUrl: string) {
+  constructor(sqs: SQSClient, urls: DeliveryQueueUrls) {
     this.#sqs = sqs;
-    this.#queueUrl = queueUrl;
-    this.#deadLetterUrl = deadLetterUrl;
+    this.#urls = urls;
   }
 
   enqueue(messages: readonly DeliveryMessage[]): Promise<void> {
-    return sendAll(this.#sqs, this.#queueUrl, messages.map(encodeMessage));
+    return sendAll(this.#sqs, this.#urls.queueUrl, messages.map(encodeMessage));
   }
 
   sendToDeadLetter(bodies: readonly string[]): Promise<void> {
-    return sendAll(this.#sqs, this.#deadLetterUrl, bodies);
+    return sendAll(this.#sqs, this.#urls.deadLetterQueueUrl, bodies);
+  }
+
+  sendToSlowLane(bodies: readonly string[]): Promise<void> {
+    return sendAll(this.#sqs, this.#urls.slowQueueUrl, bodies);
   }
 
   /**
@@ -42,13 +53,23 @@ export class SqsDeliveryQueue implements DeliveryQueue {
    */
   async changeVisibility(changes: readonly VisibilityChange[]): Promise<string[]> {
     const failed: string[] = [];
+    for (const lane of ["main", "slow"] as const) {
+      const ofLane = changes.filter((change) => (change.lane ?? "main") === lane);
+      const url = lane === "main" ? this.#urls.queueUrl : this.#urls.slowQueueUrl;
+      failed.push(...(await this.#changeVisibility(url, ofLane)));
+    }
+    return failed;
+  }
+
+  async #changeVisibility(url: string, changes: readonly VisibilityChange[]): Promise<string[]> {
+    const failed: string[] = [];
     for (let offset = 0; offset < changes.length; offset += SQS_BATCH) {
       let pending = changes.slice(offset, offset + SQS_BATCH);
       for (let attempt = 0; pending.length > 0 && attempt < VISIBILITY_TRIES; attempt++) {
         if (attempt > 0) await sleep(backoffMs(attempt));
         const result = await this.#sqs.send(
           new ChangeMessageVisibilityBatchCommand({
-            QueueUrl: this.#queueUrl,
+            QueueUrl: url,
             Entries: pending.map((change, index) => ({
               Id: String(index),
               ReceiptHandle: change.receiptHandle,
@@ -116,6 +137,7 @@ const MessageSchema = z.object({
   s: z.string(),
   g: count,
   r: z.optional(z.literal(1)),
+  o: z.optional(z.string().check(z.maxLength(200))),
 });
 
 /** Parses a queue message body; undefined when it is not one of ours. */

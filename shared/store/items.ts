@@ -22,7 +22,7 @@ import { EVENT_SK, type Item, key, shardOf, TTL_ATTRIBUTE } from "./table.ts";
  *   n number · g generation · at startedAt · ms durationMs · u url · o outcome ·
  *   rq requestHeaders · sc statusCode · rh responseHeaders · rb responseBody ·
  *   re responseBodyEncoding · rt responseBodyTruncated · ec errorClass · em errorMessage ·
- *   nx nextAttemptAt
+ *   nx nextAttemptAt · dp duplicate · ln lane
  */
 
 /** DynamoDB's TTL attribute: `retentionSeconds` after the item's last change. */
@@ -77,6 +77,7 @@ export function subscriptionToItem(subscription: Subscription): Item {
     lastFailureAt: subscription.lastFailureAt,
     recentFailures: subscription.recentFailures,
     recentSince: subscription.recentSince,
+    slowUntil: subscription.slowUntil,
     disabledReason: subscription.disabledReason,
     disabledAt: subscription.disabledAt,
     createdAt: subscription.createdAt,
@@ -107,6 +108,7 @@ export function itemToSubscription(workspaceId: string, item: Item): Subscriptio
     lastFailureAt: item.lastFailureAt as string | undefined,
     recentFailures: item.recentFailures as number | undefined,
     recentSince: item.recentSince as string | undefined,
+    slowUntil: item.slowUntil as string | undefined,
     disabledReason: item.disabledReason as string | undefined,
     disabledAt: item.disabledAt as string | undefined,
     createdAt: item.createdAt as string,
@@ -159,6 +161,8 @@ export function attemptToItem(attempt: Attempt): Item {
     ec: attempt.errorClass,
     em: attempt.errorMessage,
     nx: attempt.nextAttemptAt,
+    dp: attempt.duplicate || undefined,
+    ln: attempt.lane,
   };
 }
 
@@ -179,6 +183,8 @@ export function itemToAttempt(item: Item): Attempt {
     errorClass: item.ec as Attempt["errorClass"],
     errorMessage: item.em as string | undefined,
     nextAttemptAt: item.nx as string | undefined,
+    ...(item.dp ? { duplicate: true } : {}),
+    ...(item.ln ? { lane: item.ln as Attempt["lane"] } : {}),
   };
 }
 
@@ -209,6 +215,10 @@ export function deliveryToItem(delivery: Delivery, retentionSeconds: number): It
     lastError: delivery.lastError,
     reason: delivery.reason,
     failedAt: delivery.failedAt,
+    runStartedAt: delivery.runStartedAt,
+    deferrals: delivery.deferrals,
+    deferredUntil: delivery.deferredUntil,
+    deferReason: delivery.deferReason,
     claimedAt: delivery.claimedAt,
     queued: delivery.queued,
     owner: delivery.owner,
@@ -242,6 +252,10 @@ export function itemToDelivery(workspaceId: string, item: Item): Delivery {
     lastError: item.lastError as string | undefined,
     reason: item.reason as EndReason | undefined,
     failedAt: item.failedAt as string | undefined,
+    runStartedAt: item.runStartedAt as string | undefined,
+    deferrals: item.deferrals as number | undefined,
+    deferredUntil: item.deferredUntil as string | undefined,
+    deferReason: item.deferReason as Delivery["deferReason"],
     claimedAt: item.claimedAt as string | undefined,
     queued: item.queued as boolean | undefined,
     owner: item.owner as string | undefined,

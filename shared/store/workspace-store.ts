@@ -220,6 +220,21 @@ export class DynamoWorkspaceStore implements WorkspaceStore, SubscriptionHealth 
     );
   }
 
+  async markSlow(
+    workspaceId: string,
+    id: string,
+    until: string,
+    refreshAfter: string,
+  ): Promise<boolean> {
+    return this.#health(
+      workspaceId,
+      id,
+      "SET slowUntil = :until",
+      "(attribute_not_exists(slowUntil) OR slowUntil < :refresh)",
+      { ":until": until, ":refresh": refreshAfter },
+    );
+  }
+
   async disableFailing(
     workspaceId: string,
     id: string,

@@ -2,9 +2,11 @@ import type {
   AttemptErrorClass,
   Delivery,
   DeliveryMessage,
+  Lane,
   StoredEvent,
   Subscription,
 } from "../domain.ts";
+import { EndpointGate, type Permit } from "../endpoint-gate.ts";
 import { healthAfter } from "../health.ts";
 import {
   type AttemptDraft,
@@ -12,6 +14,8 @@ import {
   afterLostRace,
   type Guard,
   guardOf,
+  isUnattemptedRun,
+  onDefer,
   onReceive,
   type Receipt,
   type ReceiveDecision,
@@ -33,7 +37,7 @@ import {
   type VisibilityChange,
   type WebhookSender,
 } from "../ports.ts";
-import { decodeMessage } from "../queue/delivery-queue.ts";
+import { decodeMessage, encodeMessage } from "../queue/delivery-queue.ts";
 import { capResponseHeaders, clip, ERROR_MESSAGE_LIMIT, keepBody } from "../records.ts";
 import { type FailureKind, parseRetryAfter, visibilityFor } from "../retry.ts";
 import { secretContext } from "../secrets/keyring.ts";
@@ -49,6 +53,8 @@ export interface QueueRecord {
   receiveCount: number;
   /** When this receive happened (epoch ms): SQS's 12-hour visibility limit counts from it. */
   receivedAt: number;
+  /** The queue it came from: the main lane, or the slow lane (default main). */
+  lane?: Lane | undefined;
 }
 
 export interface DeliverDeps {
@@ -58,8 +64,10 @@ export interface DeliverDeps {
   sender: WebhookSender;
   /** Opens sealed signing secrets, at the moment they are needed. */
   secrets: SecretOpener;
-  /** Where endpoint health is kept (failing since when, disabled). */
+  /** Where endpoint health is kept (failing since when, disabled, slow). */
   health: SubscriptionHealth;
+  /** Requests in flight per endpoint, in this process (`slowLaneGate` makes one). */
+  gate: EndpointGate;
   /** An endpoint failing for this long (and repeatedly of late) is disabled; 0 never. */
   autoDisableAfterMs: number;
   schedule: readonly number[];
@@ -80,11 +88,58 @@ export interface DeliverOptions {
 export type Disposition =
   | {
       kind: "done";
-      reason: "succeeded" | "failed" | "canceled" | "stale" | "finished" | "copy" | "dead-lettered";
+      reason:
+        | "succeeded"
+        | "failed"
+        | "canceled"
+        | "stale"
+        | "finished"
+        | "copy"
+        | "dead-lettered"
+        | "moved-to-slow-lane";
     }
   /** Back after `seconds`: the next attempt of its schedule, or a wait without an attempt. */
-  | { kind: "later"; seconds: number; reason: "retry" | "not-due" | "raced" | "copy-in-batch" }
+  | {
+      kind: "later";
+      seconds: number;
+      reason: "retry" | "not-due" | "raced" | "copy-in-batch" | "deferred";
+    }
   | { kind: "error"; reason: string; retryInSeconds?: number };
+
+/** How long an endpoint found slow stays in the slow lane (refreshed while it is slow). */
+export const SLOW_LANE_MS = 10 * 60_000;
+
+/**
+ * The gate of a deliver process: an endpoint with a request in flight past `slowAfterMs` is
+ * recorded slow (its subscription's `slowUntil`), so that every deliver process moves its
+ * deliveries to the slow lane. Best effort: a failed write only delays that.
+ */
+export function slowLaneGate(
+  health: Pick<SubscriptionHealth, "markSlow">,
+  options: { slowAfterMs: number; log: Logger; now?: () => number },
+): EndpointGate {
+  const now = options.now ?? Date.now;
+  return new EndpointGate({
+    slowAfterMs: options.slowAfterMs,
+    onSlow: (key) => {
+      const [workspaceId = "", subscriptionId = ""] = key.split("/");
+      const at = now();
+      health
+        .markSlow(
+          workspaceId,
+          subscriptionId,
+          new Date(at + SLOW_LANE_MS).toISOString(),
+          new Date(at + SLOW_LANE_MS / 2).toISOString(),
+        )
+        .catch((error) =>
+          options.log.warn("could not record a slow endpoint", {
+            subscriptionId,
+            ...describeError(error),
+          }),
+        );
+    },
+  });
+}
 
 export interface BatchResult {
   /** Message ids to report as `batchItemFailures`. */
@@ -111,6 +166,7 @@ export async function deliverBatch(
 ): Promise<BatchResult> {
   const dispositions = new Map<string, Disposition>();
   const deadLetter: Array<{ messageId: string; body: string }> = [];
+  const slowLane: Array<{ messageId: string; body: string }> = [];
   /** Messages for the same delivery run (a copy and its original, say), together. */
   const runs = new Map<string, Array<{ record: QueueRecord; message: DeliveryMessage }>>();
 
@@ -183,9 +239,13 @@ export async function deliverBatch(
     }),
   );
   work.forEach(({ record, message }, index) => {
-    const outcome = outcomes[index] as Disposition | "dead-letter";
+    const outcome = outcomes[index] as Disposition | "dead-letter" | "forward";
     if (outcome === "dead-letter") {
       deadLetter.push({ messageId: record.messageId, body: JSON.stringify(message) });
+    } else if (outcome === "forward") {
+      // Its owner stays the message that first drove the run.
+      const moved = { ...message, o: message.o ?? record.messageId };
+      slowLane.push({ messageId: record.messageId, body: encodeMessage(moved) });
     } else {
       dispositions.set(record.messageId, outcome);
     }
@@ -193,6 +253,20 @@ export async function deliverBatch(
   return finish();
 
   async function finish(): Promise<BatchResult> {
+    if (slowLane.length > 0) {
+      try {
+        await deps.queue.sendToSlowLane(slowLane.map((entry) => entry.body));
+        for (const entry of slowLane) {
+          dispositions.set(entry.messageId, { kind: "done", reason: "moved-to-slow-lane" });
+        }
+      } catch (error) {
+        // They stay in the main lane, and move when they come back.
+        deps.log.warn("could not move messages to the slow lane", describeError(error));
+        for (const entry of slowLane) {
+          dispositions.set(entry.messageId, { kind: "error", reason: "slow lane unavailable" });
+        }
+      }
+    }
     if (deadLetter.length > 0) {
       try {
         await deps.queue.sendToDeadLetter(deadLetter.map((entry) => entry.body));
@@ -225,6 +299,7 @@ export async function deliverBatch(
         changes.push({
           receiptHandle: record.receiptHandle,
           seconds: visibilityFor(seconds, record.receivedAt, now),
+          lane: record.lane ?? "main",
         });
       }
     }
@@ -255,19 +330,26 @@ async function deliverOne(
   context: DeliveryContext,
   deps: DeliverDeps,
   options: DeliverOptions,
-): Promise<Disposition | "dead-letter"> {
+): Promise<Disposition | "dead-letter" | "forward"> {
   const now = deps.now ?? Date.now;
-  const receipt: Receipt = { messageId: record.messageId, generation: message.g };
+  // A message moved to the slow lane still speaks for the one that first drove its run.
+  const receipt: Receipt = { messageId: message.o ?? record.messageId, generation: message.g };
   // Undefined when there is none, or when it was not read (a first receive): either way
   // the write then expects no record.
   const prev = context.deliveries.get(contextKey(message.w, message.d));
   const event = context.events.get(contextKey(message.w, message.e));
   const subscription = context.subscriptions.get(contextKey(message.w, message.s));
+  const lane = record.lane ?? "main";
+  const endpoint = contextKey(message.w, message.s);
   const decision = onReceive({
     receipt,
     stored: prev,
     eventFound: event !== undefined,
     subscription: stateOf(subscription),
+    lane,
+    endpointSlow:
+      deps.gate.isSlow(endpoint) ||
+      (subscription?.slowUntil !== undefined && Date.parse(subscription.slowUntil) > now()),
     now: now(),
   });
   const run = (at: number): RunContext => ({
@@ -277,7 +359,8 @@ async function deliverOne(
     event: message.n,
     subscriptionId: message.s,
     generation: message.g,
-    owner: record.messageId,
+    owner: receipt.messageId,
+    lane,
     now: at,
   });
 
@@ -293,6 +376,8 @@ async function deliverOne(
       if (await write(next, decision.guard, deps)) return { kind: "done", reason: "canceled" };
       return settleLostRace(message, receipt, deps);
     }
+    case "forward":
+      return "forward";
     case "attempt":
       break;
   }
@@ -300,13 +385,50 @@ async function deliverOne(
     // Not enough time left for a whole request: hand it back, no attempt made, no step used.
     return { kind: "error", reason: "deadline", retryInSeconds: 0 };
   }
-  return attempt(
-    decision,
-    { record, message, receipt, prev, run },
-    event as StoredEvent,
-    subscription as Subscription,
-    deps,
-  );
+  const permit = await place(endpoint, deps, options);
+  if (!permit) {
+    // The endpoint has no room: put off, recorded, no attempt and no step of the schedule.
+    const deferral = onDefer(prev, run(now()), "endpoint-busy", deps.schedule);
+    if (!(await write(deferral.record, decision.guard, deps))) {
+      return settleLostRace(message, receipt, deps);
+    }
+    return deferral.kind === "defer"
+      ? { kind: "later", seconds: deferral.seconds, reason: "deferred" }
+      : "dead-letter";
+  }
+  try {
+    return await attempt(
+      decision,
+      { record, message, receipt, prev, run, permit },
+      event as StoredEvent,
+      subscription as Subscription,
+      deps,
+    );
+  } finally {
+    // (attempt() finishes the permit as soon as the answer is in; this covers a throw before.)
+    deps.gate.finish(permit, false, true);
+  }
+}
+
+/** How often a message waiting for a place at its endpoint looks again. */
+const PLACE_POLL_MS = 5;
+
+/**
+ * A place in flight at the endpoint: at once, or after a short wait while the endpoint's
+ * requests are young (it answers quickly); undefined when it is busy with slow ones.
+ */
+async function place(
+  endpoint: string,
+  deps: DeliverDeps,
+  options: DeliverOptions,
+): Promise<Permit | undefined> {
+  for (;;) {
+    const permit = deps.gate.tryStart(endpoint);
+    if (permit) return permit;
+    if (!deps.gate.worthWaiting(endpoint)) return undefined;
+    if (options.remainingMs() < deps.requestTimeoutMs + WRITE_RESERVE_MS) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, PLACE_POLL_MS));
+  }
 }
 
 async function attempt(
@@ -317,6 +439,7 @@ async function attempt(
     receipt: Receipt;
     prev: Delivery | undefined;
     run: (at: number) => RunContext;
+    permit: Permit;
   },
   event: StoredEvent,
   subscription: Subscription,
@@ -333,6 +456,10 @@ async function attempt(
     secrets: await signingSecrets(subscription, deps.secrets, startedAt),
   });
   const result = await deps.sender.send({ url: subscription.url, headers, body: event.body });
+  deps.gate.finish(
+    job.permit,
+    deps.gate.isFast(job.permit) && !(result.kind === "error" && result.errorClass === "timeout"),
+  );
   const verdict = classify(result, now());
   const end = afterAttempt({
     number: decision.number,
@@ -382,12 +509,7 @@ async function write(next: Delivery, guard: Guard, deps: DeliverDeps): Promise<b
   }
 }
 
-/**
- * A resend's claim that was confirmed queued (or released) between our read and our write
- * changed the record's revision but not its run: nobody has attempted it yet, so the POST we
- * made is still the run's first attempt, written as such. (Recorded as a copy instead, the run
- * would stay open and the same message would POST again a second later.)
- */
+/** The POST made is its run's first attempt after all (see `isUnattemptedRun`): written as such. */
 async function recordAsFirstAttempt(
   message: DeliveryMessage,
   run: (at: number) => RunContext,
@@ -397,12 +519,7 @@ async function recordAsFirstAttempt(
   deps: DeliverDeps,
 ): Promise<boolean> {
   const stored = await deps.store.get(message.w, message.d);
-  const unattempted =
-    stored?.generation === message.g &&
-    stored.status === "pending" &&
-    stored.runAttempts === 0 &&
-    stored.owner === undefined;
-  if (!stored || !unattempted) return false;
+  if (!stored || !isUnattemptedRun(stored, message.g)) return false;
   const now = deps.now ?? Date.now;
   return write(withAttempt(stored, run(now()), draft, end, summary), guardOf(stored), deps);
 }

@@ -490,7 +490,8 @@ export async function sweep(deps: JobDeps): Promise<SweepResult> {
         done.push(received.receiptHandle);
         continue;
       }
-      const outcome = await reconcileStranded(message, received.messageId, deps, now);
+      // A message moved to the slow lane speaks for the one that first drove its run.
+      const outcome = await reconcileStranded(message, message.o ?? received.messageId, deps, now);
       if (outcome === "failed") result.strandedFailed++;
       else result.strandedLeft++;
       if (outcome !== "leave") forward.push(received.body);

@@ -70,6 +70,7 @@ writeFileSync(${JSON.stringify(`${name}.json`)}, JSON.stringify(await handler(${
       WEBHOOKS_QUEUE_URL: aws.queueUrl,
       WEBHOOKS_DLQ_URL: aws.deadLetterQueueUrl,
       WEBHOOKS_STRANDED_QUEUE_URL: aws.strandedQueueUrl,
+      WEBHOOKS_SLOW_QUEUE_URL: aws.slowQueueUrl,
       WEBHOOKS_ALLOW_LOOPBACK_HTTP: "true",
       WEBHOOKS_SECRET_KEY_FILE: TEST_KEY_FILE,
     },

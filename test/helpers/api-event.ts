@@ -61,6 +61,7 @@ export const FUNCTION_ENV = {
   WEBHOOKS_TABLE_NAME: "webhooks-test",
   WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/deliveries",
   WEBHOOKS_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/deliveries-dlq",
+  WEBHOOKS_SLOW_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/deliveries-slow",
   WEBHOOKS_STRANDED_QUEUE_URL:
     "https://sqs.us-east-1.amazonaws.com/000000000000/deliveries-stranded",
   AWS_REGION: "us-east-1",

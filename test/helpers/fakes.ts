@@ -63,6 +63,10 @@ export class FakeQueue implements DeliveryQueue {
     if (this.failDeadLetter) throw new Error("DLQ is down");
     this.deadLetters.push(...bodies);
   }
+  slowLane: string[] = [];
+  async sendToSlowLane(bodies: readonly string[]) {
+    this.slowLane.push(...bodies);
+  }
 }
 
 export class FakeEventStore implements EventStore {
@@ -175,6 +179,11 @@ export class FakeWorkspaceStore implements WorkspaceStore, SubscriptionHealth {
     if (!current?.failingSince) return false;
     for (const field of HEALTH) delete current[field];
     return true;
+  }
+  async markSlow(_workspaceId: string, id: string, until: string, refreshAfter: string) {
+    return this.#health(id, (s) => !s.slowUntil || s.slowUntil < refreshAfter, {
+      slowUntil: until,
+    });
   }
   async disableFailing(
     _workspaceId: string,

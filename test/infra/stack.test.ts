@@ -58,7 +58,7 @@ describe("WebhooksStack", () => {
           ]),
         },
       },
-      3,
+      4,
     );
   });
 
@@ -74,14 +74,38 @@ describe("WebhooksStack", () => {
     });
   });
 
-  it("feeds the deliver function ten messages at a time, with item failures and a concurrency cap", () => {
+  it("feeds the deliver function ten messages at a time from each lane, with item failures and a concurrency cap of its own", () => {
+    const lane = (name: string) =>
+      logicalId("AWS::SQS::Queue", { QueueName: `webhooks-test-${name}` });
     template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       FunctionName: { Ref: functionId("delivery") },
+      EventSourceArn: { "Fn::GetAtt": [lane("deliveries"), "Arn"] },
       BatchSize: 10,
       FunctionResponseTypes: ["ReportBatchItemFailures"],
       ScalingConfig: { MaximumConcurrency: 20 },
     });
-    template.resourceCountIs("AWS::Lambda::EventSourceMapping", 1);
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FunctionName: { Ref: functionId("delivery") },
+      EventSourceArn: { "Fn::GetAtt": [lane("deliveries-slow"), "Arn"] },
+      BatchSize: 10,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      ScalingConfig: { MaximumConcurrency: 5 },
+    });
+    template.resourceCountIs("AWS::Lambda::EventSourceMapping", 2);
+    // The slow lane keeps messages as long, and hands them to the stranded queue alike.
+    const q = queueSettings(schedule);
+    template.hasResourceProperties("AWS::SQS::Queue", {
+      QueueName: "webhooks-test-deliveries-slow",
+      MessageRetentionPeriod: q.retentionSeconds,
+      RedrivePolicy: {
+        deadLetterTargetArn: { "Fn::GetAtt": [lane("deliveries-stranded"), "Arn"] },
+        maxReceiveCount: q.maxReceiveCount,
+      },
+    });
+    synth({ slowLaneConcurrency: "12" }).template.hasResourceProperties(
+      "AWS::Lambda::EventSourceMapping",
+      { ScalingConfig: { MaximumConcurrency: 12 } },
+    );
   });
 
   it("runs every function on Node.js 24, arm64, configured through the config schema", () => {
@@ -150,12 +174,20 @@ describe("WebhooksStack", () => {
       "logs:CreateLogStream",
       "logs:PutLogEvents",
       "sqs:ChangeMessageVisibility",
+      "sqs:ChangeMessageVisibility",
+      "sqs:DeleteMessage",
       "sqs:DeleteMessage",
       "sqs:GetQueueAttributes",
       "sqs:GetQueueAttributes",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
+      "sqs:GetQueueUrl",
       "sqs:GetQueueUrl",
       "sqs:GetQueueUrl",
       "sqs:ReceiveMessage",
+      "sqs:ReceiveMessage",
+      "sqs:SendMessage",
       "sqs:SendMessage",
     ]);
     expect(actions("ResendFunctionRole")).toEqual([
@@ -186,12 +218,18 @@ describe("WebhooksStack", () => {
     const all = JSON.stringify(policies);
     expect(all).not.toMatch(/"(dynamodb|sqs|logs):\*"|"\*"/);
     expect(all).not.toContain("/index/*");
-    // The deliver function may send to the dead-letter queue only, never to the deliveries queue.
+    // The deliver function may send to the dead-letter queue and the slow lane only, never to
+    // the main deliveries queue (a message moves to the slow lane once, and never back).
     const deliverSends = byRole[
       Object.keys(byRole).find((id) => id.startsWith("DeliverFunctionRole")) ?? ""
-    ]?.filter((s) => [s.Action].flat().includes("sqs:SendMessage"));
-    expect(JSON.stringify(deliverSends)).toContain("DeadLetters");
-    expect(JSON.stringify(deliverSends)).not.toContain("Deliveries");
+    ]
+      ?.filter((s) => [s.Action].flat().includes("sqs:SendMessage"))
+      .map((s) => JSON.stringify(s.Resource))
+      .sort();
+    expect(deliverSends).toEqual([
+      expect.stringMatching(/"QueuesDeadLetters[0-9A-F]{8}"/),
+      expect.stringMatching(/"QueuesSlowDeliveries[0-9A-F]{8}"/),
+    ]);
     template.resourceCountIs("AWS::IAM::ManagedPolicy", 0);
     expect(JSON.stringify(template.findResources("AWS::IAM::Role"))).not.toContain(
       "ManagedPolicyArns",
@@ -442,6 +480,7 @@ describe("deployment settings", () => {
       stage: "dev",
       retrySchedule: [0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000],
       deliverConcurrency: 20,
+      slowLaneConcurrency: 5,
       retentionDays: 30,
       autoDisableAfterHours: 120,
       logRetentionDays: 30,

@@ -10,7 +10,7 @@ let queue: SqsDeliveryQueue;
 const schedule = [0, 1, 2];
 beforeAll(async () => {
   aws = await startLocalAws(schedule);
-  queue = new SqsDeliveryQueue(aws.sqs, aws.queueUrl, aws.deadLetterQueueUrl);
+  queue = new SqsDeliveryQueue(aws.sqs, aws);
 });
 afterAll(() => aws.stop());
 

@@ -2,7 +2,14 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
-import { CreateQueueCommand, ListQueuesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import {
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  ListQueuesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
 import { afterEach, describe, expect, it } from "vitest";
 import { startEmulators, startEmulatorsInWorker, walSyncRelaxed } from "../../local/emulators.ts";
 
@@ -51,6 +58,31 @@ describe("local emulators", () => {
     } finally {
       again.destroy();
       await second.stop();
+    }
+  });
+
+  it("make a persisted message visible again at once when told to (fauxqs 2.4 lost it)", async () => {
+    const emulators = await startEmulators(await scratch());
+    const sqs = new SQSClient({ endpoint: emulators.sqsEndpoint, region, credentials });
+    try {
+      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: "release" }));
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: "hello" }));
+      const first = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl, VisibilityTimeout: 600, WaitTimeSeconds: 1 }),
+      );
+      const handle = first.Messages?.[0]?.ReceiptHandle;
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl,
+          ReceiptHandle: handle,
+          VisibilityTimeout: 0,
+        }),
+      );
+      const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl, WaitTimeSeconds: 1 }));
+      expect(again.Messages?.map((m) => m.Body)).toEqual(["hello"]);
+    } finally {
+      sqs.destroy();
+      await emulators.stop();
     }
   });
 

@@ -40,7 +40,7 @@ beforeAll(async () => {
   deliveries = new DynamoDeliveryStore(aws.table, { retentionSeconds: RETENTION });
   events = new DynamoEventStore(aws.table, { retentionSeconds: RETENTION });
   workspaces = new DynamoWorkspaceStore(aws.table);
-  queue = new SqsDeliveryQueue(aws.sqs, aws.queueUrl, aws.deadLetterQueueUrl);
+  queue = new SqsDeliveryQueue(aws.sqs, aws);
   deps = { deliveries, events, subscriptions: workspaces, queue };
 });
 afterAll(() => aws.stop());

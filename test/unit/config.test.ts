@@ -13,6 +13,7 @@ const minimal = {
   WEBHOOKS_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/1/deliveries",
   WEBHOOKS_DLQ_URL: "https://sqs.us-east-1.amazonaws.com/1/deliveries-dlq",
   WEBHOOKS_STRANDED_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/1/deliveries-stranded",
+  WEBHOOKS_SLOW_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/1/deliveries-slow",
 };
 
 describe("loadConfig", () => {
@@ -121,6 +122,7 @@ describe("functionEnvironment", () => {
       queueUrl: minimal.WEBHOOKS_QUEUE_URL,
       deadLetterQueueUrl: minimal.WEBHOOKS_DLQ_URL,
       strandedQueueUrl: minimal.WEBHOOKS_STRANDED_QUEUE_URL,
+      slowQueueUrl: minimal.WEBHOOKS_SLOW_QUEUE_URL,
       retrySchedule: [0, 10, 600],
       retentionDays: 16,
       kmsKeyId: "arn:aws:kms:us-east-1:1:key/k",
@@ -144,6 +146,7 @@ describe("functionEnvironment", () => {
       queueUrl: minimal.WEBHOOKS_QUEUE_URL,
       deadLetterQueueUrl: minimal.WEBHOOKS_DLQ_URL,
       strandedQueueUrl: minimal.WEBHOOKS_STRANDED_QUEUE_URL,
+      slowQueueUrl: minimal.WEBHOOKS_SLOW_QUEUE_URL,
       retrySchedule: [0, 10, 600],
       retentionDays: 16,
       kmsKeyId: "arn:aws:kms:us-east-1:1:key/k",

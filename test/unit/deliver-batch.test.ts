@@ -2,6 +2,7 @@ import { createHmac } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { DeliveryMessage, StoredEvent, Subscription } from "../../shared/domain.ts";
+import type { EndpointGate } from "../../shared/endpoint-gate.ts";
 import { deliveryIdFor } from "../../shared/ids.ts";
 import { claimed, confirmedQueued, guardOf } from "../../shared/lifecycle.ts";
 import { silentLogger } from "../../shared/log.ts";
@@ -11,6 +12,7 @@ import {
   type DeliverDeps,
   deliverBatch,
   type QueueRecord,
+  slowLaneGate,
 } from "../../shared/use-cases/deliver-batch.ts";
 import { FakeDeliveryStore, FakeQueue, ok, ScriptedSender } from "../helpers/fakes.ts";
 import { sealedSecret, testSecrets } from "../helpers/secrets.ts";
@@ -60,12 +62,14 @@ function record(
 }
 
 let store: FakeDeliveryStore;
+let gate: EndpointGate;
 let queue: FakeQueue;
 let clock: number;
 const plenty = { remainingMs: () => 60_000 };
 
 function deps(sender: ScriptedSender, patch: Partial<DeliverDeps> = {}): DeliverDeps {
   return {
+    gate,
     store,
     queue,
     sender,
@@ -109,6 +113,7 @@ const stored = (sub: string) => store.get(WS, dlv(sub));
 
 beforeEach(() => {
   store = new FakeDeliveryStore();
+  gate = slowLaneGate(store.workspaces, { slowAfterMs: 2000, log: silentLogger });
   queue = new FakeQueue();
   clock = T0;
   store.eventStore.events.set(`${WS}/${event.id}`, event);
@@ -158,7 +163,9 @@ describe("deliverBatch", () => {
     const result = await deliverBatch([item], deps(sender), plenty);
 
     expect(result.failures).toEqual([item.messageId]);
-    expect(queue.visibility).toEqual([{ receiptHandle: item.receiptHandle, seconds: 10 }]);
+    expect(queue.visibility).toEqual([
+      { receiptHandle: item.receiptHandle, seconds: 10, lane: "main" },
+    ]);
     const record_ = await stored(sub.id);
     expect(record_).toMatchObject({
       status: "retrying",
@@ -177,7 +184,9 @@ describe("deliverBatch", () => {
     const sender = new ScriptedSender(() => ok(429, { "retry-after": "42" }));
     const item = record(message(sub.id));
     await deliverBatch([item], deps(sender), plenty);
-    expect(queue.visibility).toEqual([{ receiptHandle: item.receiptHandle, seconds: 42 }]);
+    expect(queue.visibility).toEqual([
+      { receiptHandle: item.receiptHandle, seconds: 42, lane: "main" },
+    ]);
   });
 
   it("after the last attempt marks the delivery failed and moves its message to the dead-letter queue", async () => {
@@ -407,7 +416,9 @@ describe("deliverBatch", () => {
     const result = await deliverBatch([item], deps(sender), { remainingMs: () => 5000 });
     expect(sender.requests).toEqual([]);
     expect(result.failures).toEqual([item.messageId]);
-    expect(queue.visibility).toEqual([{ receiptHandle: item.receiptHandle, seconds: 0 }]);
+    expect(queue.visibility).toEqual([
+      { receiptHandle: item.receiptHandle, seconds: 0, lane: "main" },
+    ]);
     expect(await stored(sub.id)).toBeUndefined();
   });
 
@@ -543,7 +554,9 @@ describe("the delivery lifecycle, finding by finding", () => {
     // Received 11 hours before this invocation (a long backlog behind a batching window).
     const item = record(message(sub.id), 1, 0, T0 - 11 * 3_600_000);
     await deliverBatch([item], deps(sender), plenty);
-    expect(queue.visibility).toEqual([{ receiptHandle: item.receiptHandle, seconds: 3540 }]);
+    expect(queue.visibility).toEqual([
+      { receiptHandle: item.receiptHandle, seconds: 3540, lane: "main" },
+    ]);
     // The record keeps the real due time; the early return waits out the rest.
     expect((await stored(sub.id))?.nextAttemptAt).toBe(new Date(T0 + 12 * 3_600_000).toISOString());
   });

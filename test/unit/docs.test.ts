@@ -6,7 +6,6 @@ import { readSettings, SettingsSchema } from "../../infra/settings.ts";
 import { LocalEnv } from "../../local/stack.ts";
 import { EnvSchema } from "../../shared/config.ts";
 import { ROUTE_KEYS } from "../../shared/http/contract.ts";
-import { TRANSITIONS } from "../../shared/lifecycle.ts";
 import { LOCAL_SCHEDULE } from "../../shared/retry.ts";
 import { type SettingDefault, settingDefaults } from "../../shared/validation.ts";
 
@@ -140,20 +139,6 @@ describe("the repository documents itself", () => {
         expect(existsSync(target), `${file} links ${link}`).toBe(true);
       }
     }
-  });
-
-  it("docs/lifecycle.md has every transition of shared/lifecycle.ts", () => {
-    const lifecycle = readFileSync(join(ROOT, "docs/lifecycle.md"), "utf8");
-    const rows = lifecycle
-      .split("\n")
-      .filter((line) => line.startsWith("| ") && !/^\| (from|-)/.test(line))
-      .map((line) =>
-        line
-          .split("|")
-          .slice(1, -1)
-          .map((cell) => cell.trim()),
-      );
-    expect(rows).toEqual(TRANSITIONS.map((t) => [t.from, t.to, t.via, t.when]));
   });
 
   it("docs/architecture.md has the architecture, the contracts and the budgets", () => {

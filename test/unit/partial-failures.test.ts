@@ -35,7 +35,11 @@ const message = (i: number) => ({
   g: 0,
 });
 const queue = () =>
-  new SqsDeliveryQueue(new SQSClient({ region: "us-east-1" }), "https://q", "https://dlq");
+  new SqsDeliveryQueue(new SQSClient({ region: "us-east-1" }), {
+    queueUrl: "https://q",
+    slowQueueUrl: "https://slow",
+    deadLetterQueueUrl: "https://dlq",
+  });
 
 describe("SendMessageBatch with failed entries inside a 200 answer", () => {
   it("resends only the failed entries until all are in", async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   DEFAULT_SCHEDULE,
+  MAX_DEFERRAL_SECONDS,
   MAX_STEP_SECONDS,
   nextRetry,
   oldestMessageAlarmSeconds,
@@ -8,6 +9,7 @@ import {
   parseSchedule,
   queueSettings,
   visibilityFor,
+  worstCaseRunSeconds,
 } from "../../shared/retry.ts";
 
 describe("parseSchedule", () => {
@@ -131,8 +133,13 @@ describe("queueSettings", () => {
     const settings = queueSettings(DEFAULT_SCHEDULE);
     // Headroom for receives that make no attempt (crashes, handbacks, early returns): the
     // step comes from the record, so they cost no step, and SQS gives up only far later.
-    expect(settings.maxReceiveCount).toBe(DEFAULT_SCHEDULE.length * 5 + 50);
-    expect(queueSettings(Array.from({ length: 20 }, () => 1)).maxReceiveCount).toBe(150);
+    // …and for a run deferred from start to end: a receive every 15 minutes at the most.
+    const deferrals = Math.ceil(worstCaseRunSeconds(DEFAULT_SCHEDULE) / MAX_DEFERRAL_SECONDS);
+    expect(settings.maxReceiveCount).toBe(DEFAULT_SCHEDULE.length * 5 + 50 + deferrals);
+    expect(queueSettings(Array.from({ length: 20 }, () => 1)).maxReceiveCount).toBe(1000);
+    // Even received that often, a message cannot outlive the queue: six minutes a receive (the
+    // visibility timeout on AWS) stays within its retention.
+    expect(settings.maxReceiveCount * 360).toBeLessThan(settings.retentionSeconds);
     // Every step could be stretched to 12 h by Retry-After: the queue must keep the message.
     expect(settings.retentionSeconds).toBeGreaterThanOrEqual(
       (DEFAULT_SCHEDULE.length - 1) * MAX_STEP_SECONDS,

@@ -1,0 +1,375 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import type { Delivery } from "../../shared/domain.ts";
+import {
+  afterAttempt,
+  afterLostRace,
+  claimed,
+  confirmedQueued,
+  guardHolds,
+  guardOf,
+  inDeadLetterIndex,
+  isAbandonedClaim,
+  isAllowed,
+  isUnattemptedRun,
+  mermaid,
+  movesTable,
+  onReceive,
+  onResend,
+  onStranded,
+  released,
+  withAttempt,
+  withCancel,
+  withCopyAttempt,
+  withStranded,
+} from "../../shared/lifecycle.ts";
+
+const T0 = Date.parse("2026-11-26T10:00:00.000Z");
+const run = (generation = 0, now = T0) => ({
+  workspaceId: "acme",
+  deliveryId: "dlv_1",
+  eventId: "evt_1",
+  event: "contact.created" as const,
+  subscriptionId: "sub_1",
+  generation,
+  owner: "m-1",
+  now,
+});
+const draft = {
+  startedAt: new Date(T0).toISOString(),
+  durationMs: 3,
+  url: "https://x.example.com/",
+  outcome: "failed" as const,
+  requestHeaders: {},
+};
+const retrying = (): Delivery =>
+  withAttempt(undefined, run(), draft, { status: "retrying", delaySeconds: 60 }, "HTTP 500");
+const facts = (
+  stored: Delivery | undefined,
+  patch: Partial<Parameters<typeof onReceive>[0]> = {},
+) => ({
+  receipt: { messageId: "m-1", generation: 0 },
+  stored,
+  eventFound: true,
+  subscription: "enabled" as const,
+  now: T0,
+  ...patch,
+});
+
+describe("guards", () => {
+  it("hold for exactly what the writer read: no record, or the same revision", () => {
+    const stored = retrying();
+    expect(guardOf(undefined)).toEqual({ kind: "absent" });
+    expect(guardOf(stored)).toEqual({ kind: "revision", rev: 1 });
+    expect(guardHolds({ kind: "absent" }, undefined)).toBe(true);
+    expect(guardHolds({ kind: "absent" }, stored)).toBe(false);
+    expect(guardHolds({ kind: "revision", rev: 1 }, stored)).toBe(true);
+    expect(guardHolds({ kind: "revision", rev: 2 }, stored)).toBe(false);
+    expect(guardHolds({ kind: "revision", rev: 1 }, undefined)).toBe(false);
+  });
+});
+
+describe("onReceive", () => {
+  it("attempts a first receive, expecting no record, as attempt 1 of the run", () => {
+    expect(onReceive(facts(undefined))).toEqual({
+      kind: "attempt",
+      guard: { kind: "absent" },
+      number: 1,
+    });
+  });
+
+  it("takes the attempt's place in the schedule from the record", () => {
+    const stored = retrying();
+    expect(onReceive(facts(stored, { now: T0 + 60_000 }))).toEqual({
+      kind: "attempt",
+      guard: { kind: "revision", rev: 1 },
+      number: 2,
+    });
+  });
+
+  it("drops a message of an older run, and one of a run that ended in success or cancellation", () => {
+    const stored = { ...retrying(), generation: 2 };
+    expect(onReceive(facts(stored))).toEqual({ kind: "drop", reason: "stale" });
+    for (const status of ["succeeded", "canceled"] as const) {
+      expect(onReceive(facts({ ...retrying(), status }))).toEqual({
+        kind: "drop",
+        reason: "finished",
+      });
+    }
+  });
+
+  it("sends a message of a failed run to the dead-letter queue again, never drops it", () => {
+    expect(onReceive(facts({ ...retrying(), status: "failed" }))).toEqual({ kind: "dead-letter" });
+  });
+
+  it("drops another message of a run this one does not own", () => {
+    const stored = retrying();
+    expect(
+      onReceive(facts(stored, { receipt: { messageId: "m-2", generation: 0 }, now: T0 + 60_000 })),
+    ).toEqual({ kind: "drop", reason: "copy" });
+  });
+
+  it("waits out a step that is not due, to the second, within a second of tolerance", () => {
+    const stored = retrying();
+    expect(onReceive(facts(stored, { now: T0 + 10_000 }))).toEqual({
+      kind: "wait",
+      seconds: 50,
+      reason: "not-due",
+    });
+    expect(onReceive(facts(stored, { now: T0 + 59_500 }))).toMatchObject({ kind: "attempt" });
+    expect(onReceive(facts(stored, { now: T0 + 58_000 }))).toMatchObject({
+      kind: "wait",
+      seconds: 2,
+    });
+  });
+
+  it("cancels, without an attempt, for an expired event or a disabled or deleted subscription", () => {
+    expect(onReceive(facts(undefined, { eventFound: false }))).toMatchObject({
+      kind: "cancel",
+      reason: "event_expired",
+    });
+    expect(onReceive(facts(undefined, { subscription: "disabled" }))).toMatchObject({
+      kind: "cancel",
+      reason: "subscription_disabled",
+    });
+    expect(onReceive(facts(undefined, { subscription: "deleted" }))).toMatchObject({
+      kind: "cancel",
+      reason: "subscription_deleted",
+      guard: { kind: "absent" },
+    });
+  });
+
+  it("starts a resend's run at attempt 1 whatever the earlier runs made", () => {
+    const claim = claimed(retrying(), run(1, T0 + 1000));
+    expect(onReceive(facts(claim, { receipt: { messageId: "m-9", generation: 1 } }))).toEqual({
+      kind: "attempt",
+      guard: { kind: "revision", rev: 2 },
+      number: 1,
+    });
+  });
+});
+
+describe("afterLostRace", () => {
+  it("never attempts: it drops, dead-letters, or looks again shortly", () => {
+    const receipt = { messageId: "m-1", generation: 0 };
+    expect(afterLostRace({ ...retrying(), status: "succeeded" }, receipt, T0)).toEqual({
+      kind: "drop",
+      reason: "finished",
+    });
+    expect(afterLostRace(retrying(), receipt, T0 + 120_000)).toEqual({
+      kind: "wait",
+      seconds: 1,
+      reason: "raced",
+    });
+    expect(afterLostRace(undefined, receipt, T0)).toMatchObject({ kind: "wait" });
+  });
+});
+
+describe("isUnattemptedRun", () => {
+  it("holds only for a pending run of the message's generation that nobody attempted or owns", () => {
+    const claimed: Delivery = {
+      ...retrying(),
+      status: "pending",
+      generation: 1,
+      runAttempts: 0,
+      owner: undefined,
+    };
+    expect(isUnattemptedRun(claimed, 1)).toBe(true);
+    expect(isUnattemptedRun(claimed, 0)).toBe(false);
+    expect(isUnattemptedRun(undefined, 1)).toBe(false);
+    expect(isUnattemptedRun({ ...claimed, runAttempts: 1 }, 1)).toBe(false);
+    expect(isUnattemptedRun({ ...claimed, owner: "m-2" }, 1)).toBe(false);
+    expect(isUnattemptedRun({ ...claimed, status: "retrying" }, 1)).toBe(false);
+    expect(isUnattemptedRun(retrying(), 0)).toBe(false);
+  });
+});
+
+describe("afterAttempt", () => {
+  const schedule = [0, 10, 100];
+  it("succeeds on 2xx, fails a refused destination at once, retries by the schedule, then fails as exhausted", () => {
+    expect(afterAttempt({ number: 1, verdict: { ok: true }, schedule })).toEqual({
+      status: "succeeded",
+    });
+    expect(
+      afterAttempt({
+        number: 1,
+        verdict: { ok: false, retryable: false, kind: "other" },
+        schedule,
+      }),
+    ).toEqual({ status: "failed", reason: "refused" });
+    const failing = { ok: false as const, retryable: true, kind: "other" as const };
+    expect(afterAttempt({ number: 1, verdict: failing, schedule, random: () => 0.5 })).toEqual({
+      status: "retrying",
+      delaySeconds: 10,
+    });
+    expect(afterAttempt({ number: 2, verdict: failing, schedule, random: () => 0.5 })).toEqual({
+      status: "retrying",
+      delaySeconds: 100,
+    });
+    expect(afterAttempt({ number: 3, verdict: failing, schedule })).toEqual({
+      status: "failed",
+      reason: "exhausted",
+    });
+  });
+});
+
+describe("the records each move writes", () => {
+  it("an attempt bumps the revision, counts in the run and in all, and says when the next is due", () => {
+    const first = retrying();
+    expect(first).toMatchObject({
+      status: "retrying",
+      rev: 1,
+      runAttempts: 1,
+      attemptCount: 1,
+      owner: "m-1",
+      nextAttemptAt: new Date(T0 + 60_000).toISOString(),
+      lastError: "HTTP 500",
+    });
+    const done = withAttempt(
+      first,
+      run(0, T0 + 60_000),
+      { ...draft, outcome: "succeeded" },
+      {
+        status: "succeeded",
+      },
+    );
+    expect(done).toMatchObject({ status: "succeeded", rev: 2, runAttempts: 2, attemptCount: 2 });
+    expect(done.lastError).toBeUndefined();
+    expect(done.owner).toBeUndefined();
+    expect(done.attempts.map((a) => a.number)).toEqual([1, 2]);
+  });
+
+  it("a failed run is a dead letter; a canceled one is not; a test send never is", () => {
+    const failed = withAttempt(undefined, run(), draft, { status: "failed", reason: "exhausted" });
+    expect(failed).toMatchObject({ reason: "exhausted", failedAt: new Date(T0).toISOString() });
+    expect(inDeadLetterIndex(failed)).toBe(true);
+    expect(inDeadLetterIndex({ ...failed, test: true })).toBe(false);
+    expect(inDeadLetterIndex(withCancel(undefined, run(), "subscription_disabled"))).toBe(false);
+  });
+
+  it("a cancel records why, and no attempt", () => {
+    const canceled = withCancel(undefined, run(), "event_expired");
+    expect(canceled).toMatchObject({ status: "canceled", reason: "event_expired", attempts: [] });
+    expect(canceled.lastError).toMatch(/retention/);
+  });
+
+  it("a duplicate's POST joins the history, marked, without moving the run", () => {
+    const stored = retrying();
+    const copied = withCopyAttempt(stored, draft, run(0, T0 + 5000));
+    expect(copied).toMatchObject({
+      status: "retrying",
+      runAttempts: 1,
+      attemptCount: 2,
+      rev: 2,
+      nextAttemptAt: stored.nextAttemptAt,
+    });
+    expect(copied.attempts[1]).toMatchObject({ number: 2, duplicate: true });
+  });
+
+  it("a stranded message fails its run, visibly, saying why", () => {
+    const failed = withStranded(retrying(), run(0, T0 + 1000), 44);
+    expect(failed).toMatchObject({ status: "failed", reason: "stranded", rev: 2 });
+    expect(failed.lastError).toContain("44 receives");
+    expect(inDeadLetterIndex(failed)).toBe(true);
+  });
+
+  it("a claim starts the next generation with a fresh schedule, and the sweep watches it until queued", () => {
+    const claim = claimed(retrying(), run(1, T0 + 1000));
+    expect(claim).toMatchObject({
+      status: "pending",
+      generation: 1,
+      runAttempts: 0,
+      attemptCount: 1,
+      queued: false,
+      claimedAt: new Date(T0 + 1000).toISOString(),
+    });
+    expect(isAbandonedClaim(claim, T0 + 1000 + 119_000, 120_000)).toBe(false);
+    expect(isAbandonedClaim(claim, T0 + 1000 + 120_000, 120_000)).toBe(true);
+    const queued = confirmedQueued(claim, T0 + 2000);
+    expect(queued).toMatchObject({ queued: true, rev: claim.rev + 1 });
+    expect(isAbandonedClaim(queued, T0 + 10 * 3_600_000, 120_000)).toBe(false);
+    // A claim that could not send its message is given up at once.
+    expect(isAbandonedClaim(released(claim, T0 + 2000), T0 + 2001, 120_000)).toBe(true);
+  });
+});
+
+describe("onResend", () => {
+  const lease = 120_000;
+  it("claims the next generation of anything but a live claim", () => {
+    for (const status of ["retrying", "succeeded", "failed", "canceled"] as const) {
+      const stored = { ...retrying(), status, generation: 3 };
+      expect(onResend({ stored, now: T0, leaseMs: lease })).toEqual({
+        kind: "claim",
+        guard: { kind: "revision", rev: 1 },
+        generation: 4,
+      });
+    }
+    expect(onResend({ stored: undefined, now: T0, leaseMs: lease, expectedGeneration: 0 })).toEqual(
+      { kind: "claim", guard: { kind: "absent" }, generation: 1 },
+    );
+  });
+
+  it("refuses a live claim, and a caller whose copy is older than the record", () => {
+    const claim = claimed(retrying(), run(1, T0));
+    expect(onResend({ stored: claim, now: T0 + 1000, leaseMs: lease })).toEqual({
+      kind: "refuse",
+      reason: "in-flight",
+    });
+    expect(
+      onResend({
+        stored: { ...retrying(), generation: 2 },
+        now: T0,
+        leaseMs: lease,
+        expectedGeneration: 1,
+      }),
+    ).toEqual({ kind: "refuse", reason: "stale" });
+    // An abandoned claim is taken over, even from an old copy.
+    expect(
+      onResend({ stored: claim, now: T0 + lease, leaseMs: lease, expectedGeneration: 0 }),
+    ).toMatchObject({ kind: "claim", generation: 2 });
+  });
+});
+
+describe("onStranded", () => {
+  const receipt = { messageId: "m-1", generation: 0 };
+  it("fails the run its message drove, and leaves a run that moved on or ended", () => {
+    expect(onStranded(retrying(), receipt)).toEqual({
+      kind: "fail",
+      guard: { kind: "revision", rev: 1 },
+    });
+    expect(onStranded(undefined, receipt)).toEqual({ kind: "fail", guard: { kind: "absent" } });
+    expect(onStranded({ ...retrying(), generation: 1 }, receipt)).toEqual({
+      kind: "leave",
+      reason: "stale",
+    });
+    for (const status of ["succeeded", "failed", "canceled"] as const) {
+      expect(onStranded({ ...retrying(), status }, receipt)).toEqual({
+        kind: "leave",
+        reason: "finished",
+      });
+    }
+    expect(onStranded(retrying(), { messageId: "m-2", generation: 0 })).toEqual({
+      kind: "leave",
+      reason: "copy",
+    });
+  });
+});
+
+describe("the table of moves", () => {
+  it("allows what the lifecycle does, and nothing that reopens a run without a resend", () => {
+    expect(isAllowed("(new)", "succeeded", "attempt")).toBe(true);
+    expect(isAllowed("retrying", "failed", "stranded")).toBe(true);
+    expect(isAllowed("succeeded", "pending", "claim")).toBe(true);
+    expect(isAllowed("succeeded", "failed", "attempt")).toBe(false);
+    expect(isAllowed("succeeded", "retrying", "attempt")).toBe(false);
+    expect(isAllowed("failed", "retrying", "attempt")).toBe(false);
+    expect(isAllowed("canceled", "succeeded", "attempt")).toBe(false);
+    expect(isAllowed("failed", "canceled", "cancel")).toBe(false);
+  });
+
+  it("is what docs/lifecycle.md draws (regenerate with `npm run docs:lifecycle`)", () => {
+    const doc = readFileSync(new URL("../../docs/lifecycle.md", import.meta.url), "utf8");
+    expect(doc).toContain(mermaid());
+    expect(doc).toContain(movesTable());
+  });
+});
