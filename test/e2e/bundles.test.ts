@@ -142,6 +142,7 @@ describe("the deployable bundles", () => {
       attributes: { ApproximateReceiveCount: "1" },
       messageAttributes: {},
       eventSource: "aws:sqs",
+      eventSourceARN: `arn:aws:sqs:us-east-1:000000000000:${aws.queueUrl.split("/").at(-1)}`,
     }));
     expect(await invoke(bundles.DeliverFunction ?? "", { Records: records })).toEqual({
       batchItemFailures: [],
