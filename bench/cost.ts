@@ -26,6 +26,7 @@ import { Agent, request } from "undici";
 import { FUNCTION_MEMORY_MB } from "../infra/house-function.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { silentLogger } from "../shared/log.ts";
+import { itemSize } from "../shared/store/item-size.ts";
 import { AWS_PRICES, PRICES_RECORDED } from "./aws-prices.ts";
 import { handOver } from "./lib/stats.ts";
 
@@ -62,6 +63,21 @@ export interface Usage {
   invocations: { api: number; deliver: number };
   /** Billed milliseconds (each invocation rounded up to 1 ms). */
   billedMs: { api: number; deliver: number };
+  /**
+   * The busiest partition keys: each key's highest consumed capacity in any one second of the
+   * run (table keys, and `dead-letters:` keys of the index), against DynamoDB's per-partition
+   * limits of 1,000 write and 3,000 read units per second.
+   */
+  partitions: PartitionPeak[];
+}
+
+export interface PartitionPeak {
+  /** The partition key, the workspace id replaced by `<ws>` (shards keep their number). */
+  key: string;
+  peakWriteUnits: number;
+  peakReadUnits: number;
+  /** Share of the run's units (reads and writes) spent on this key. */
+  share: number;
 }
 
 export interface PerDelivery {
@@ -92,6 +108,7 @@ const SCENARIOS: Scenario[] = [
   { name: "fan-out 1", fanOut: 1, events: 100, receiver: "ok" },
   { name: "fan-out 10", fanOut: 10, events: 60, receiver: "ok" },
   { name: "fan-out 50", fanOut: 50, events: 12, receiver: "ok" },
+  { name: "fan-out 100", fanOut: 100, events: 6, receiver: "ok" },
   { name: "fan-out 10, first attempt fails", fanOut: 10, events: 60, receiver: "fail-once" },
   { name: "fan-out 10, endpoint down", fanOut: 10, events: 20, receiver: "down" },
 ];
@@ -116,7 +133,95 @@ const newUsage = (): Usage => ({
   emptyReceives: 0,
   invocations: { api: 0, deliver: 0 },
   billedMs: { api: 0, deliver: 0 },
+  partitions: [],
 });
+
+/** Consumed units by second and partition key, while a window is open. */
+let bySecond = new Map<number, Map<string, { read: number; write: number }>>();
+
+function addToPartition(pk: unknown, read: number, write: number) {
+  if (!window || typeof pk !== "string" || (read === 0 && write === 0)) return;
+  const second = Math.floor(performance.now() / 1000);
+  const keys = bySecond.get(second) ?? new Map<string, { read: number; write: number }>();
+  bySecond.set(second, keys);
+  const entry = keys.get(pk) ?? { read: 0, write: 0 };
+  entry.read += read;
+  entry.write += write;
+  keys.set(pk, entry);
+}
+
+/** The ten keys with the highest one-second peaks, and each key's share of all units. */
+function partitionPeaks(): PartitionPeak[] {
+  const peaks = new Map<string, PartitionPeak>();
+  let all = 0;
+  const totals = new Map<string, number>();
+  for (const keys of bySecond.values()) {
+    for (const [pk, units] of keys) {
+      const key = pk.replace(/^(dead-letters:)?WS#[^#]+/, "$1WS#<ws>");
+      const peak = peaks.get(key) ?? { key, peakWriteUnits: 0, peakReadUnits: 0, share: 0 };
+      peak.peakWriteUnits = Math.max(peak.peakWriteUnits, units.write);
+      peak.peakReadUnits = Math.max(peak.peakReadUnits, units.read);
+      peaks.set(key, peak);
+      totals.set(key, (totals.get(key) ?? 0) + units.read + units.write);
+      all += units.read + units.write;
+    }
+  }
+  for (const peak of peaks.values()) peak.share = (totals.get(peak.key) ?? 0) / Math.max(1, all);
+  return [...peaks.values()]
+    .sort(
+      (a, b) =>
+        Math.max(b.peakWriteUnits, b.peakReadUnits / 3) -
+        Math.max(a.peakWriteUnits, a.peakReadUnits / 3),
+    )
+    .slice(0, 10);
+}
+
+/** Read units of one item as DynamoDB counts them (4 KB steps; half for eventually consistent). */
+const readUnitsOf = (item: Record<string, unknown>, consistent: boolean) =>
+  Math.ceil(itemSize(item) / 4096) / (consistent ? 1 : 2);
+
+/** Attributes a call's consumed capacity to the partition key(s) it touched. */
+function attribute(
+  operation: string,
+  input: Record<string, unknown>,
+  result: { ConsumedCapacity?: Capacity | Capacity[]; Responses?: Record<string, unknown[]> },
+) {
+  const consumed = [result.ConsumedCapacity ?? []].flat();
+  const units = consumed.reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
+  const item = input.Item as Record<string, unknown> | undefined;
+  const key = input.Key as Record<string, unknown> | undefined;
+  switch (operation) {
+    case "PutItem":
+      addToPartition(item?.pk, 0, units);
+      // The dead-letter index is written too when the item carries its key.
+      if (item?.dlqPk)
+        addToPartition(`dead-letters:${item.dlqPk}`, 0, Math.ceil(itemSize(item) / 1024));
+      return;
+    case "UpdateItem":
+    case "DeleteItem":
+      addToPartition(key?.pk, 0, units);
+      return;
+    case "GetItem":
+      addToPartition(key?.pk, units, 0);
+      return;
+    case "Query": {
+      const values = (input.ExpressionAttributeValues ?? {}) as Record<string, unknown>;
+      const pk = values[":pk"] ?? Object.values(values)[0];
+      addToPartition(input.IndexName ? `${input.IndexName}:${String(pk)}` : pk, units, 0);
+      return;
+    }
+    case "BatchGetItem": {
+      const requests = (input.RequestItems ?? {}) as Record<string, { ConsistentRead?: boolean }>;
+      for (const [table, items] of Object.entries(result.Responses ?? {})) {
+        const consistent = requests[table]?.ConsistentRead === true;
+        for (const found of items as Array<Record<string, unknown>>) {
+          addToPartition(found.pk, readUnitsOf(found, consistent), 0);
+        }
+      }
+      return;
+    }
+  }
+}
 
 interface Capacity {
   CapacityUnits?: number;
@@ -159,8 +264,12 @@ function instrument(): void {
     try {
       const result = (await dynamoSend.call(this, command, ...rest)) as {
         ConsumedCapacity?: Capacity | Capacity[];
+        Responses?: Record<string, unknown[]>;
       };
-      if (counted) addCapacity(operation, result.ConsumedCapacity);
+      if (counted) {
+        addCapacity(operation, result.ConsumedCapacity);
+        attribute(operation, command.input, result);
+      }
       return result;
     } finally {
       if (counted) countCall("DynamoDB", operation);
@@ -293,6 +402,7 @@ export async function runCost(options: CostOptions): Promise<CostReport> {
       }
 
       const usage = newUsage();
+      bySecond = new Map();
       window = usage;
       const start = performance.now();
       const sends: Array<Promise<unknown>> = [];
@@ -314,6 +424,7 @@ export async function runCost(options: CostOptions): Promise<CostReport> {
         (scenario.receiver === "ok" ? 1 : scenario.receiver === "fail-once" ? 2 : ATTEMPTS);
       await settle(() => requests >= attempts, usage);
       window = undefined;
+      usage.partitions = partitionPeaks();
       usage.events = scenario.events;
       usage.deliveries = deliveries;
       usage.attempts = requests;
@@ -431,10 +542,33 @@ export function formatCost(report: CostReport): string {
     "(SQS empty receives, not priced)",
     ...report.scenarios.map((s) => String(s.usage.emptyReceives)),
   ]);
+  const partitions = report.scenarios
+    .filter((s) => ["fan-out 10", "fan-out 100"].includes(s.scenario.name))
+    .map((s) => {
+      const t = new Table({
+        head: [
+          `busiest partitions, ${s.scenario.name} (${o.rate} events/s)`,
+          "peak WCU/s",
+          "peak RCU/s",
+          "share of units",
+        ],
+        style: { head: [], border: [] },
+      });
+      for (const p of s.usage.partitions.slice(0, 6)) {
+        t.push([
+          p.key,
+          p.peakWriteUnits.toFixed(1),
+          p.peakReadUnits.toFixed(1),
+          `${(p.share * 100).toFixed(1)} %`,
+        ]);
+      }
+      return t.toString();
+    });
   return [
     `AWS usage and cost: local stack, ${o.rate} events/s, receiver answers in ${o.receiverMs} ms, ${FUNCTION_MEMORY_MB} MB functions, us-east-1 list prices recorded ${PRICES_RECORDED} (bench/aws-prices.ts)`,
     table.toString(),
     calls.toString(),
+    ...partitions,
   ].join("\n");
 }
 

@@ -96,6 +96,17 @@ export const EnvSchema = z.object({
    * recorded (0: never). Five days by default.
    */
   WEBHOOKS_AUTO_DISABLE_AFTER_HOURS: whole(0, 24 * 90, 120),
+  /**
+   * How long (s) an API function instance reuses a workspace's subscription set for ingest
+   * before reading it again (0: read it for every event). Changes made through other instances
+   * reach ingest within this time.
+   */
+  WEBHOOKS_SUBSCRIPTION_CACHE_SECONDS: whole(0, 60, 5),
+  /**
+   * How long (ms) a deliver function instance reuses a subscription it read (0: read it for
+   * every batch). A change to a subscription reaches the deliver function within this time.
+   */
+  WEBHOOKS_DELIVER_CACHE_MS: whole(0, 10_000, 1000),
   /** Most subscriptions a workspace may have (ingest reads them all in one call). */
   WEBHOOKS_MAX_SUBSCRIPTIONS: whole(1, 1000, 100),
 });
@@ -119,6 +130,10 @@ export interface Config {
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   maxSubscriptions: number;
+  /** How long ingest reuses a workspace's subscription set (0: never). */
+  subscriptionCacheMs: number;
+  /** How long the deliver function reuses a subscription it read (0: never). */
+  deliverCacheMs: number;
   /** 0: never disable a failing endpoint. */
   autoDisableAfterMs: number;
 }
@@ -164,6 +179,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     connectTimeoutMs: env_.WEBHOOKS_CONNECT_TIMEOUT_MS,
     requestTimeoutMs: env_.WEBHOOKS_REQUEST_TIMEOUT_MS,
     maxSubscriptions: env_.WEBHOOKS_MAX_SUBSCRIPTIONS,
+    subscriptionCacheMs: env_.WEBHOOKS_SUBSCRIPTION_CACHE_SECONDS * 1000,
+    deliverCacheMs: env_.WEBHOOKS_DELIVER_CACHE_MS,
     autoDisableAfterMs: env_.WEBHOOKS_AUTO_DISABLE_AFTER_HOURS * 3_600_000,
   });
 }

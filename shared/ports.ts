@@ -33,6 +33,8 @@ export interface DeliveryRef {
    * consistent read of a missing item still costs one). The write then expects no record.
    */
   withRecord: boolean;
+  /** Read the subscription as well (default): not when the caller has a fresh copy. */
+  withSubscription?: boolean;
 }
 
 /** What one batch of deliveries needs, loaded in one BatchGetItem. */
@@ -118,11 +120,6 @@ export interface EventStore {
 
 // ——— Workspaces: keys, subscriptions, endpoint health ————————————————————————————————————
 
-export interface WorkspaceSnapshot {
-  keys: ApiKey[];
-  subscriptions: Subscription[];
-}
-
 /** The fields an admin may change, written without touching the endpoint's health. */
 export type SubscriptionChanges = Partial<
   Pick<
@@ -142,8 +139,6 @@ export type SubscriptionChanges = Partial<
 };
 
 export interface WorkspaceStore {
-  /** Everything in the workspace partition, in one consistent read (the ingest path). */
-  load(workspaceId: string): Promise<WorkspaceSnapshot>;
   getKey(workspaceId: string, hash: string): Promise<ApiKey | undefined>;
   listKeys(workspaceId: string): Promise<ApiKey[]>;
   /** Creates the key; false if a key with that hash already exists. */

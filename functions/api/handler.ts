@@ -12,6 +12,7 @@ import { SecretBox } from "../../shared/secrets/secret-box.ts";
 import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
 import { DynamoEventStore } from "../../shared/store/event-store.ts";
 import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
+import { SubscriptionSnapshots } from "../../shared/subscription-snapshots.ts";
 import { type ApiDeps, handleApiRequest } from "./routes.ts";
 
 /**
@@ -45,9 +46,13 @@ function lazySender(config: Config): WebhookSender {
 // Composition root: configuration and clients are built once per cold start.
 const config = loadConfig();
 const table = { client: createDocumentClient(), name: config.tableName };
+const workspaces = new DynamoWorkspaceStore(table);
 const deps: ApiDeps = {
   config,
-  workspaces: new DynamoWorkspaceStore(table),
+  workspaces,
+  subscriptionSets: new SubscriptionSnapshots((id) => workspaces.listSubscriptions(id), {
+    ttlMs: config.subscriptionCacheMs,
+  }),
   events: new DynamoEventStore(table, config),
   deliveries: new DynamoDeliveryStore(table, config),
   queue: new SqsDeliveryQueue(createSqsClient(), config),

@@ -33,12 +33,12 @@ import type {
   DeliveryStore,
   EventStore,
   WebhookSender,
-  WorkspaceSnapshot,
   WorkspaceStore,
 } from "../../shared/ports.ts";
 import { EventId } from "../../shared/schemas.ts";
 import type { SecretOpener, SecretSealer } from "../../shared/secrets/secret-box.ts";
-import { authorize, findKey } from "../../shared/use-cases/authenticate.ts";
+import type { SubscriptionSnapshots } from "../../shared/subscription-snapshots.ts";
+import { authorize } from "../../shared/use-cases/authenticate.ts";
 import { getDelivery, listDeliveries } from "../../shared/use-cases/deliveries.ts";
 import { ingestEvent } from "../../shared/use-cases/ingest-event.ts";
 import { createKey, revokeKey } from "../../shared/use-cases/keys.ts";
@@ -61,6 +61,8 @@ import { parseOrThrow } from "../../shared/validation.ts";
 export interface ApiDeps {
   config: Config;
   workspaces: WorkspaceStore;
+  /** Each workspace's subscription set, reused for a few seconds by ingest. */
+  subscriptionSets: SubscriptionSnapshots;
   events: EventStore;
   deliveries: DeliveryStore;
   queue: DeliveryQueue;
@@ -82,8 +84,6 @@ interface Call<K extends RouteKey> {
   params: PathParams<K>;
   query: ParsedQuery<K>;
   body: ParsedBody<K>;
-  /** Present on routes that read the whole workspace partition to authenticate (ingest). */
-  snapshot?: WorkspaceSnapshot | undefined;
   deps: ApiDeps;
 }
 
@@ -123,13 +123,13 @@ const handlers: Handlers = {
     body: (await deps.openApiDocument()) as SuccessBody<"GET /v1/openapi.json">,
   }),
 
-  "POST /v1/events": async ({ request, workspaceId, snapshot, body, deps }) => {
+  "POST /v1/events": async ({ request, workspaceId, body, deps }) => {
     parseOrThrow(eventSpec(body.event).data, body.data, "data");
     const id = idempotentId(body.id, header(request, "idempotency-key"));
     const result = await ingestEvent(
       {
         workspaceId,
-        subscriptions: snapshot?.subscriptions ?? [],
+        subscriptions: await deps.subscriptionSets.get(workspaceId),
         event: body.event,
         data: body.data,
         timestamp: body.timestamp,
@@ -362,9 +362,6 @@ function idempotentId(bodyId: string | undefined, headerId: string | undefined) 
   return checked;
 }
 
-/** Ingest authenticates from the same read that loads the subscriptions: one call, not two. */
-const AUTHENTICATES_FROM_SNAPSHOT: ReadonlySet<RouteKey> = new Set(["POST /v1/events"]);
-
 /**
  * Routes one API Gateway (HTTP API, payload v2) request by the route table: unmatched paths
  * get 404/405, authentication and role checks run before any input is read, then the body and
@@ -386,16 +383,12 @@ export async function handleApiRequest(
   const key = routeKey as RouteKey;
   const spec: RouteSpec = ROUTE_TABLE[key];
 
+  // Authentication first, with one read of the key's hash: nothing else of the workspace is
+  // read for a caller without a valid key.
   let workspaceId: string | undefined;
-  let snapshot: WorkspaceSnapshot | undefined;
   if (spec.auth !== "public") {
     const parsed = parseBearer(header(request, "authorization"));
-    if (AUTHENTICATES_FROM_SNAPSHOT.has(key))
-      snapshot = await deps.workspaces.load(parsed.workspaceId);
-    const apiKey = snapshot
-      ? findKey(snapshot.keys, parsed)
-      : await deps.workspaces.getKey(parsed.workspaceId, parsed.hash);
-    authorize(apiKey, spec.auth);
+    authorize(await deps.workspaces.getKey(parsed.workspaceId, parsed.hash), spec.auth);
     workspaceId = parsed.workspaceId;
   }
 
@@ -411,18 +404,27 @@ export async function handleApiRequest(
   const parsedQuery = spec.query ? query(request, spec.query) : undefined;
 
   const handler = handlers[key] as (call: Call<RouteKey>) => Promise<Reply<RouteKey>>;
-  return reply(
-    await handler({
-      request,
-      workspaceId: workspaceId as string,
-      params: params as PathParams<RouteKey>,
-      query: parsedQuery as ParsedQuery<RouteKey>,
-      body: body as ParsedBody<RouteKey>,
-      snapshot,
-      deps,
-    }),
-  );
+  try {
+    return reply(
+      await handler({
+        request,
+        workspaceId: workspaceId as string,
+        params: params as PathParams<RouteKey>,
+        query: parsedQuery as ParsedQuery<RouteKey>,
+        body: body as ParsedBody<RouteKey>,
+        deps,
+      }),
+    );
+  } finally {
+    // This instance's ingest sees its own subscription changes at once (even a failed write
+    // may have applied).
+    if (workspaceId && changesSubscriptions(key)) deps.subscriptionSets.invalidate(workspaceId);
+  }
 }
+
+/** Every route that may write a subscription: any but a read under /v1/subscriptions. */
+export const changesSubscriptions = (key: RouteKey): boolean =>
+  !key.startsWith("GET ") && key.includes(" /v1/subscriptions");
 
 function reply({
   status,

@@ -5,6 +5,7 @@ import { loadConfig, networkPolicy } from "../../shared/config.ts";
 import { createHttpSender } from "../../shared/http/sender.ts";
 import { jsonLogger } from "../../shared/log.ts";
 import { SqsDeliveryQueue } from "../../shared/queue/delivery-queue.ts";
+import { RecentSubscriptions } from "../../shared/recent-subscriptions.ts";
 import { createKeyring } from "../../shared/secrets/keyring.ts";
 import { SecretBox } from "../../shared/secrets/secret-box.ts";
 import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
@@ -25,6 +26,7 @@ const deps: DeliverDeps = {
   store: new DynamoDeliveryStore(table, config),
   health,
   gate: slowLaneGate(health, { slowAfterMs: config.slowAfterMs, log: jsonLogger }),
+  recent: new RecentSubscriptions({ ttlMs: config.deliverCacheMs }),
   autoDisableAfterMs: config.autoDisableAfterMs,
   queue: new SqsDeliveryQueue(createSqsClient(), config),
   secrets: new SecretBox(createKeyring(config)),

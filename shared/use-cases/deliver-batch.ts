@@ -38,6 +38,7 @@ import {
   type WebhookSender,
 } from "../ports.ts";
 import { decodeMessage, encodeMessage } from "../queue/delivery-queue.ts";
+import type { RecentSubscriptions } from "../recent-subscriptions.ts";
 import { capResponseHeaders, clip, ERROR_MESSAGE_LIMIT, keepBody } from "../records.ts";
 import { type FailureKind, parseRetryAfter, visibilityFor } from "../retry.ts";
 import { secretContext } from "../secrets/keyring.ts";
@@ -68,6 +69,8 @@ export interface DeliverDeps {
   health: SubscriptionHealth;
   /** Requests in flight per endpoint, in this process (`slowLaneGate` makes one). */
   gate: EndpointGate;
+  /** Subscriptions read in the last second or so, reused instead of read again (optional). */
+  recent?: RecentSubscriptions | undefined;
   /** An endpoint failing for this long (and repeatedly of late) is disabled; 0 never. */
   autoDisableAfterMs: number;
   schedule: readonly number[];
@@ -186,10 +189,15 @@ export async function deliverBatch(
   }
 
   let context: DeliveryContext;
+  const readAt = (deps.now ?? Date.now)();
+  const fresh = new Map<string, Subscription | undefined>();
   try {
-    context = await deps.store.loadContext(
-      [...runs.values()].flatMap((run) =>
-        run.map(({ record, message: m }) => ({
+    const refs = [...runs.values()].flatMap((run) =>
+      run.map(({ record, message: m }) => {
+        const key = contextKey(m.w, m.s);
+        const copy = fresh.has(key) ? { value: fresh.get(key) } : deps.recent?.get(key, readAt);
+        if (copy) fresh.set(key, copy.value);
+        return {
           workspaceId: m.w,
           deliveryId: m.d,
           eventId: m.e,
@@ -197,9 +205,19 @@ export async function deliverBatch(
           // A first-generation message on its first receive has no record to read — unless
           // a retried ingest re-sent it (`r`), or it shares this batch with a copy.
           withRecord: m.g > 0 || m.r === 1 || record.receiveCount > 1 || run.length > 1,
-        })),
-      ),
+          withSubscription: !copy,
+        };
+      }),
     );
+    context = await deps.store.loadContext(refs);
+    for (const ref of refs) {
+      const key = contextKey(ref.workspaceId, ref.subscriptionId);
+      if (ref.withSubscription) deps.recent?.put(key, context.subscriptions.get(key), readAt);
+      else {
+        const copy = fresh.get(key);
+        if (copy) context.subscriptions.set(key, copy);
+      }
+    }
   } catch (error) {
     deps.log.error("could not load deliveries; the batch will be retried", describeError(error));
     for (const run of runs.values()) {
@@ -603,6 +621,8 @@ export function attemptDraft(
 async function keepHealth(subscription: Subscription, ok: boolean, now: number, deps: DeliverDeps) {
   const { workspaceId, id } = subscription;
   const change = healthAfter(subscription, ok, now, deps.autoDisableAfterMs);
+  // What this instance writes of the subscription, it reads again next time.
+  if (change.kind !== "none") deps.recent?.forget(contextKey(workspaceId, id));
   try {
     switch (change.kind) {
       case "none":

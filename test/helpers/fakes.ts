@@ -93,12 +93,6 @@ export class FakeWorkspaceStore implements WorkspaceStore, SubscriptionHealth {
   keys: ApiKey[] = [];
   subscriptions = new Map<string, Subscription>();
 
-  async load(workspaceId: string) {
-    return {
-      keys: this.keys.filter((k) => k.workspaceId === workspaceId),
-      subscriptions: await this.listSubscriptions(workspaceId),
-    };
-  }
   async getKey(workspaceId: string, hash: string) {
     return this.keys.find((k) => k.workspaceId === workspaceId && k.hash === hash);
   }
@@ -239,7 +233,10 @@ export class FakeDeliveryStore implements DeliveryStore {
       events: new Map(),
     };
     for (const ref of refs) {
-      const sub = await this.workspaces.getSubscription(ref.workspaceId, ref.subscriptionId);
+      const sub =
+        ref.withSubscription === false
+          ? undefined
+          : await this.workspaces.getSubscription(ref.workspaceId, ref.subscriptionId);
       const event = await this.eventStore.get(ref.workspaceId, ref.eventId);
       const delivery = ref.withRecord ? await this.get(ref.workspaceId, ref.deliveryId) : undefined;
       if (sub) context.subscriptions.set(contextKey(ref.workspaceId, sub.id), sub);

@@ -1,5 +1,6 @@
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -87,8 +88,9 @@ describe("API handler", () => {
     const response = await call(apiEvent("POST", "/v1/events", { key: ingest, body: event }));
     expect(response.statusCode).toBe(202);
     expect(json(response)).toMatchObject({ event: "contact.created", deliveries: 1 });
-    expect(dynamo.commandCalls(QueryCommand)).toHaveLength(1);
-    expect(dynamo.commandCalls(GetCommand)).toHaveLength(0);
+    // One read of the key, one of the subscription set (then reused: see below), one write.
+    expect(dynamo.commandCalls(GetCommand)).toHaveLength(1);
+    expect(dynamo.commandCalls(QueryCommand).length).toBeLessThanOrEqual(1);
     expect(dynamo.commandCalls(PutCommand)).toHaveLength(1);
     const [batch] = sqs.commandCalls(SendMessageBatchCommand);
     const bodies =
@@ -97,6 +99,40 @@ describe("API handler", () => {
       expect.objectContaining({ s: subscriptionItem.id, w: "acme", n: "contact.created" }),
     ]);
     expect(JSON.stringify(bodies)).not.toContain(PLAINTEXT_SECRET);
+  });
+
+  it("authenticates before it reads anything else: a forged or revoked key costs one read of its hash", async () => {
+    for (const key of [generateApiKey("acme"), revoked, generateApiKey("other")]) {
+      const response = await call(apiEvent("POST", "/v1/events", { key, body: event }));
+      expect(response.statusCode).toBe(401);
+    }
+    expect(dynamo.commandCalls(GetCommand)).toHaveLength(3);
+    expect(dynamo.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(writes()).toBe(0);
+  });
+
+  it("reads a workspace's subscription set once for many events, and again after a change through this instance", async () => {
+    const posts = () =>
+      Promise.all(
+        Array.from({ length: 5 }, () =>
+          call(apiEvent("POST", "/v1/events", { key: ingest, body: event })),
+        ),
+      );
+    const queries = () =>
+      dynamo
+        .commandCalls(QueryCommand)
+        .filter((c) => String(c.args[0].input.ExpressionAttributeValues?.[":prefix"]) === "SUB#");
+    dynamo.on(DeleteCommand).resolves({});
+    await call(apiEvent("DELETE", `/v1/subscriptions/${subscriptionItem.id}`, { key: admin }));
+    dynamo.resetHistory();
+    expect((await posts()).map((r) => r.statusCode)).toEqual([202, 202, 202, 202, 202]);
+    expect(queries()).toHaveLength(1);
+    expect((await posts()).every((r) => r.statusCode === 202)).toBe(true);
+    expect(queries()).toHaveLength(1);
+    // A change through this instance: the next event reads the set again.
+    await call(apiEvent("DELETE", `/v1/subscriptions/${subscriptionItem.id}`, { key: admin }));
+    await posts();
+    expect(queries()).toHaveLength(2);
   });
 
   it("an admin key may post events too", async () => {
@@ -223,7 +259,7 @@ describe("API handler", () => {
   });
 
   it("turns an unexpected failure into a generic 500 that reveals nothing", async () => {
-    dynamo.on(QueryCommand).rejects(new Error("secret internal detail"));
+    dynamo.on(PutCommand).rejects(new Error("secret internal detail"));
     const response = await call(apiEvent("POST", "/v1/events", { key: ingest, body: event }));
     expect(response.statusCode).toBe(500);
     expect(response.body).not.toContain("secret internal detail");
@@ -242,7 +278,7 @@ describe("API handler", () => {
 
 describe("API handler, when AWS fails", () => {
   it("answers a throttled DynamoDB with a retryable 503, not a 500", async () => {
-    dynamo.on(QueryCommand).rejects(
+    dynamo.on(PutCommand).rejects(
       Object.assign(new Error("Rate exceeded"), {
         name: "ThrottlingException",
         $metadata: {},

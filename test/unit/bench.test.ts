@@ -38,6 +38,7 @@ describe("benchmark arithmetic", () => {
       emptyReceives: 7,
       invocations: { api: 10, deliver: 10 },
       billedMs: { api: 200, deliver: 1200 },
+      partitions: [],
     };
     const p = perDelivery(usage);
     expect(p.sqsRequests).toBeCloseTo(0.3);

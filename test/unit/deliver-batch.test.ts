@@ -7,6 +7,7 @@ import { deliveryIdFor } from "../../shared/ids.ts";
 import { claimed, confirmedQueued, guardOf } from "../../shared/lifecycle.ts";
 import { silentLogger } from "../../shared/log.ts";
 import { encodeMessage } from "../../shared/queue/delivery-queue.ts";
+import { RecentSubscriptions } from "../../shared/recent-subscriptions.ts";
 import { generateSecret } from "../../shared/signing.ts";
 import {
   type DeliverDeps,
@@ -669,6 +670,78 @@ describe("endpoint health", () => {
     const before = structuredClone(await store.workspaces.getSubscription(WS, subId(1)));
     await deliverBatch([record(message(subId(1)))], deps(new ScriptedSender(() => ok())), plenty);
     expect(await store.workspaces.getSubscription(WS, subId(1))).toEqual(before);
+  });
+});
+
+describe("subscriptions read recently (RecentSubscriptions)", () => {
+  let n = 0;
+  const another = () =>
+    record(message(subId(1), { d: deliveryIdFor(`01JTESTSEQ0000000000000${n++}YZ`, subId(1)) }));
+  /** Counts the store's subscription reads. */
+  function countReads() {
+    const reads = { n: 0 };
+    const get = store.workspaces.getSubscription.bind(store.workspaces);
+    store.workspaces.getSubscription = async (ws: string, id: string) => {
+      reads.n++;
+      return get(ws, id);
+    };
+    return reads;
+  }
+
+  it("reads an endpoint's subscription once per ttl however many batches; a change applies after it", async () => {
+    await addSubscription(subId(1));
+    const reads = countReads();
+    const sender = new ScriptedSender(() => ok());
+    const d = deps(sender, { recent: new RecentSubscriptions({ ttlMs: 1000 }) });
+    await deliverBatch([another()], d, plenty);
+    clock += 500;
+    await deliverBatch([another(), another()], d, plenty);
+    expect(reads.n).toBe(1);
+    expect(sender.requests).toHaveLength(3);
+
+    await addSubscription(subId(1), { enabled: false });
+    clock += 499;
+    await deliverBatch([another()], d, plenty);
+    expect(sender.requests).toHaveLength(4); // the copy is still fresh
+    clock += 1;
+    const late = another();
+    await deliverBatch([late], d, plenty);
+    expect(reads.n).toBe(2);
+    expect(sender.requests).toHaveLength(4);
+    const body = JSON.parse(late.body) as DeliveryMessage;
+    expect((await store.get(WS, body.d))?.status).toBe("canceled");
+  });
+
+  it("reads again at once after it wrote the endpoint's health", async () => {
+    await addSubscription(subId(1));
+    const reads = countReads();
+    const d = deps(new ScriptedSender(() => ok(500)), {
+      recent: new RecentSubscriptions({ ttlMs: 60_000 }),
+    });
+    await deliverBatch([another()], d, plenty); // first failure: failingSince is written
+    await deliverBatch([another()], d, plenty);
+    expect(reads.n).toBe(2);
+    expect((await store.workspaces.getSubscription(WS, subId(1)))?.failingSince).toBeDefined();
+    await deliverBatch([another()], d, plenty); // still failing within the minute: no write
+    expect(reads.n).toBe(3);
+    await deliverBatch([another()], d, plenty);
+    expect(reads.n).toBe(3);
+  });
+
+  it("remembers a deleted subscription as deleted, and never reads with ttl 0", async () => {
+    const reads = countReads();
+    const sender = new ScriptedSender(() => ok());
+    const d = deps(sender, { recent: new RecentSubscriptions({ ttlMs: 1000 }) });
+    await deliverBatch([another()], d, plenty);
+    await deliverBatch([another()], d, plenty);
+    expect(reads.n).toBe(1);
+    expect(sender.requests).toHaveLength(0);
+
+    await addSubscription(subId(1));
+    const none = deps(sender, { recent: new RecentSubscriptions({ ttlMs: 0 }) });
+    await deliverBatch([another()], none, plenty);
+    await deliverBatch([another()], none, plenty);
+    expect(reads.n).toBe(3);
   });
 });
 
