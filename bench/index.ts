@@ -18,11 +18,12 @@ import { BUNDLE_BUDGET_BYTES } from "../infra/bundles.ts";
 import type { BundleReport } from "./bundles.ts";
 import type { CostReport } from "./cost.ts";
 import type { LoadReport } from "./latency.ts";
+import { type NoisyReport, noisyVerdict } from "./noisy.ts";
 import { latencyHistogramSvg } from "./lib/chart.ts";
 import { formatSpread } from "./lib/stats.ts";
 import type { ThroughputReport } from "./throughput.ts";
 
-const PARTS = ["bundles", "throughput", "cost", "latency"] as const;
+const PARTS = ["bundles", "throughput", "cost", "latency", "noisy"] as const;
 type Part = (typeof PARTS)[number];
 
 /** The budgets of docs/architecture.md ("Performance budgets"). */
@@ -105,6 +106,15 @@ export function summarize(reports: Partial<Record<Part, unknown>>): Row[] {
       value: `${latency.latency.p99.toFixed(0)} ms`,
       budget: `≤ ${BUDGETS.p99Ms} ms`,
       pass: latency.latency.p99 <= BUDGETS.p99Ms && latency.lost === 0,
+    });
+  }
+  const noisy = reports.noisy as NoisyReport | undefined;
+  for (const v of noisy ? noisyVerdict(noisy) : []) {
+    rows.push({
+      figure: `Healthy endpoint's p99 beside three ${v.scenario === "hanging" ? "hanging endpoints" : "endpoints answering 500/429"} ÷ alone (${v.p99.toFixed(0)} ms vs ${v.cleanP99.toFixed(0)} ms)`,
+      value: `${v.ratio.toFixed(2)}×${v.complete ? "" : ", deliveries missing"}`,
+      budget: "≤ 2× and < 1 s, none missing",
+      pass: v.pass,
     });
   }
   return rows;
