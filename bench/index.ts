@@ -18,9 +18,9 @@ import { BUNDLE_BUDGET_BYTES } from "../infra/bundles.ts";
 import type { BundleReport } from "./bundles.ts";
 import type { CostReport } from "./cost.ts";
 import type { LoadReport } from "./latency.ts";
-import { type NoisyReport, noisyVerdict } from "./noisy.ts";
 import { latencyHistogramSvg } from "./lib/chart.ts";
 import { formatSpread } from "./lib/stats.ts";
+import { type NoisyReport, noisyVerdict } from "./noisy.ts";
 import type { ThroughputReport } from "./throughput.ts";
 
 const PARTS = ["bundles", "throughput", "cost", "latency", "noisy"] as const;

@@ -4,7 +4,12 @@ import { Rule, RuleTargetInput, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { Construct } from "constructs";
-import { type FunctionSettings, functionEnvironment } from "../shared/config.ts";
+import {
+  DEFAULT_MAX_SUBSCRIPTIONS,
+  deliverCacheMsFor,
+  type FunctionSettings,
+  functionEnvironment,
+} from "../shared/config.ts";
 import { oldestMessageAlarmSeconds } from "../shared/retry.ts";
 import { Alarms } from "./alarms.ts";
 import { Api } from "./api.ts";
@@ -52,6 +57,12 @@ export class WebhooksStack extends Stack {
       allowedPorts: settings.allowedPorts,
       kmsKeyId: store.secretsKey.keyArn,
       autoDisableAfterHours: settings.autoDisableAfterHours,
+      // Every deliver instance may read every subscription of a busy workspace: the copy lives
+      // long enough that their reads fit the workspace partition (see deliverCacheMsFor).
+      deliverCacheMs: deliverCacheMsFor(
+        settings.deliverConcurrency + settings.slowLaneConcurrency,
+        DEFAULT_MAX_SUBSCRIPTIONS,
+      ),
     };
     const shared = functionEnvironment(base);
 

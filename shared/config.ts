@@ -36,6 +36,9 @@ export function parseAddresses(text: string): string[] {
     });
 }
 
+/** Most subscriptions a workspace may have, unless WEBHOOKS_MAX_SUBSCRIPTIONS says otherwise. */
+export const DEFAULT_MAX_SUBSCRIPTIONS = 100;
+
 export const EnvSchema = z.object({
   /** DynamoDB table holding workspaces, keys, subscriptions, events and deliveries. */
   WEBHOOKS_TABLE_NAME: z.string().check(z.minLength(3)),
@@ -108,7 +111,7 @@ export const EnvSchema = z.object({
    */
   WEBHOOKS_DELIVER_CACHE_MS: whole(0, 10_000, 1000),
   /** Most subscriptions a workspace may have (ingest reads them all in one call). */
-  WEBHOOKS_MAX_SUBSCRIPTIONS: whole(1, 1000, 100),
+  WEBHOOKS_MAX_SUBSCRIPTIONS: whole(1, 1000, DEFAULT_MAX_SUBSCRIPTIONS),
 });
 
 export interface Config {
@@ -202,6 +205,22 @@ export interface FunctionSettings {
   slowQueueUrl: string;
   retrySchedule: readonly number[];
   retentionDays: number;
+  /** How long the deliver function reuses a subscription it read (`deliverCacheMsFor`). */
+  deliverCacheMs?: number;
+}
+
+/**
+ * How long deliver instances must reuse a subscription they read so that, together, their reads
+ * of one workspace's partition stay within 1,500 of its 3,000 read units a second (the rest is
+ * ingest's: a key read per event, ~1,000 a second at 1,000 events, and subscription snapshots):
+ * each of `instances` reads each of a workspace's `subscriptions` (1 unit each) at most once
+ * per period. At least one second, at most ten (past that, the capacity model in BENCHMARKS.md
+ * says what gives first).
+ */
+export const DELIVER_READ_BUDGET = 1500;
+export function deliverCacheMsFor(instances: number, subscriptions: number): number {
+  const seconds = Math.ceil((instances * subscriptions) / DELIVER_READ_BUDGET);
+  return Math.min(10_000, Math.max(1000, seconds * 1000));
 }
 
 /**
@@ -218,6 +237,9 @@ export function functionEnvironment(settings: FunctionSettings): Record<string, 
     WEBHOOKS_KMS_KEY_ID: settings.kmsKeyId,
     WEBHOOKS_RETRY_SCHEDULE: settings.retrySchedule.join(","),
     WEBHOOKS_RETENTION_DAYS: String(settings.retentionDays),
+    ...(settings.deliverCacheMs === undefined
+      ? {}
+      : { WEBHOOKS_DELIVER_CACHE_MS: String(settings.deliverCacheMs) }),
     ...(settings.autoDisableAfterHours === undefined
       ? {}
       : { WEBHOOKS_AUTO_DISABLE_AFTER_HOURS: String(settings.autoDisableAfterHours) }),

@@ -4,6 +4,7 @@ import { Queue } from "aws-cdk-lib/aws-sqs";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
 import { apiBurstLimit, readSettings, SettingsError } from "../../infra/settings.ts";
+import { deliverCacheMsFor } from "../../shared/config.ts";
 import { ROUTE_KEYS } from "../../shared/http/routes.ts";
 import { oldestMessageAlarmSeconds, queueSettings } from "../../shared/retry.ts";
 import { synth } from "./synth.ts";
@@ -133,6 +134,21 @@ describe("WebhooksStack", () => {
       FunctionName: "webhooks-test-resend",
     });
     template.allResourcesProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 });
+  });
+
+  it("sizes the deliver function's subscription copy to its concurrency (reads of one workspace's partition)", () => {
+    const cacheMs = (t: Template) =>
+      Object.values(t.findResources("AWS::Lambda::Function")).map(
+        (fn) => fn.Properties.Environment.Variables.WEBHOOKS_DELIVER_CACHE_MS,
+      );
+    // 20 + 5 instances × 100 subscriptions ÷ 1,500 units: 1.7 s, in whole seconds.
+    expect(new Set(cacheMs(template))).toEqual(new Set(["2000"]));
+    // 205 × 100 ÷ 1,500 = 13.7 s: held at the ten-second ceiling.
+    expect(new Set(cacheMs(synth({ deliverConcurrency: "200" }).template))).toEqual(
+      new Set(["10000"]),
+    );
+    expect(deliverCacheMsFor(5, 100)).toBe(1000);
+    expect(deliverCacheMsFor(60, 100)).toBe(4000);
   });
 
   it("grants each function exactly the actions it calls, on exactly its resources", () => {
