@@ -217,6 +217,15 @@ export interface DeliveryQueue {
   sendToSlowLane(bodies: readonly string[]): Promise<void>;
 }
 
+/** Batch ingest's side of the deliveries queue. */
+export interface FanOutQueue {
+  /**
+   * Queues the messages of many events at once: every call full, and a call that keeps
+   * failing does not stop the others. Resolves with the positions of the messages not queued.
+   */
+  enqueueEach(messages: readonly DeliveryMessage[]): Promise<ReadonlySet<number>>;
+}
+
 export interface HeldMessage {
   messageId: string;
   receiptHandle: string;

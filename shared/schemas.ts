@@ -37,6 +37,24 @@ export const EventInput = z.strictObject({
 });
 export type EventInput = z.output<typeof EventInput>;
 
+/** Events one `POST /v1/events/batch` takes, and the most its whole body may weigh. */
+export const MAX_BATCH_EVENTS = 100;
+export const MAX_BATCH_BYTES = 5 * 1024 * 1024;
+
+/** `POST /v1/events/batch`, as documented: up to 100 events, each as `POST /v1/events` takes it. */
+export const EventBatchInput = z.strictObject({
+  events: z.array(EventInput).check(z.minLength(1), z.maxLength(MAX_BATCH_EVENTS)),
+});
+
+/**
+ * What the router checks of a batch before the handler sees it: the list, not its items. Each
+ * item is then checked on its own, so that one bad event gets its own problem and the others
+ * are still accepted.
+ */
+export const EventBatchEnvelope = z.strictObject({
+  events: z.array(z.unknown()).check(z.minLength(1), z.maxLength(MAX_BATCH_EVENTS)),
+});
+
 const WHSEC = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
 
 /**

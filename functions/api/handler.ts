@@ -58,6 +58,7 @@ const deps: ApiDeps = {
   queue: new SqsDeliveryQueue(createSqsClient(), config),
   secrets: new SecretBox(createKeyring(config)),
   sender: lazySender(config),
+  log: jsonLogger,
   resolveHost: async (host) =>
     (await lookup(host, { all: true }).catch(() => [])).map((entry) => entry.address),
   // Generated from the route table with zod's JSON Schema output, on first use.

@@ -4,6 +4,7 @@ import {
   ConflictError,
   MethodNotAllowedError,
   NotFoundError,
+  PayloadTooLargeError,
   ValidationError,
 } from "../../shared/errors.ts";
 import { catalogEntries, eventSpec } from "../../shared/events.ts";
@@ -18,6 +19,7 @@ import {
   type SuccessBody,
   type SuccessStatus,
 } from "../../shared/http/contract.ts";
+import { asAppError, problemBody } from "../../shared/http/problem.ts";
 import { header, jsonBody, noBody, query } from "../../shared/http/request.ts";
 import { matchRoute } from "../../shared/http/routes.ts";
 import {
@@ -28,18 +30,25 @@ import {
 } from "../../shared/http/views.ts";
 import { ID_PATTERNS } from "../../shared/ids.ts";
 import { parseBearer } from "../../shared/keys.ts";
+import { describeError, type Logger } from "../../shared/log.ts";
 import type {
   DeliveryQueue,
   DeliveryStore,
   EventStore,
+  FanOutQueue,
   WebhookSender,
   WorkspaceStore,
 } from "../../shared/ports.ts";
-import { EventId } from "../../shared/schemas.ts";
+import { EventId, EventInput, MAX_EVENT_BYTES } from "../../shared/schemas.ts";
 import type { SecretOpener, SecretSealer } from "../../shared/secrets/secret-box.ts";
 import type { SubscriptionSnapshots } from "../../shared/subscription-snapshots.ts";
 import { authorize } from "../../shared/use-cases/authenticate.ts";
 import { getDelivery, listDeliveries } from "../../shared/use-cases/deliveries.ts";
+import {
+  type BatchEvent,
+  type BatchOutcome,
+  ingestBatch,
+} from "../../shared/use-cases/ingest-batch.ts";
 import { ingestEvent } from "../../shared/use-cases/ingest-event.ts";
 import { createKey, revokeKey } from "../../shared/use-cases/keys.ts";
 import {
@@ -65,7 +74,7 @@ export interface ApiDeps {
   subscriptionSets: SubscriptionSnapshots;
   events: EventStore;
   deliveries: DeliveryStore;
-  queue: DeliveryQueue;
+  queue: DeliveryQueue & FanOutQueue;
   /** Seals new signing secrets, and opens them for test sends. */
   secrets: SecretSealer & SecretOpener;
   /** Sends test deliveries (the deliver function's sender, with the API's shorter deadline). */
@@ -73,6 +82,8 @@ export interface ApiDeps {
   resolveHost: (host: string) => Promise<string[]>;
   /** The OpenAPI document (generated once, on first use). */
   openApiDocument: () => Promise<Record<string, unknown>>;
+  /** For what a client is not told: a batch item's internal failure. */
+  log: Logger;
   /** JSON Schema of an event's body, for the catalog route. */
   eventJsonSchema: (event: string) => Promise<Record<string, unknown>>;
 }
@@ -142,6 +153,78 @@ const handlers: Handlers = {
       body: { id: result.id, event: result.event, deliveries: result.deliveries },
       headers: result.replayed ? { "idempotent-replayed": "true" } : undefined,
     };
+  },
+
+  "POST /v1/events/batch": async ({ request, workspaceId, body, deps }) => {
+    if (header(request, "idempotency-key") !== undefined) {
+      throw new ValidationError([
+        {
+          field: "Idempotency-Key",
+          detail: "A batch has no single key: give each event its own `id`.",
+        },
+      ]);
+    }
+    // Each event is checked on its own: a bad one gets its problem, the rest go on.
+    const valid: BatchEvent[] = [];
+    const refused: BatchOutcome[] = [];
+    body.events.forEach((raw, index) => {
+      const field = `events.${index}`;
+      const rawId = (raw as { id?: unknown } | null)?.id;
+      const id = typeof rawId === "string" ? rawId : null;
+      try {
+        const bytes = Buffer.byteLength(JSON.stringify(raw));
+        if (bytes > MAX_EVENT_BYTES) {
+          throw new PayloadTooLargeError(
+            `${field} is ${bytes} bytes; the most an event may weigh is ${MAX_EVENT_BYTES} (256 KiB).`,
+          );
+        }
+        const event = parseOrThrow(EventInput, raw, field);
+        parseOrThrow(eventSpec(event.event).data, event.data, `${field}.data`);
+        valid.push({ index, ...event });
+      } catch (error) {
+        refused.push({ index, kind: "refused", id, error: asAppError(error) });
+      }
+    });
+    const logged = (outcomes: BatchOutcome[]) => {
+      for (const o of outcomes) {
+        if (o.kind === "refused" && o.error.status >= 500) {
+          deps.log.error("batch item failed", {
+            index: o.index,
+            eventId: o.id,
+            ...describeError(o.cause ?? o.error),
+          });
+        }
+      }
+      return outcomes;
+    };
+    const accepted =
+      valid.length > 0
+        ? await ingestBatch(workspaceId, await deps.subscriptionSets.get(workspaceId), valid, {
+            events: deps.events,
+            queue: deps.queue,
+          })
+        : [];
+    const results = [...logged(accepted), ...refused]
+      .sort((a, b) => a.index - b.index)
+      .map((outcome) =>
+        outcome.kind === "accepted"
+          ? {
+              index: outcome.index,
+              status: 202 as const,
+              id: outcome.id,
+              event: outcome.event,
+              deliveries: outcome.deliveries,
+              replayed: outcome.replayed,
+            }
+          : {
+              index: outcome.index,
+              status: outcome.error.status,
+              id: outcome.id,
+              problem: problemBody(outcome.error),
+            },
+      );
+    const ok = results.filter((r) => r.status === 202).length;
+    return { status: 200, body: { accepted: ok, failed: results.length - ok, results } };
   },
 
   "GET /v1/event-types": async ({ query, deps }) => ({
@@ -393,11 +476,13 @@ export async function handleApiRequest(
   }
 
   let body: unknown;
-  if (spec.body) {
+  const bodySpec: RouteSpec["body"] = spec.body;
+  if (bodySpec) {
+    const schema = bodySpec.parse ?? bodySpec.schema;
     body =
-      spec.body.required || request.body
-        ? jsonBody(request, spec.body.schema)
-        : parseOrThrow(spec.body.schema, {});
+      bodySpec.required || request.body
+        ? jsonBody(request, schema, bodySpec.maxBytes)
+        : parseOrThrow(schema, {});
   } else if (spec.auth !== "public") {
     noBody(request);
   }

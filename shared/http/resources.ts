@@ -258,10 +258,45 @@ export const Problem = z.strictObject({
   errors: z.optional(z.array(FieldError)),
 });
 
+/** One item of a batch: accepted (or an idempotent replay), or its own problem. */
+export const EventBatchItem = z.union([
+  z.strictObject({
+    index: z.int().check(z.describe("The item's position in `events`, from 0.")),
+    status: z.literal(202),
+    id: z.string(),
+    event: z.string(),
+    deliveries: z.int(),
+    replayed: z
+      .boolean()
+      .check(
+        z.describe("True when this repeats the answer to an earlier request with the same id."),
+      ),
+  }),
+  z.strictObject({
+    index: z.int(),
+    status: z
+      .int()
+      .check(
+        z.describe(
+          "The item's own status: 409 (id used for another event), 413 (over 256 KiB), 422 (invalid), 503 (not stored or not queued: retry the item with the same id).",
+        ),
+      ),
+    id: z.nullable(z.string()),
+    problem: Problem,
+  }),
+]);
+
+export const EventBatchResult = z.strictObject({
+  accepted: z.int().check(z.describe("Items accepted, replays included.")),
+  failed: z.int(),
+  results: z.array(EventBatchItem).check(z.describe("One per item, in the order sent.")),
+});
+
 export type SubscriptionBody = z.output<typeof Subscription>;
 export type DeliverySummaryBody = z.output<typeof DeliverySummary>;
 export type DeliveryBody = z.output<typeof Delivery>;
 export type AttemptBody = z.output<typeof Attempt>;
 export type ApiKeyBody = z.output<typeof ApiKey>;
 export type ProblemBody = z.output<typeof Problem>;
+export type EventBatchItemBody = z.output<typeof EventBatchItem>;
 export type TestSendBody = z.output<typeof TestSendResult>;

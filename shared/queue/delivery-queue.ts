@@ -8,7 +8,7 @@ import * as z from "zod/mini";
 import { backoffMs, sleep } from "../aws.ts";
 import { EVENT_NAMES } from "../catalog.ts";
 import type { DeliveryMessage } from "../domain.ts";
-import type { DeliveryQueue, VisibilityChange } from "../ports.ts";
+import type { DeliveryQueue, FanOutQueue, VisibilityChange } from "../ports.ts";
 import "../validation.ts";
 
 /** SQS takes at most ten entries per batch call. */
@@ -25,7 +25,7 @@ export interface DeliveryQueueUrls {
   deadLetterQueueUrl: string;
 }
 
-export class SqsDeliveryQueue implements DeliveryQueue {
+export class SqsDeliveryQueue implements DeliveryQueue, FanOutQueue {
   readonly #sqs: SQSClient;
   readonly #urls: DeliveryQueueUrls;
 
@@ -36,6 +36,22 @@ export class SqsDeliveryQueue implements DeliveryQueue {
 
   enqueue(messages: readonly DeliveryMessage[]): Promise<void> {
     return sendAll(this.#sqs, this.#urls.queueUrl, messages.map(encodeMessage));
+  }
+
+  async enqueueEach(messages: readonly DeliveryMessage[]): Promise<ReadonlySet<number>> {
+    const bodies = messages.map(encodeMessage);
+    const failed = new Set<number>();
+    const calls: Array<Promise<void>> = [];
+    for (let offset = 0; offset < bodies.length; offset += SQS_BATCH) {
+      const chunk = bodies.slice(offset, offset + SQS_BATCH);
+      calls.push(
+        sendAll(this.#sqs, this.#urls.queueUrl, chunk).catch(() => {
+          for (let i = 0; i < chunk.length; i++) failed.add(offset + i);
+        }),
+      );
+    }
+    await Promise.all(calls);
+    return failed;
   }
 
   sendToDeadLetter(bodies: readonly string[]): Promise<void> {

@@ -251,6 +251,11 @@ describe("keys and workspaces: every route × every wrong key", () => {
         body: { event: "task.deleted", data: { id: "t" } },
         other: 202,
       },
+      "POST /v1/events/batch": {
+        path: "/v1/events/batch",
+        body: { events: [{ event: "task.deleted", data: { id: "t" } }] },
+        other: 200,
+      },
       "GET /v1/event-types": { path: "/v1/event-types", other: 200 },
       "POST /v1/subscriptions": {
         path: "/v1/subscriptions",

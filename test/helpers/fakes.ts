@@ -21,6 +21,7 @@ import {
   type DeliveryRef,
   type DeliveryStore,
   type EventStore,
+  type FanOutQueue,
   type SendRequest,
   type SendResult,
   type SubscriptionChanges,
@@ -37,7 +38,7 @@ import {
 } from "../../shared/store/items.ts";
 import { type Item, key, workspaceOf } from "../../shared/store/table.ts";
 
-export class FakeQueue implements DeliveryQueue {
+export class FakeQueue implements DeliveryQueue, FanOutQueue {
   sent: DeliveryMessage[] = [];
   deadLetters: string[] = [];
   visibility: VisibilityChange[] = [];
@@ -52,6 +53,21 @@ export class FakeQueue implements DeliveryQueue {
       throw new Error("SQS is down");
     }
     this.sent.push(...messages);
+  }
+  /** Calls of enqueueEach that fail, counted down (each fails its whole call). */
+  failEnqueueEach = 0;
+  async enqueueEach(messages: readonly DeliveryMessage[]) {
+    const failed = new Set<number>();
+    for (let offset = 0; offset < messages.length; offset += 10) {
+      const chunk = messages.slice(offset, offset + 10);
+      if (this.failEnqueueEach > 0) {
+        this.failEnqueueEach--;
+        for (let i = 0; i < chunk.length; i++) failed.add(offset + i);
+      } else {
+        this.sent.push(...chunk);
+      }
+    }
+    return failed;
   }
   async changeVisibility(changes: readonly VisibilityChange[]) {
     this.visibility.push(...changes.filter((c) => !this.refuseVisibility.has(c.receiptHandle)));

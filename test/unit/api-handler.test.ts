@@ -135,6 +135,77 @@ describe("API handler", () => {
     expect(queries()).toHaveLength(2);
   });
 
+  it("POST /v1/events/batch answers each item: accepted, or its own 413/422, in the order sent", async () => {
+    const response = await call(
+      apiEvent("POST", "/v1/events/batch", {
+        key: ingest,
+        body: {
+          events: [
+            { id: "b-1", ...event },
+            { id: "b-2", event: "contact.created", data: { name: "no id" } },
+            { id: "b-3", event: "contact.created", data: { id: "c", blob: "x".repeat(300_000) } },
+            { id: "b-4", event: "nope.created", data: { id: "c" } },
+            { id: "b-5", ...event, data: { id: "c_5" } },
+          ],
+        },
+      }),
+    );
+    expect(response.statusCode).toBe(200);
+    const answer = json(response);
+    expect(answer).toMatchObject({ accepted: 2, failed: 3 });
+    expect(answer.results.map((r: { status: number }) => r.status)).toEqual([
+      202, 422, 413, 422, 202,
+    ]);
+    expect(answer.results[1]).toMatchObject({
+      index: 1,
+      id: "b-2",
+      problem: { status: 422, errors: [expect.objectContaining({ field: "events.1.data.id" })] },
+    });
+    expect(answer.results[3].problem.errors[0].field).toBe("events.3.event");
+    expect(answer.results[0]).toEqual({
+      index: 0,
+      status: 202,
+      id: "b-1",
+      event: "contact.created",
+      deliveries: 1,
+      replayed: false,
+    });
+    // Two events stored, their fan-out sent in one call.
+    expect(dynamo.commandCalls(PutCommand)).toHaveLength(2);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(1);
+  });
+
+  it("POST /v1/events/batch refuses the whole request beyond 100 events or 5 MiB, and an Idempotency-Key", async () => {
+    const many = Array.from({ length: 101 }, (_, i) => ({ id: `m-${i}`, ...event }));
+    const tooMany = await call(
+      apiEvent("POST", "/v1/events/batch", { key: ingest, body: { events: many } }),
+    );
+    expect(tooMany.statusCode).toBe(422);
+    expect(json(tooMany).errors[0].field).toBe("events");
+    const heavy = Array.from({ length: 21 }, (_, i) => ({
+      id: `h-${i}`,
+      event: "contact.created",
+      data: { id: "c", blob: "x".repeat(250_000) },
+    }));
+    const tooBig = await call(
+      apiEvent("POST", "/v1/events/batch", { key: ingest, body: { events: heavy } }),
+    );
+    expect(tooBig.statusCode).toBe(413);
+    const keyed = await call(
+      apiEvent("POST", "/v1/events/batch", {
+        key: ingest,
+        body: { events: [event] },
+        headers: { "idempotency-key": "k-1" },
+      }),
+    );
+    expect(keyed.statusCode).toBe(422);
+    const empty = await call(
+      apiEvent("POST", "/v1/events/batch", { key: ingest, body: { events: [] } }),
+    );
+    expect(empty.statusCode).toBe(422);
+    expect(writes()).toBe(0);
+  });
+
   it("an admin key may post events too", async () => {
     expect(
       (await call(apiEvent("POST", "/v1/events", { key: admin, body: event }))).statusCode,
