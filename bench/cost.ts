@@ -37,6 +37,10 @@ export interface Scenario {
   fanOut: number;
   events: number;
   receiver: ReceiverMode;
+  /** Events per request (`POST /v1/events/batch`); one (`POST /v1/events`) when left out. */
+  batch?: number;
+  /** How long the receiver takes to answer, when not the run's `receiverMs`. */
+  receiverMs?: number;
 }
 
 export interface CostOptions {
@@ -63,6 +67,8 @@ export interface Usage {
   invocations: { api: number; deliver: number };
   /** Billed milliseconds (each invocation rounded up to 1 ms). */
   billedMs: { api: number; deliver: number };
+  /** Each deliver invocation's duration (ms): a batch lasts its slowest receiver and the rest. */
+  batchMs: number[];
   /**
    * The busiest partition keys: each key's highest consumed capacity in any one second of the
    * run (table keys, and `dead-letters:` keys of the index), against DynamoDB's per-partition
@@ -106,9 +112,17 @@ export interface CostReport {
 
 const SCENARIOS: Scenario[] = [
   { name: "fan-out 1", fanOut: 1, events: 100, receiver: "ok" },
+  { name: "fan-out 1, batches of 100", fanOut: 1, events: 1000, receiver: "ok", batch: 100 },
   { name: "fan-out 10", fanOut: 10, events: 60, receiver: "ok" },
   { name: "fan-out 50", fanOut: 50, events: 12, receiver: "ok" },
   { name: "fan-out 100", fanOut: 100, events: 6, receiver: "ok" },
+  {
+    name: "fan-out 10, receivers answer in 1 s",
+    fanOut: 10,
+    events: 30,
+    receiver: "ok",
+    receiverMs: 1000,
+  },
   { name: "fan-out 10, first attempt fails", fanOut: 10, events: 60, receiver: "fail-once" },
   { name: "fan-out 10, endpoint down", fanOut: 10, events: 20, receiver: "down" },
 ];
@@ -133,6 +147,7 @@ const newUsage = (): Usage => ({
   emptyReceives: 0,
   invocations: { api: 0, deliver: 0 },
   billedMs: { api: 0, deliver: 0 },
+  batchMs: [],
   partitions: [],
 });
 
@@ -322,6 +337,7 @@ function metered<A extends unknown[], R>(
       if (window) {
         window.invocations[kind]++;
         window.billedMs[kind] += Math.ceil(performance.now() - started);
+        if (kind === "deliver") window.batchMs.push(performance.now() - started);
       }
     }
   };
@@ -333,6 +349,7 @@ export async function runCost(options: CostOptions): Promise<CostReport> {
   instrument();
   const dataDir = await mkdtemp(join(tmpdir(), "webhooks-cost-"));
   let mode: ReceiverMode = "ok";
+  let receiverMs = options.receiverMs;
   const seen = new Map<string, number>();
   let requests = 0;
   const receiver = createServer((req, res) => {
@@ -349,7 +366,7 @@ export async function runCost(options: CostOptions): Promise<CostReport> {
           "x-request-id": `req_${requests}`,
         });
         res.end(fail ? '{"error":"internal"}' : '{"received":true}');
-      }, options.receiverMs);
+      }, receiverMs);
     });
   });
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
@@ -360,6 +377,9 @@ export async function runCost(options: CostOptions): Promise<CostReport> {
       PORT: "0",
       WEBHOOKS_LOCAL_DATA_DIR: dataDir,
       WEBHOOKS_RETRY_SCHEDULE: SCHEDULE,
+      // The sweep is a fixed cost of a deployment (every 5 minutes on AWS), not of a delivery:
+      // left out of the runs, priced on its own in BENCHMARKS.md.
+      WEBHOOKS_LOCAL_SWEEP_SECONDS: "3600",
       WEBHOOKS_LOCAL_ADMIN_KEY: undefined,
       WEBHOOKS_LOCAL_INGEST_KEY: undefined,
     },
@@ -389,6 +409,7 @@ export async function runCost(options: CostOptions): Promise<CostReport> {
     for (const base of SCENARIOS) {
       const scenario = { ...base, events: Math.max(1, Math.round(base.events * options.scale)) };
       mode = scenario.receiver;
+      receiverMs = scenario.receiverMs ?? options.receiverMs;
       seen.clear();
       requests = 0;
       const ids: string[] = [];
@@ -406,15 +427,27 @@ export async function runCost(options: CostOptions): Promise<CostReport> {
       window = usage;
       const start = performance.now();
       const sends: Array<Promise<unknown>> = [];
-      for (let i = 0; i < scenario.events; i++) {
-        const wait = start + (i * 1000) / options.rate - performance.now();
+      const event = (i: number) => ({
+        id: `${scenario.name}-${i}`.replace(/[^A-Za-z0-9._:-]/g, "-"),
+        event: "deal.updated",
+        data: { id: `deal_${i}`, stage: "negotiation", amount: 48_000, currency: "EUR" },
+      });
+      const perRequest = scenario.batch ?? 1;
+      for (let i = 0; i < scenario.events; i += perRequest) {
+        // Single events at the rate; batches one a second.
+        const wait =
+          start +
+          (perRequest > 1 ? (i / perRequest) * 1000 : (i * 1000) / options.rate) -
+          performance.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         sends.push(
-          call("POST", "/v1/events", stack.ingestKey, {
-            id: `${scenario.fanOut}-${scenario.receiver}-${i}`,
-            event: "deal.updated",
-            data: { id: `deal_${i}`, stage: "negotiation", amount: 48_000, currency: "EUR" },
-          }),
+          perRequest > 1
+            ? call("POST", "/v1/events/batch", stack.ingestKey, {
+                events: Array.from({ length: Math.min(perRequest, scenario.events - i) }, (_, k) =>
+                  event(i + k),
+                ),
+              })
+            : call("POST", "/v1/events", stack.ingestKey, event(i)),
         );
       }
       await Promise.all(sends);
@@ -479,7 +512,8 @@ export function perDelivery(usage: Usage): PerDelivery {
   const invocations = usage.invocations.api + usage.invocations.deliver;
   const perMillion = 1_000_000 / d;
   const cost = {
-    httpApi: (usage.events / 1e6) * AWS_PRICES.httpApiPerMillionRequests.usd * perMillion,
+    // Every API function invocation is one HTTP API request.
+    httpApi: (usage.invocations.api / 1e6) * AWS_PRICES.httpApiPerMillionRequests.usd * perMillion,
     lambdaRequests: (invocations / 1e6) * AWS_PRICES.lambdaPerMillionRequests.usd * perMillion,
     lambdaCompute: gbSeconds * AWS_PRICES.lambdaArmPerGbSecond.usd * perMillion,
     sqs: (sqsRequests / 1e6) * AWS_PRICES.sqsPerMillionRequests.usd * perMillion,
@@ -519,6 +553,11 @@ export function formatCost(report: CostReport): string {
   row("DynamoDB read calls", (p) => p.readCalls.toFixed(2));
   row("Lambda invocations", (p) => p.lambdaInvocations.toFixed(2));
   row("Lambda GB-s (×1000)", (p) => (p.gbSeconds * 1000).toFixed(3));
+  row("deliver batch p50 (receiver + rest)", (_p, u) => {
+    const sorted = [...u.batchMs].sort((a, b) => a - b);
+    const p50 = sorted[Math.floor(sorted.length / 2)] ?? 0;
+    return `${p50.toFixed(0)} ms`;
+  });
   row("$ per million: HTTP API", (p) => p.cost.httpApi.toFixed(3));
   row("  Lambda requests", (p) => p.cost.lambdaRequests.toFixed(3));
   row("  Lambda compute", (p) => p.cost.lambdaCompute.toFixed(3));

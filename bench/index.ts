@@ -33,6 +33,9 @@ export const BUDGETS = {
   writeUnits: 1.2,
   readCalls: 0.2,
   dollarsPerMillion: 1.25,
+  /** Fan-out 1: single events, and batches of 100 (POST /v1/events/batch). */
+  dollarsPerMillionFanOut1: 3.5,
+  dollarsPerMillionFanOut1Batched: 2.0,
   p99Ms: 250,
 } as const;
 
@@ -98,6 +101,19 @@ export function summarize(reports: Partial<Record<Part, unknown>>): Row[] {
       2,
       "$",
     );
+  }
+  for (const [name, budget] of [
+    ["fan-out 1", BUDGETS.dollarsPerMillionFanOut1],
+    ["fan-out 1, batches of 100", BUDGETS.dollarsPerMillionFanOut1Batched],
+  ] as const) {
+    const total = cost?.scenarios.find((s) => s.scenario.name === name)?.perDelivery.cost.total;
+    if (total === undefined) continue;
+    rows.push({
+      figure: `AWS cost per million deliveries, ${name === "fan-out 1" ? "fan-out 1, single events" : name}`,
+      value: `$${total.toFixed(2)}`,
+      budget: `≤ $${budget.toFixed(2)}`,
+      pass: total <= budget + 1e-9,
+    });
   }
   const latency = reports.latency as LoadReport | undefined;
   if (latency) {

@@ -39,6 +39,7 @@ describe("benchmark arithmetic", () => {
       emptyReceives: 7,
       invocations: { api: 10, deliver: 10 },
       billedMs: { api: 200, deliver: 1200 },
+      batchMs: [120],
       partitions: [],
     };
     const p = perDelivery(usage);
