@@ -316,7 +316,20 @@ export interface RunContext {
 
 export type AttemptDraft = Omit<Attempt, "number" | "generation" | "nextAttemptAt">;
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+/**
+ * An ISO time, as records keep them. A write formats the same instant several times (created,
+ * updated, run started): the last one is remembered, since formatting a date costs about a
+ * microsecond, which the deliver path counts.
+ */
+let lastMs = Number.NaN;
+let lastIso = "";
+const iso = (ms: number): string => {
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
+};
 
 /** The fields every write carries over or starts, and the revision it bumps. */
 function carried(prev: Delivery | undefined, ctx: RunContext) {
