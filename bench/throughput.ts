@@ -185,6 +185,9 @@ export async function deliverPath(url: string, signed: boolean) {
       async markSlow() {
         return false;
       },
+      async disableGone() {
+        return false;
+      },
       async disableFailing() {
         return false;
       },

@@ -95,8 +95,12 @@ export class WebhooksStack extends Stack {
       placement: network?.placement,
     });
     // Reads its batch; writes attempts (PutItem with a condition) and endpoint health.
-    store.grant(deliver, ["BatchGetItem", "GetItem", "PutItem", "UpdateItem"]);
+    // Query: a workspace's subscriptions, read when an operational event (an endpoint failing,
+    // disabled, recovered; a delivery exhausted) is raised — a change of state, never per delivery.
+    store.grant(deliver, ["BatchGetItem", "GetItem", "PutItem", "UpdateItem", "Query"]);
     queues.deadLetterQueue.grantSendMessages(deliver);
+    // Operational events are delivered like any other: their fan-out goes to the main queue.
+    queues.queue.grantSendMessages(deliver);
     store.grantSecrets(deliver, "kms:Decrypt");
     // Maximum concurrency on the event source (not reserved concurrency) is what keeps Lambda
     // from receiving more batches than it can run: a throttled batch would burn receive counts.

@@ -273,7 +273,7 @@ export type Verdict =
 export type RunEnd =
   | { status: "succeeded" }
   | { status: "retrying"; delaySeconds: number }
-  | { status: "failed"; reason: "exhausted" | "refused" };
+  | { status: "failed"; reason: "exhausted" | "refused" | "gone" };
 
 /** Where attempt `number` of a run leaves it. */
 export function afterAttempt(input: {
@@ -284,7 +284,9 @@ export function afterAttempt(input: {
 }): RunEnd {
   const { verdict } = input;
   if (verdict.ok) return { status: "succeeded" };
-  if (!verdict.retryable) return { status: "failed", reason: "refused" };
+  if (!verdict.retryable) {
+    return { status: "failed", reason: verdict.kind === "gone" ? "gone" : "refused" };
+  }
   const next = nextRetry({
     schedule: input.schedule,
     attempt: input.number,

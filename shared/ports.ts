@@ -183,6 +183,8 @@ export interface SubscriptionHealth {
    * it already is until after `refreshAfter` (one write per half period, however busy).
    */
   markSlow(workspaceId: string, id: string, until: string, refreshAfter: string): Promise<boolean>;
+  /** Disables an enabled subscription at once (its endpoint answered 410 Gone); false if it was not enabled. */
+  disableGone(workspaceId: string, id: string, reason: string, at: string): Promise<boolean>;
   /** Disables a subscription still failing since `failingSince`; false if that changed. */
   disableFailing(
     workspaceId: string,

@@ -1,5 +1,11 @@
 import * as z from "zod/mini";
-import { EVENT_CATEGORIES, EVENT_NAMES, type EventName } from "./catalog.ts";
+import {
+  CRM_EVENT_NAMES,
+  type CrmEventName,
+  EVENT_CATEGORIES,
+  EVENT_NAMES,
+  type EventName,
+} from "./catalog.ts";
 import { DELIVERY_STATUSES, type DeliveryStatus } from "./domain.ts";
 import { ID_PATTERNS } from "./ids.ts";
 import { ROLES, type Role, WORKSPACE_ID } from "./roles.ts";
@@ -11,12 +17,20 @@ export const MAX_EVENT_BYTES = 256 * 1024;
 export const MAX_URL_LENGTH = 2048;
 export const MAX_DESCRIPTION_LENGTH = 500;
 
-/** One of the fifteen event names (GET /v1/event-types). */
+/** Any event a subscription may name: the fifteen CRM events and the operational ones. */
 export const EventNameSchema = z.enum(EVENT_NAMES as [EventName, ...EventName[]], {
   error: (issue) =>
-    `Unknown event ${JSON.stringify(issue.input)}; GET /v1/event-types lists the fifteen valid names`,
+    `Unknown event ${JSON.stringify(issue.input)}; GET /v1/event-types lists the fifteen CRM events (and ?category=operational the service's own)`,
 });
 const eventName = EventNameSchema;
+
+/** One of the fifteen events the CRM posts; the operational ones only the service sends. */
+export const CrmEventNameSchema = z.enum(CRM_EVENT_NAMES as [CrmEventName, ...CrmEventName[]], {
+  error: (issue) =>
+    typeof issue.input === "string" && issue.input.startsWith("webhook.")
+      ? `${JSON.stringify(issue.input)} is one of the service's own events: it sends them, nobody posts them`
+      : `Unknown event ${JSON.stringify(issue.input)}; GET /v1/event-types lists the fifteen valid names`,
+});
 
 /** Client-chosen event ids double as idempotency keys. */
 export const EventId = z
@@ -28,7 +42,7 @@ export const EventId = z
   );
 
 export const EventInput = z.strictObject({
-  event: eventName,
+  event: CrmEventNameSchema,
   data: z.record(z.string(), z.unknown(), { error: "must be a JSON object" }),
   timestamp: z.optional(
     z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time with a time zone" }),

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
-import { EVENT_CATEGORIES, EVENT_NAMES } from "../../shared/catalog.ts";
+import { CRM_EVENT_NAMES, EVENT_CATEGORIES } from "../../shared/catalog.ts";
 import type { Cli } from "../context.ts";
 import { isoTime, readInput } from "../options.ts";
 import { table } from "../output.ts";
@@ -33,9 +33,9 @@ export function eventCommands(program: Command, cli: Cli): void {
       if (event === undefined) {
         throw new InvalidArgumentError("name the event (e.g. contact.created), or use --file");
       }
-      if (!(EVENT_NAMES as readonly string[]).includes(event)) {
+      if (!(CRM_EVENT_NAMES as readonly string[]).includes(event)) {
         throw new InvalidArgumentError(
-          `unknown event '${event}'; valid: ${EVENT_NAMES.join(", ")}`,
+          `unknown event '${event}'; valid: ${CRM_EVENT_NAMES.join(", ")}`,
         );
       }
       if (opts.data === undefined && opts.dataFile === undefined) {

@@ -231,7 +231,8 @@ const handlers: Handlers = {
     status: 200,
     body: {
       data: await Promise.all(
-        catalogEntries(query.category).map(async (entry) => ({
+        // The CRM events unless the operational ones are asked for.
+        catalogEntries(query.category ?? "crm").map(async (entry) => ({
           name: entry.name,
           entity: entry.entity,
           action: entry.action,

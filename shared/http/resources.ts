@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import { ACTIONS, ENTITIES, EVENT_CATEGORIES } from "../catalog.ts";
+import { OPERATIONAL_ACTIONS, OPERATIONAL_SUBJECTS } from "../events.ts";
 import { ID_PATTERNS } from "../ids.ts";
 import { ROLES } from "../roles.ts";
 import { DeliveryStatusSchema, EventNameSchema } from "../schemas.ts";
@@ -138,6 +139,7 @@ export const Delivery = z.extend(DeliverySummary, {
       .enum([
         "exhausted",
         "refused",
+        "gone",
         "stranded",
         "subscription_deleted",
         "subscription_disabled",
@@ -181,8 +183,8 @@ export const EventAccepted = z.strictObject({
 
 export const EventType = z.strictObject({
   name: EventNameSchema,
-  entity: z.enum(ENTITIES),
-  action: z.enum(ACTIONS),
+  entity: z.enum([...ENTITIES, ...OPERATIONAL_SUBJECTS]),
+  action: z.enum([...ACTIONS, ...OPERATIONAL_ACTIONS]),
   category: z.enum(EVENT_CATEGORIES),
   description: z.string(),
   schema: z

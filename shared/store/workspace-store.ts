@@ -234,6 +234,16 @@ export class DynamoWorkspaceStore implements WorkspaceStore, SubscriptionHealth 
     );
   }
 
+  async disableGone(workspaceId: string, id: string, reason: string, at: string) {
+    return this.#health(
+      workspaceId,
+      id,
+      "SET enabled = :off, disabledReason = :reason, disabledAt = :at",
+      "enabled = :on",
+      { ":off": false, ":on": true, ":reason": reason, ":at": at },
+    );
+  }
+
   /** A conditional update of a subscription's health; a failed condition means "no change". */
   async #health(
     workspaceId: string,

@@ -86,7 +86,16 @@ describe("the API, against its OpenAPI document", () => {
       "/v1/event-types?category=operational",
       admin(),
     );
-    expect(operational.body.data).toEqual([]);
+    expect(operational.body.data.map((e: { name: string }) => e.name)).toEqual([
+      "webhook.delivery.exhausted",
+      "webhook.subscription.failing",
+      "webhook.subscription.disabled",
+      "webhook.subscription.recovered",
+    ]);
+    for (const entry of operational.body.data) {
+      const validate = ajv.compile(entry.schema);
+      expect(validate(entry.example), entry.name).toBe(true);
+    }
     const bad = await api(stack.url, "GET", "/v1/event-types?category=nope", admin());
     expect(bad.status).toBe(422);
   });

@@ -208,6 +208,13 @@ export class FakeWorkspaceStore implements WorkspaceStore, SubscriptionHealth {
       disabledAt: at,
     });
   }
+  async disableGone(_workspaceId: string, id: string, reason: string, at: string) {
+    return this.#health(id, (s) => s.enabled, {
+      enabled: false,
+      disabledReason: reason,
+      disabledAt: at,
+    });
+  }
   #health(id: string, when: (s: Subscription) => boolean, set: Partial<Subscription>) {
     const current = this.subscriptions.get(id);
     if (!current || !when(current)) return Promise.resolve(false);

@@ -185,6 +185,7 @@ describe("WebhooksStack", () => {
       "dynamodb:BatchGetItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
+      "dynamodb:Query",
       "dynamodb:UpdateItem",
       "kms:Decrypt",
       "logs:CreateLogStream",
@@ -197,12 +198,15 @@ describe("WebhooksStack", () => {
       "sqs:GetQueueAttributes",
       "sqs:GetQueueAttributes",
       "sqs:GetQueueAttributes",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
       "sqs:GetQueueUrl",
       "sqs:GetQueueUrl",
       "sqs:GetQueueUrl",
       "sqs:GetQueueUrl",
       "sqs:ReceiveMessage",
       "sqs:ReceiveMessage",
+      "sqs:SendMessage",
       "sqs:SendMessage",
       "sqs:SendMessage",
     ]);
@@ -234,8 +238,8 @@ describe("WebhooksStack", () => {
     const all = JSON.stringify(policies);
     expect(all).not.toMatch(/"(dynamodb|sqs|logs):\*"|"\*"/);
     expect(all).not.toContain("/index/*");
-    // The deliver function may send to the dead-letter queue and the slow lane only, never to
-    // the main deliveries queue (a message moves to the slow lane once, and never back).
+    // The deliver function sends to the dead-letter queue, the slow lane (a message moves there
+    // once, never back) and the main queue (the fan-out of operational events), nowhere else.
     const deliverSends = byRole[
       Object.keys(byRole).find((id) => id.startsWith("DeliverFunctionRole")) ?? ""
     ]
@@ -244,6 +248,7 @@ describe("WebhooksStack", () => {
       .sort();
     expect(deliverSends).toEqual([
       expect.stringMatching(/"QueuesDeadLetters[0-9A-F]{8}"/),
+      expect.stringMatching(/"QueuesDeliveries[0-9A-F]{8}"/),
       expect.stringMatching(/"QueuesSlowDeliveries[0-9A-F]{8}"/),
     ]);
     template.resourceCountIs("AWS::IAM::ManagedPolicy", 0);

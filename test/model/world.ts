@@ -182,13 +182,14 @@ export class World {
       }),
       events: this.#faulty(backend.events, { reads: ["get"], writes: ["create", "extend"] }),
       workspaces: this.#faulty(backend.workspaces, {
-        reads: ["load", "getSubscription", "listSubscriptions"],
+        reads: ["getSubscription", "listSubscriptions"],
         writes: [
           "markFailing",
           "countFailure",
           "markHealthy",
           "markSlow",
           "disableFailing",
+          "disableGone",
           "updateSubscription",
         ],
       }),
