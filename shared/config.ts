@@ -110,6 +110,11 @@ export const EnvSchema = z.object({
    * every batch). A change to a subscription reaches the deliver function within this time.
    */
   WEBHOOKS_DELIVER_CACHE_MS: whole(0, 10_000, 1000),
+  /**
+   * How old (s) a deliver instance's unwritten subscription statistics may get before it
+   * writes them (one write per subscription and hour): the stats lag by at most this much.
+   */
+  WEBHOOKS_STATS_FLUSH_SECONDS: whole(1, 300, 10),
   /** Most subscriptions a workspace may have (ingest reads them all in one call). */
   WEBHOOKS_MAX_SUBSCRIPTIONS: whole(1, 1000, DEFAULT_MAX_SUBSCRIPTIONS),
 });
@@ -137,6 +142,8 @@ export interface Config {
   subscriptionCacheMs: number;
   /** How long the deliver function reuses a subscription it read (0: never). */
   deliverCacheMs: number;
+  /** How old a deliver instance's unwritten statistics may get. */
+  statsFlushMs: number;
   /** 0: never disable a failing endpoint. */
   autoDisableAfterMs: number;
 }
@@ -184,6 +191,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxSubscriptions: env_.WEBHOOKS_MAX_SUBSCRIPTIONS,
     subscriptionCacheMs: env_.WEBHOOKS_SUBSCRIPTION_CACHE_SECONDS * 1000,
     deliverCacheMs: env_.WEBHOOKS_DELIVER_CACHE_MS,
+    statsFlushMs: env_.WEBHOOKS_STATS_FLUSH_SECONDS * 1000,
     autoDisableAfterMs: env_.WEBHOOKS_AUTO_DISABLE_AFTER_HOURS * 3_600_000,
   });
 }

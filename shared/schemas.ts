@@ -142,6 +142,10 @@ const limit = z.pipe(
   z.pipe(z.transform(Number), z.int().check(z.minimum(1), z.maximum(100))),
 );
 
+export const StatsQuery = z.strictObject({
+  window: z.optional(z.enum(["24h", "7d"])),
+});
+
 export const DeliveryListQuery = z.strictObject({
   status: z.optional(z.enum(DELIVERY_STATUSES as [string, ...string[]])),
   subscriptionId: z.optional(

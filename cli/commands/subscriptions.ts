@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError, Option } from "commander";
 import type { Cli } from "../context.ts";
 import {
   eventOption,
@@ -8,6 +8,7 @@ import {
   secretFileOption,
   secretFrom,
 } from "../options.ts";
+import { table } from "../output.ts";
 import { problems, subscriptionFields, subscriptionTable, testSendSummary } from "../render.ts";
 import { replayAll } from "./deliveries.ts";
 
@@ -31,6 +32,45 @@ export function subscriptionCommands(program: Command, cli: Cli): void {
     .action(async (id: string, _opts, command: Command) => {
       const s = await cli.api(command).call("GET /v1/subscriptions/{id}", { params: { id } });
       cli.print(command, s, () => subscriptionFields(s));
+    });
+
+  subscriptions
+    .command("stats <id>")
+    .description("delivery statistics: attempts, failures by class, latency, health")
+    .addOption(
+      new Option("--window <window>", "the last 24 hours or 7 days")
+        .choices(["24h", "7d"])
+        .default("24h"),
+    )
+    .action(async (id: string, opts, command: Command) => {
+      const stats = await cli.api(command).call("GET /v1/subscriptions/{id}/stats", {
+        params: { id },
+        query: { window: opts.window },
+      });
+      cli.print(command, stats, () => {
+        const rate = stats.attempts ? ((100 * stats.succeeded) / stats.attempts).toFixed(1) : "—";
+        const classes = Object.entries(stats.failedByClass)
+          .map(([name, n]) => `${name} ${n}`)
+          .join(", ");
+        const ms = (n: number | null) => (n === null ? "—" : `≤ ${n} ms`);
+        const health = stats.health.enabled
+          ? stats.health.failingSince
+            ? `failing since ${stats.health.failingSince}`
+            : "healthy"
+          : `disabled: ${stats.health.disabledReason ?? "by an admin"}`;
+        return table(
+          ["", stats.window === "24h" ? "LAST 24 HOURS" : "LAST 7 DAYS"],
+          [
+            ["attempts", String(stats.attempts)],
+            ["succeeded", `${stats.succeeded} (${rate} %)`],
+            ["failed", `${stats.failed}${classes ? ` — ${classes}` : ""}`],
+            ["latency p50 / p95", `${ms(stats.latencyMs.p50)} / ${ms(stats.latencyMs.p95)}`],
+            ["last success", stats.lastSuccessAt ?? "—"],
+            ["last failure", stats.lastFailureAt ?? "—"],
+            ["health", health],
+          ],
+        );
+      });
     });
 
   subscriptions

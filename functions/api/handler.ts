@@ -11,6 +11,7 @@ import { createKeyring } from "../../shared/secrets/keyring.ts";
 import { SecretBox } from "../../shared/secrets/secret-box.ts";
 import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
 import { DynamoEventStore } from "../../shared/store/event-store.ts";
+import { DynamoStatsStore } from "../../shared/store/stats-store.ts";
 import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
 import { SubscriptionSnapshots } from "../../shared/subscription-snapshots.ts";
 import { type ApiDeps, handleApiRequest } from "./routes.ts";
@@ -59,6 +60,7 @@ const deps: ApiDeps = {
   secrets: new SecretBox(createKeyring(config)),
   sender: lazySender(config),
   log: jsonLogger,
+  stats: new DynamoStatsStore(table),
   resolveHost: async (host) =>
     (await lookup(host, { all: true }).catch(() => [])).map((entry) => entry.address),
   // Generated from the route table with zod's JSON Schema output, on first use.

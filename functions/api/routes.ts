@@ -41,6 +41,7 @@ import type {
 } from "../../shared/ports.ts";
 import { EventId, EventInput, MAX_EVENT_BYTES } from "../../shared/schemas.ts";
 import type { SecretOpener, SecretSealer } from "../../shared/secrets/secret-box.ts";
+import type { StatsStore } from "../../shared/stats.ts";
 import type { SubscriptionSnapshots } from "../../shared/subscription-snapshots.ts";
 import { authorize } from "../../shared/use-cases/authenticate.ts";
 import { getDelivery, listDeliveries } from "../../shared/use-cases/deliveries.ts";
@@ -57,6 +58,7 @@ import {
   replayWindow,
   resendDelivery,
 } from "../../shared/use-cases/resend.ts";
+import { subscriptionStats } from "../../shared/use-cases/subscription-stats.ts";
 import {
   createSubscription,
   deleteSubscription,
@@ -82,6 +84,8 @@ export interface ApiDeps {
   resolveHost: (host: string) => Promise<string[]>;
   /** The OpenAPI document (generated once, on first use). */
   openApiDocument: () => Promise<Record<string, unknown>>;
+  /** Subscriptions' delivery statistics (written by the deliver function). */
+  stats: StatsStore;
   /** For what a client is not told: a batch item's internal failure. */
   log: Logger;
   /** JSON Schema of an event's body, for the catalog route. */
@@ -307,6 +311,14 @@ const handlers: Handlers = {
     await deleteSubscription(workspaceId, params.id, deps.workspaces);
     return { status: 204 };
   },
+
+  "GET /v1/subscriptions/{id}/stats": async ({ workspaceId, params, query, deps }) => ({
+    status: 200,
+    body: await subscriptionStats(workspaceId, params.id, query.window ?? "24h", {
+      subscriptions: deps.workspaces,
+      stats: deps.stats,
+    }),
+  }),
 
   "GET /v1/deliveries": async ({ workspaceId, query, deps }) => {
     const page = await listDeliveries(workspaceId, query, deps.deliveries);

@@ -8,8 +8,10 @@ import { SqsDeliveryQueue } from "../../shared/queue/delivery-queue.ts";
 import { RecentSubscriptions } from "../../shared/recent-subscriptions.ts";
 import { createKeyring } from "../../shared/secrets/keyring.ts";
 import { SecretBox } from "../../shared/secrets/secret-box.ts";
+import { StatsRecorder } from "../../shared/stats.ts";
 import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
 import { DynamoEventStore } from "../../shared/store/event-store.ts";
+import { DynamoStatsStore } from "../../shared/store/stats-store.ts";
 import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
 import {
   type DeliverDeps,
@@ -30,6 +32,7 @@ const deps: DeliverDeps = {
   health,
   gate: slowLaneGate(health, { slowAfterMs: config.slowAfterMs, log: jsonLogger }),
   recent: new RecentSubscriptions({ ttlMs: config.deliverCacheMs }),
+  stats: new StatsRecorder(new DynamoStatsStore(table), { flushMs: config.statsFlushMs }),
   autoDisableAfterMs: config.autoDisableAfterMs,
   queue,
   operational: new OperationalEvents({

@@ -294,6 +294,40 @@ export const EventBatchResult = z.strictObject({
   results: z.array(EventBatchItem).check(z.describe("One per item, in the order sent.")),
 });
 
+export const SubscriptionStats = z.strictObject({
+  subscriptionId: SubscriptionIdValue,
+  window: z.enum(["24h", "7d"]),
+  from: time,
+  to: time,
+  attempts: count,
+  succeeded: count,
+  failed: count,
+  failedByClass: z
+    .record(z.string(), count)
+    .check(z.describe("Failed attempts by error class (`http_status`, `timeout`, …).")),
+  latencyMs: z
+    .strictObject({
+      p50: z.nullable(count),
+      p95: z.nullable(count),
+    })
+    .check(
+      z.describe(
+        "Attempt latency percentiles, estimated from a histogram: the upper bound of the bucket each falls in (null without attempts).",
+      ),
+    ),
+  lastSuccessAt: nullableTime("The last attempt that succeeded, in the window."),
+  lastFailureAt: nullableTime("The last attempt that failed, in the window."),
+  health: z.strictObject({
+    enabled: z.boolean(),
+    failingSince: nullableTime("Since when every attempt has failed (null: healthy)."),
+    disabledReason: z.nullable(z.string()),
+    disabledAt: nullableTime("When the service disabled it."),
+  }),
+  hours: z
+    .array(z.strictObject({ hour: time, attempts: count, succeeded: count, failed: count }))
+    .check(z.describe("Every hour of the window, oldest first, zeros included.")),
+});
+
 export type SubscriptionBody = z.output<typeof Subscription>;
 export type DeliverySummaryBody = z.output<typeof DeliverySummary>;
 export type DeliveryBody = z.output<typeof Delivery>;

@@ -46,6 +46,9 @@ export const key = {
   }),
   deadLetters: (workspaceId: string, shard: number) => `WS#${workspaceId}#DEAD#${two(shard)}`,
   sweep: (shard: number) => `SWEEP#${two(shard)}`,
+  /** A subscription's delivery statistics, one item per hour. */
+  stats: (workspaceId: string, subscriptionId: string) =>
+    `WS#${workspaceId}#STATS#${subscriptionId}`,
 } as const;
 
 /** `WS#<ws>…` → `<ws>` (workspace ids have no `#`). */

@@ -45,6 +45,7 @@ import { type FailureKind, parseRetryAfter, visibilityFor } from "../retry.ts";
 import { secretContext } from "../secrets/keyring.ts";
 import type { SecretOpener } from "../secrets/secret-box.ts";
 import { deliveryHeaders } from "../signing.ts";
+import type { StatsRecorder } from "../stats.ts";
 import type { OperationalEvents } from "./operational-events.ts";
 
 /** One received queue message, as both the SQS event source mapping and the local poller see it. */
@@ -75,6 +76,8 @@ export interface DeliverDeps {
   recent?: RecentSubscriptions | undefined;
   /** Raises the service's own events (endpoint failing, disabled, recovered; delivery exhausted). */
   operational?: OperationalEvents | undefined;
+  /** Counts each attempt for its subscription's statistics, written every few seconds. */
+  stats?: StatsRecorder | undefined;
   /** An endpoint failing for this long (and repeatedly of late) is disabled; 0 never. */
   autoDisableAfterMs: number;
   schedule: readonly number[];
@@ -311,6 +314,13 @@ export async function deliverBatch(
       }
     }
     const now = (deps.now ?? Date.now)();
+    if (deps.stats) {
+      // Counts are written when they are a few seconds old: one write per subscription and
+      // hour, not one per delivery. A failed write keeps them for the next batch.
+      await deps.stats.flush({ now }).catch((error: unknown) => {
+        deps.log.warn("could not write delivery statistics", describeError(error));
+      });
+    }
     const changes: VisibilityChange[] = [];
     for (const record of records) {
       const disposition = dispositions.get(record.messageId);
@@ -493,6 +503,14 @@ async function attempt(
     deps.gate.isFast(job.permit) && !(result.kind === "error" && result.errorClass === "timeout"),
   );
   const verdict = classify(result, now());
+  deps.stats?.record({
+    workspaceId: message.w,
+    subscriptionId: message.s,
+    ok: verdict.verdict.ok,
+    errorClass: verdict.errorClass,
+    durationMs: result.durationMs,
+    at: startedAt,
+  });
   const end = afterAttempt({
     number: decision.number,
     verdict: verdict.verdict,

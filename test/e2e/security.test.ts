@@ -280,6 +280,10 @@ describe("keys and workspaces: every route × every wrong key", () => {
         body: {},
         other: 404,
       },
+      "GET /v1/subscriptions/{id}/stats": {
+        path: `/v1/subscriptions/${ours.id}/stats`,
+        other: 404,
+      },
       "GET /v1/deliveries": { path: "/v1/deliveries", other: 200 },
       "GET /v1/deliveries/{id}": { path: `/v1/deliveries/${ours.delivery}`, other: 404 },
       "POST /v1/deliveries/{id}/resend": {
