@@ -46,6 +46,8 @@ export interface AlarmsProps {
  */
 export class Alarms extends Construct {
   readonly topic: Topic;
+  /** Every alarm, for the dashboard. */
+  readonly alarms: Alarm[] = [];
 
   constructor(scope: Construct, id: string, props: AlarmsProps) {
     super(scope, id);
@@ -55,7 +57,7 @@ export class Alarms extends Construct {
     });
     if (props.email) this.topic.addSubscription(new EmailSubscription(props.email));
     const action = new SnsAction(this.topic);
-    const alarms: Alarm[] = [];
+    const alarms = this.alarms;
     const alarm = (
       name: string,
       description: string,

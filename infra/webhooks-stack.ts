@@ -13,6 +13,7 @@ import {
 import { oldestMessageAlarmSeconds } from "../shared/retry.ts";
 import { Alarms } from "./alarms.ts";
 import { Api } from "./api.ts";
+import { OperationsDashboard } from "./dashboard.ts";
 import { DeliveryQueue } from "./delivery-queue.ts";
 import { HouseFunction } from "./house-function.ts";
 import { Network } from "./network.ts";
@@ -173,7 +174,24 @@ export class WebhooksStack extends Stack {
       email: settings.alarmEmail,
     });
 
+    const dashboard = new OperationsDashboard(this, "Operations", {
+      name: prefix,
+      api: http.httpApi,
+      functions: { api, deliver, resend },
+      queues: {
+        deliveries: queues.queue,
+        slowLane: queues.slowQueue,
+        deadLetters: queues.deadLetterQueue,
+        stranded: queues.strandedQueue,
+      },
+      alarms: alarms.alarms,
+    });
+
     new CfnOutput(this, "ApiUrl", { value: http.httpApi.apiEndpoint });
+    new CfnOutput(this, "DashboardUrl", {
+      description: "The CloudWatch dashboard: ingest, deliveries, latency, queues, alarms",
+      value: dashboard.url,
+    });
     new CfnOutput(this, "AlarmTopicArn", { value: alarms.topic.topicArn });
     new CfnOutput(this, "TableName", { value: store.table.tableName });
     // With TableName, what a later stack needs to adopt the data (existingKmsKeyArn).

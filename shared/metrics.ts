@@ -7,9 +7,13 @@ export const METRICS_NAMESPACE = "CustomermatesWebhooks";
 
 export type Unit = "Count" | "Milliseconds" | "None";
 
+/**
+ * One EMF document. A metric's value is a number, or an array of samples (at most 100: EMF's
+ * limit), which CloudWatch turns into a distribution with percentiles.
+ */
 export function emfLine(
   dimensions: Record<string, string>,
-  metrics: Record<string, { value: number; unit: Unit }>,
+  metrics: Record<string, { value: number | number[]; unit: Unit }>,
   timestamp = Date.now(),
 ): string {
   return JSON.stringify({
@@ -24,6 +28,11 @@ export function emfLine(
       ],
     },
     ...dimensions,
-    ...Object.fromEntries(Object.entries(metrics).map(([name, { value }]) => [name, value])),
+    ...Object.fromEntries(
+      Object.entries(metrics).map(([name, { value }]) => [
+        name,
+        Array.isArray(value) ? value.slice(0, 100) : value,
+      ]),
+    ),
   });
 }

@@ -1,10 +1,15 @@
 import { lookup } from "node:dns/promises";
 import middy from "@middy/core";
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from "aws-lambda";
 import { createDocumentClient, createSqsClient } from "../../shared/aws.ts";
 import { type Config, loadConfig, networkPolicy } from "../../shared/config.ts";
+import { apiMetrics } from "../../shared/http/api-metrics.ts";
 import { problemJson } from "../../shared/http/problem.ts";
-import { jsonLogger } from "../../shared/log.ts";
+import { jsonLogger, withLogContext } from "../../shared/log.ts";
 import type { WebhookSender } from "../../shared/ports.ts";
 import { SqsDeliveryQueue } from "../../shared/queue/delivery-queue.ts";
 import { createKeyring } from "../../shared/secrets/keyring.ts";
@@ -68,6 +73,13 @@ const deps: ApiDeps = {
   eventJsonSchema: async (event) => (await import("./event-schemas.ts")).eventJsonSchema(event),
 };
 
-export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
+const api = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>()
+  .use(apiMetrics())
   .use(problemJson(jsonLogger))
   .handler((event) => handleApiRequest(event, deps));
+
+/** Every line logged while handling a request names the function, the request and its route. */
+export const handler = (event: APIGatewayProxyEventV2, context: Context) =>
+  withLogContext({ function: "api", requestId: context.awsRequestId, route: event.routeKey }, () =>
+    api(event, context),
+  );

@@ -30,7 +30,7 @@ import {
 } from "../../shared/http/views.ts";
 import { ID_PATTERNS } from "../../shared/ids.ts";
 import { parseBearer } from "../../shared/keys.ts";
-import { describeError, type Logger } from "../../shared/log.ts";
+import { addLogContext, describeError, type Logger } from "../../shared/log.ts";
 import type {
   DeliveryQueue,
   DeliveryStore,
@@ -487,6 +487,7 @@ export async function handleApiRequest(
     authorize(await deps.workspaces.getKey(parsed.workspaceId, parsed.hash), spec.auth);
     workspaceId = parsed.workspaceId;
   }
+  if (workspaceId) addLogContext({ workspaceId });
 
   let body: unknown;
   const bodySpec: RouteSpec["body"] = spec.body;

@@ -1,9 +1,10 @@
 import middy from "@middy/core";
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { createDocumentClient, createSqsClient } from "../../shared/aws.ts";
 import { loadConfig, networkPolicy } from "../../shared/config.ts";
+import { deliverBatchMetrics } from "../../shared/delivery-metrics.ts";
 import { createHttpSender } from "../../shared/http/sender.ts";
-import { jsonLogger } from "../../shared/log.ts";
+import { jsonLogger, withLogContext } from "../../shared/log.ts";
 import { SqsDeliveryQueue } from "../../shared/queue/delivery-queue.ts";
 import { RecentSubscriptions } from "../../shared/recent-subscriptions.ts";
 import { createKeyring } from "../../shared/secrets/keyring.ts";
@@ -79,12 +80,19 @@ export function queueRecord(record: SQSRecord, invokedAt: number): QueueRecord {
 }
 
 /** SQS event source mapping with ReportBatchItemFailures: failed items stay queued. */
-export const handler = middy<SQSEvent, SQSBatchResponse>().handler(async (event, context) => {
+const deliver = middy<SQSEvent, SQSBatchResponse>().handler(async (event, context) => {
   const invokedAt = Date.now();
-  const { failures } = await deliverBatch(
-    event.Records.map((record) => queueRecord(record, invokedAt)),
-    deps,
-    { remainingMs: () => context.getRemainingTimeInMillis() },
-  );
-  return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
+  const records = event.Records.map((record) => queueRecord(record, invokedAt));
+  const result = await deliverBatch(records, deps, {
+    remainingMs: () => context.getRemainingTimeInMillis(),
+  });
+  // One EMF document per batch: CloudWatch turns it into metrics, no API call.
+  console.log(deliverBatchMetrics(result, records[0]?.lane ?? "main"));
+  return { batchItemFailures: result.failures.map((itemIdentifier) => ({ itemIdentifier })) };
 });
+
+/** Every line logged while handling a batch names the function and the request. */
+export const handler = (event: SQSEvent, context: Context) =>
+  withLogContext({ function: "deliver", requestId: context.awsRequestId }, () =>
+    deliver(event, context),
+  );

@@ -1,8 +1,9 @@
 import middy from "@middy/core";
+import type { Context } from "aws-lambda";
 import { createDocumentClient, createSqsClient } from "../../shared/aws.ts";
 import { loadConfig } from "../../shared/config.ts";
 import { ValidationError } from "../../shared/errors.ts";
-import { jsonLogger } from "../../shared/log.ts";
+import { jsonLogger, withLogContext } from "../../shared/log.ts";
 import { emfLine } from "../../shared/metrics.ts";
 import { SqsDeliveryQueue } from "../../shared/queue/delivery-queue.ts";
 import { SqsHoldingQueue } from "../../shared/queue/holding-queue.ts";
@@ -38,7 +39,7 @@ const deps = {
  * Operators' resend function: drain the dead-letter queue, resend one delivery, replay a
  * window — and, on a schedule, the sweep.
  */
-export const handler = middy<unknown, JobResult>().handler(async (input) => {
+const resend = middy<unknown, JobResult>().handler(async (input) => {
   let job: ResendJob;
   try {
     job = parseOrThrow(ResendJob, input);
@@ -67,5 +68,26 @@ export const handler = middy<unknown, JobResult>().handler(async (input) => {
       ),
     );
   }
+  if (result.action === "drain" || result.action === "replay") {
+    console.log(
+      emfLine(
+        { Function: "resend", Job: result.action },
+        result.action === "drain"
+          ? { DeadLettersDrained: { value: result.moved, unit: "Count" } }
+          : { Replayed: { value: result.queued, unit: "Count" } },
+      ),
+    );
+  }
   return result;
 });
+
+/** Every line logged while running a job names the function, the request and the job. */
+export const handler = (input: unknown, context: Context) =>
+  withLogContext(
+    {
+      function: "resend",
+      requestId: context.awsRequestId,
+      job: (input as { action?: unknown } | null)?.action,
+    },
+    () => resend(input, context),
+  );

@@ -27,7 +27,7 @@ import {
   withCancel,
   withCopyAttempt,
 } from "../lifecycle.ts";
-import { describeError, type Logger } from "../log.ts";
+import { describeError, type Logger, withLogContext } from "../log.ts";
 import {
   contextKey,
   type DeliveryContext,
@@ -155,6 +155,19 @@ export interface BatchResult {
   /** Message ids to report as `batchItemFailures`. */
   failures: string[];
   dispositions: Map<string, Disposition>;
+  /** Every attempt the batch made (its metrics). */
+  attempts: AttemptSample[];
+}
+
+/** What the batch's metrics need of one attempt. */
+export interface AttemptSample {
+  ok: boolean;
+  errorClass?: AttemptErrorClass | undefined;
+  durationMs: number;
+  /** Its number in its run (1: the first attempt). */
+  number: number;
+  /** How the run stands after it. */
+  end: "succeeded" | "retrying" | "failed";
 }
 
 /** Time kept back after the last POST for writing the attempt and changing visibility. */
@@ -175,6 +188,9 @@ export async function deliverBatch(
   options: DeliverOptions,
 ): Promise<BatchResult> {
   const dispositions = new Map<string, Disposition>();
+  /** The failed records of runs this batch ends, by delivery: each raises an operational event. */
+  const failedRuns = new Map<string, Delivery>();
+  const attempts: AttemptSample[] = [];
   const deadLetter: Array<{ messageId: string; body: string }> = [];
   const slowLane: Array<{ messageId: string; body: string }> = [];
   /** Messages for the same delivery run (a copy and its original, say), together. */
@@ -250,12 +266,14 @@ export async function deliverBatch(
     }
   }
 
-  /** The failed records of runs this batch ends, by delivery: each raises an operational event. */
-  const failedRuns = new Map<string, Delivery>();
   const outcomes = await Promise.all(
     work.map(async ({ record, message }) => {
       try {
-        return await deliverOne(record, message, context, deps, options, failedRuns);
+        // Every line logged for this delivery names it, its event and its workspace.
+        return await withLogContext(
+          { workspaceId: message.w, eventId: message.e, deliveryId: message.d },
+          () => deliverOne(record, message, context, deps, options, { failedRuns, attempts }),
+        );
       } catch (error) {
         deps.log.error("delivery step failed; the message will be retried", {
           deliveryId: message.d,
@@ -355,7 +373,7 @@ export async function deliverBatch(
         return kind === "later" || kind === "error";
       })
       .map((record) => record.messageId);
-    return { failures, dispositions };
+    return { failures, dispositions, attempts };
   }
 }
 
@@ -365,8 +383,9 @@ async function deliverOne(
   context: DeliveryContext,
   deps: DeliverDeps,
   options: DeliverOptions,
-  failedRuns: Map<string, Delivery>,
+  batch: { failedRuns: Map<string, Delivery>; attempts: AttemptSample[] },
 ): Promise<Disposition | "dead-letter" | "forward"> {
+  const { failedRuns } = batch;
   const now = deps.now ?? Date.now;
   // A message moved to the slow lane still speaks for the one that first drove its run.
   const receipt: Receipt = { messageId: message.o ?? record.messageId, generation: message.g };
@@ -440,7 +459,7 @@ async function deliverOne(
   try {
     return await attempt(
       decision,
-      { record, message, receipt, prev, run, permit, failedRuns },
+      { record, message, receipt, prev, run, permit, failedRuns, samples: batch.attempts },
       event as StoredEvent,
       subscription as Subscription,
       deps,
@@ -482,6 +501,7 @@ async function attempt(
     run: (at: number) => RunContext;
     permit: Permit;
     failedRuns: Map<string, Delivery>;
+    samples: AttemptSample[];
   },
   event: StoredEvent,
   subscription: Subscription,
@@ -524,6 +544,13 @@ async function attempt(
     bodyLimit: deps.responseBodyLimit,
   });
   const next = withAttempt(job.prev, job.run(now()), draft, end, verdict.summary);
+  job.samples.push({
+    ok: verdict.verdict.ok,
+    errorClass: verdict.errorClass,
+    durationMs: result.durationMs,
+    number: decision.number,
+    end: end.status,
+  });
 
   if (
     !(await write(next, decision.guard, deps)) &&

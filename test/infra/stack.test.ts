@@ -477,9 +477,39 @@ describe("WebhooksStack", () => {
       "ResendFunctionName",
       "AlarmTopicArn",
       "SecretsKeyArn",
+      "DashboardUrl",
     ]) {
       template.hasOutput(name, {});
     }
+  });
+
+  it("draws one dashboard: ingest, outcomes, latency, queues, dead letters, functions and every alarm", () => {
+    const dashboards = Object.values(template.findResources("AWS::CloudWatch::Dashboard"));
+    expect(dashboards).toHaveLength(1);
+    const body = JSON.stringify(dashboards[0]?.Properties.DashboardBody);
+    for (const metric of [
+      "EventsAccepted",
+      "EventsRefused",
+      "Succeeded",
+      "FailedForGood",
+      "Deferred",
+      "MovedToSlowLane",
+      "AttemptLatency",
+      "p99",
+      "ApproximateNumberOfMessagesVisible",
+      "ApproximateAgeOfOldestMessage",
+      "Throttles",
+      "Errors",
+      "5xx",
+    ]) {
+      expect(body, metric).toContain(metric);
+    }
+    const alarms = Object.keys(template.findResources("AWS::CloudWatch::Alarm"));
+    expect(alarms.length).toBeGreaterThan(5);
+    for (const alarm of alarms) expect(body, alarm).toContain(alarm);
+    expect(JSON.stringify(template.findOutputs("DashboardUrl"))).toContain(
+      "#dashboards/dashboard/",
+    );
   });
 
   it("passes cdk-nag's AWS Solutions rules (fixed, or acknowledged with a reason in code)", () => {

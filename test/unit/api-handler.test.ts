@@ -8,7 +8,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { generateApiKey, hashApiKey } from "../../shared/keys.ts";
 import {
   type ApiHandler,
@@ -204,6 +204,39 @@ describe("API handler", () => {
     );
     expect(empty.statusCode).toBe(422);
     expect(writes()).toBe(0);
+  });
+
+  it("writes one metrics document per ingest request, accepted or refused, and logs with the request's context", async () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, "log").mockImplementation((line: string) => lines.push(line));
+    const errors = vi
+      .spyOn(console, "error")
+      .mockImplementation((line: string) => lines.push(line));
+    try {
+      await call(apiEvent("POST", "/v1/events", { key: ingest, body: event }));
+      await call(
+        apiEvent("POST", "/v1/events", { key: ingest, body: { event: "nope", data: {} } }),
+      );
+      sqs.on(SendMessageBatchCommand).rejects(new Error("SQS down"));
+      await call(apiEvent("POST", "/v1/events", { key: ingest, body: { ...event, id: "m-1" } }));
+    } finally {
+      spy.mockRestore();
+      errors.mockRestore();
+    }
+    const docs = lines.map((line) => JSON.parse(line));
+    const metrics = docs.filter((d) => d._aws);
+    expect(metrics.map((d) => [d.EventsAccepted, d.EventsRefused])).toEqual([
+      [1, undefined],
+      [undefined, 1],
+      [undefined, 1],
+    ]);
+    const failure = docs.find((d) => d.message === "request failed");
+    expect(failure).toMatchObject({
+      function: "api",
+      requestId: expect.any(String),
+      route: "POST /v1/events",
+      workspaceId: "acme",
+    });
   });
 
   it("an admin key may post events too", async () => {
