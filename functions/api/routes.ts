@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { type Config, networkPolicy } from "../../shared/config.ts";
+import type { PortalSession } from "../../shared/domain.ts";
 import {
   ConflictError,
   MethodNotAllowedError,
@@ -32,16 +33,23 @@ import type {
   DeliveryQueue,
   DeliveryStore,
   EventStore,
+  PortalSessionStore,
   WebhookSender,
   WorkspaceSnapshot,
   WorkspaceStore,
 } from "../../shared/ports.ts";
+import { CAPABILITIES } from "../../shared/roles.ts";
 import { EventId } from "../../shared/schemas.ts";
 import type { SecretOpener, SecretSealer } from "../../shared/secrets/secret-box.ts";
 import { authorize, findKey } from "../../shared/use-cases/authenticate.ts";
 import { getDelivery, listDeliveries } from "../../shared/use-cases/deliveries.ts";
 import { ingestEvent } from "../../shared/use-cases/ingest-event.ts";
 import { createKey, revokeKey } from "../../shared/use-cases/keys.ts";
+import {
+  authenticatePortalSession,
+  createPortalSession,
+  Scope,
+} from "../../shared/use-cases/portal-sessions.ts";
 import {
   deadLetterSummary,
   redriveWorkspace,
@@ -64,6 +72,8 @@ export interface ApiDeps {
   events: EventStore;
   deliveries: DeliveryStore;
   queue: DeliveryQueue;
+  /** Portal sessions: the web console's short-lived tokens. */
+  portalSessions: PortalSessionStore;
   /** Seals new signing secrets, and opens them for test sends. */
   secrets: SecretSealer & SecretOpener;
   /** Sends test deliveries (the deliver function's sender, with the API's shorter deadline). */
@@ -84,6 +94,10 @@ interface Call<K extends RouteKey> {
   body: ParsedBody<K>;
   /** Present on routes that read the whole workspace partition to authenticate (ingest). */
   snapshot?: WorkspaceSnapshot | undefined;
+  /** The caller's portal session, when it is one (else an admin or ingest key). */
+  session?: PortalSession | undefined;
+  /** The subscriptions the caller may see: all of them, or a session's. */
+  scope: Scope;
   deps: ApiDeps;
 }
 
@@ -161,7 +175,8 @@ const handlers: Handlers = {
     },
   }),
 
-  "POST /v1/subscriptions": async ({ workspaceId, body, deps }) => {
+  "POST /v1/subscriptions": async ({ workspaceId, body, scope, deps }) => {
+    scope.refuseWhenLimited("create subscriptions");
     const { subscription, secret } = await createSubscription(
       workspaceId,
       body,
@@ -174,17 +189,24 @@ const handlers: Handlers = {
     };
   },
 
-  "GET /v1/subscriptions": async ({ workspaceId, deps }) => {
+  "GET /v1/subscriptions": async ({ workspaceId, scope, deps }) => {
     const subscriptions = await deps.workspaces.listSubscriptions(workspaceId);
-    return { status: 200, body: { data: subscriptions.map((s) => subscriptionView(s)) } };
+    return {
+      status: 200,
+      body: {
+        data: subscriptions.filter((s) => scope.includes(s.id)).map((s) => subscriptionView(s)),
+      },
+    };
   },
 
-  "GET /v1/subscriptions/{id}": async ({ workspaceId, params, deps }) => {
+  "GET /v1/subscriptions/{id}": async ({ workspaceId, params, scope, deps }) => {
+    scope.visible(params.id);
     const subscription = await getSubscription(workspaceId, params.id, deps.workspaces);
     return { status: 200, body: subscriptionView(subscription) };
   },
 
-  "PATCH /v1/subscriptions/{id}": async ({ workspaceId, params, body, deps }) => {
+  "PATCH /v1/subscriptions/{id}": async ({ workspaceId, params, body, scope, deps }) => {
+    scope.visible(params.id);
     const { subscription, secret, missed } = await updateSubscription(
       workspaceId,
       params.id,
@@ -197,7 +219,14 @@ const handlers: Handlers = {
     };
   },
 
-  "POST /v1/subscriptions/{id}/rotate-secret": async ({ workspaceId, params, body, deps }) => {
+  "POST /v1/subscriptions/{id}/rotate-secret": async ({
+    workspaceId,
+    params,
+    body,
+    scope,
+    deps,
+  }) => {
+    scope.visible(params.id);
     const { subscription, secret } = await rotateSecret(
       workspaceId,
       params.id,
@@ -207,38 +236,58 @@ const handlers: Handlers = {
     return { status: 200, body: subscriptionView(subscription, secret) };
   },
 
-  "POST /v1/subscriptions/{id}/test": async ({ workspaceId, params, body, deps }) => ({
-    status: 200,
-    body: await testSend(workspaceId, params.id, body, {
-      subscriptions: deps.workspaces,
-      events: deps.events,
-      deliveries: deps.deliveries,
-      sender: deps.sender,
-      secrets: deps.secrets,
-      responseBodyLimit: deps.config.responseBodyLimit,
-    }),
-  }),
+  "POST /v1/subscriptions/{id}/test": async ({ workspaceId, params, body, scope, deps }) => {
+    scope.visible(params.id);
+    return {
+      status: 200,
+      body: await testSend(workspaceId, params.id, body, {
+        subscriptions: deps.workspaces,
+        events: deps.events,
+        deliveries: deps.deliveries,
+        sender: deps.sender,
+        secrets: deps.secrets,
+        responseBodyLimit: deps.config.responseBodyLimit,
+      }),
+    };
+  },
 
-  "DELETE /v1/subscriptions/{id}": async ({ workspaceId, params, deps }) => {
+  "DELETE /v1/subscriptions/{id}": async ({ workspaceId, params, scope, deps }) => {
+    scope.visible(params.id);
     await deleteSubscription(workspaceId, params.id, deps.workspaces);
     return { status: 204 };
   },
 
-  "GET /v1/deliveries": async ({ workspaceId, query, deps }) => {
-    const page = await listDeliveries(workspaceId, query, deps.deliveries);
+  "GET /v1/deliveries": async ({ workspaceId, query, scope, deps }) => {
+    const page = await listDeliveries(
+      workspaceId,
+      { ...query, subscriptionId: scope.filter(query.subscriptionId) },
+      deps.deliveries,
+    );
     return {
       status: 200,
       body: { data: page.items.map(deliverySummaryView), nextCursor: page.nextCursor },
     };
   },
 
-  "GET /v1/deliveries/{id}": async ({ workspaceId, params, deps }) => {
+  "GET /v1/deliveries/{id}": async ({ workspaceId, params, scope, deps }) => {
     const { delivery, event } = await getDelivery(workspaceId, params.id, deps);
+    if (!scope.includes(delivery.subscriptionId)) {
+      throw new NotFoundError(`No delivery '${params.id}' in this workspace.`);
+    }
     return { status: 200, body: deliveryView(delivery, event) };
   },
 
-  "POST /v1/deliveries/{id}/resend": async ({ workspaceId, params, deps }) => {
+  "POST /v1/deliveries/{id}/resend": async ({ workspaceId, params, scope, deps }) => {
     const { id } = params;
+    if (scope.limited) {
+      // A scoped session resends only its subscriptions' deliveries: look before claiming.
+      const stored = ID_PATTERNS.delivery.test(id)
+        ? await deps.deliveries.get(workspaceId, id)
+        : undefined;
+      if (!stored || !scope.includes(stored.subscriptionId)) {
+        throw new NotFoundError(`No delivery '${id}' in this workspace.`);
+      }
+    }
     const result = ID_PATTERNS.delivery.test(id)
       ? await resendDelivery(workspaceId, id, resendDeps(deps))
       : { outcome: "not-found" as const, generation: undefined };
@@ -269,13 +318,13 @@ const handlers: Handlers = {
     }
   },
 
-  "POST /v1/deliveries/replay": async ({ workspaceId, body, deps }) => {
+  "POST /v1/deliveries/replay": async ({ workspaceId, body, scope, deps }) => {
     const result = await replayWindow(
       workspaceId,
       {
         from: body.from,
         to: body.to,
-        subscriptionId: body.subscriptionId,
+        subscriptionId: scope.filter(body.subscriptionId),
         statuses: body.status,
         limit: body.limit ?? 100,
         after: body.cursor === undefined ? undefined : decodeCursor(body.cursor),
@@ -293,13 +342,17 @@ const handlers: Handlers = {
     };
   },
 
-  "GET /v1/dlq": async ({ workspaceId, query, deps }) => ({
+  "GET /v1/dlq": async ({ workspaceId, query, scope, deps }) => ({
     status: 200,
-    body: await deadLetterSummary(workspaceId, query, resendDeps(deps)),
+    body: await deadLetterSummary(
+      workspaceId,
+      { ...query, subscriptionId: scope.filter(query.subscriptionId) },
+      resendDeps(deps),
+    ),
   }),
 
-  "POST /v1/dlq/redrive": async ({ workspaceId, body, deps }) => {
-    const filter = { subscriptionId: body.subscriptionId, event: body.event };
+  "POST /v1/dlq/redrive": async ({ workspaceId, body, scope, deps }) => {
+    const filter = { subscriptionId: scope.filter(body.subscriptionId), event: body.event };
     const result = await redriveWorkspace(
       workspaceId,
       filter,
@@ -322,6 +375,44 @@ const handlers: Handlers = {
       },
     };
   },
+
+  "POST /v1/portal-sessions": async ({ workspaceId, body, deps }) => {
+    const { session, token } = await createPortalSession(workspaceId, body, {
+      sessions: deps.portalSessions,
+      workspaces: deps.workspaces,
+    });
+    return {
+      status: 201,
+      body: {
+        id: session.id,
+        token,
+        workspaceId,
+        capabilities: session.capabilities,
+        subscriptionIds: session.subscriptionIds,
+        expiresAt: session.expiresAt,
+        consolePath: `/console#session=${token}`,
+      },
+    };
+  },
+
+  "GET /v1/whoami": async ({ workspaceId, session }) => ({
+    status: 200,
+    body: session
+      ? {
+          workspaceId,
+          kind: "portal-session",
+          capabilities: session.capabilities,
+          subscriptionIds: session.subscriptionIds,
+          expiresAt: session.expiresAt,
+        }
+      : {
+          workspaceId,
+          kind: "key",
+          capabilities: [...CAPABILITIES],
+          subscriptionIds: null,
+          expiresAt: null,
+        },
+  }),
 
   "POST /v1/keys": async ({ workspaceId, body, deps }) => {
     const { apiKey, plaintext } = await createKey(workspaceId, body, deps.workspaces);
@@ -386,9 +477,19 @@ export async function handleApiRequest(
   const key = routeKey as RouteKey;
   const spec: RouteSpec = ROUTE_TABLE[key];
 
-  let workspaceId: string | undefined;
+  // Portal sessions (`whp_…`, the web console) are checked on their own, against the route's
+  // capability; any other bearer is a key, checked as below.
+  const session =
+    spec.auth === "public"
+      ? undefined
+      : await authenticatePortalSession(
+          header(request, "authorization"),
+          spec.capability,
+          deps.portalSessions,
+        );
+  let workspaceId: string | undefined = session?.workspaceId;
   let snapshot: WorkspaceSnapshot | undefined;
-  if (spec.auth !== "public") {
+  if (spec.auth !== "public" && !session) {
     const parsed = parseBearer(header(request, "authorization"));
     if (AUTHENTICATES_FROM_SNAPSHOT.has(key))
       snapshot = await deps.workspaces.load(parsed.workspaceId);
@@ -419,6 +520,8 @@ export async function handleApiRequest(
       query: parsedQuery as ParsedQuery<RouteKey>,
       body: body as ParsedBody<RouteKey>,
       snapshot,
+      session,
+      scope: Scope.of(session),
       deps,
     }),
   );

@@ -212,7 +212,7 @@ describe("the API, against its OpenAPI document", () => {
     expect(redrive.body).toMatchObject({ moved: 0, left: 0 });
   });
 
-  it("keys, and deleting a subscription", async () => {
+  it("keys, portal sessions, and deleting a subscription", async () => {
     const key = await api(stack.url, "POST", "/v1/keys", {
       ...admin(),
       body: { role: "ingest", name: "contract" },
@@ -220,6 +220,13 @@ describe("the API, against its OpenAPI document", () => {
     expect(key.status).toBe(201);
     expect((await api(stack.url, "GET", "/v1/keys", admin())).status).toBe(200);
     expect((await api(stack.url, "DELETE", `/v1/keys/${key.body.id}`, admin())).status).toBe(204);
+    const portal = await api(stack.url, "POST", "/v1/portal-sessions", {
+      ...admin(),
+      body: { capabilities: ["read"], subscriptionIds: [ids.healthy] },
+    });
+    expect(portal.status).toBe(201);
+    const who = await api(stack.url, "GET", "/v1/whoami", { key: portal.body.token });
+    expect(who.body).toMatchObject({ kind: "portal-session", subscriptionIds: [ids.healthy] });
     expect(
       (await api(stack.url, "DELETE", `/v1/subscriptions/${ids.failing}`, admin())).status,
     ).toBe(204);

@@ -288,6 +288,12 @@ describe("keys and workspaces: every route × every wrong key", () => {
       },
       "GET /v1/dlq": { path: "/v1/dlq", other: 200 },
       "POST /v1/dlq/redrive": { path: "/v1/dlq/redrive", body: {}, other: 200 },
+      "POST /v1/portal-sessions": {
+        path: "/v1/portal-sessions",
+        body: { capabilities: ["read"] },
+        other: 201,
+      },
+      "GET /v1/whoami": { path: "/v1/whoami", other: 200 },
       "POST /v1/keys": { path: "/v1/keys", body: { role: "admin" }, other: 201 },
       "GET /v1/keys": { path: "/v1/keys", other: 200 },
       "DELETE /v1/keys/{id}": { path: `/v1/keys/${ours.key}`, other: 404 },
@@ -304,12 +310,20 @@ describe("keys and workspaces: every route × every wrong key", () => {
       (await scanTable()).filter((i) => String(i.pk).startsWith("WS#demo#EVT#")).length;
     const [before, eventsBefore] = [await demoItems(), await demoEvents()];
 
+    // A portal session of the other workspace, with every capability.
+    const otherSession = await api(stack.url, "POST", "/v1/portal-sessions", {
+      key: otherAdmin,
+      body: { capabilities: ["read", "manage", "resend"] },
+    });
+    expect(otherSession.status).toBe(201);
     const credentials = {
       "no key": undefined,
       "a bad key": generateApiKey("demo"),
       "a revoked key": revoked,
       "the ingest key": stack.ingestKey,
       "another workspace's admin key": otherAdmin,
+      "a made-up portal token": `whp_demo_${"ab".repeat(32)}`,
+      "another workspace's portal session": otherSession.body.token as string,
     };
     const seen: string[] = [];
     for (const routeKey of ROUTE_KEYS) {
@@ -323,18 +337,22 @@ describe("keys and workspaces: every route × every wrong key", () => {
         const expected =
           ROUTES[routeKey].auth === "public"
             ? 200
-            : who === "another workspace's admin key"
-              ? other
-              : who === "the ingest key"
-                ? routeKey === "POST /v1/events"
-                  ? 202
-                  : 403
-                : 401;
+            : who === "another workspace's portal session"
+              ? (ROUTES[routeKey] as { capability?: string }).capability
+                ? other
+                : 403
+              : who === "another workspace's admin key"
+                ? other
+                : who === "the ingest key"
+                  ? routeKey === "POST /v1/events"
+                    ? 202
+                    : 403
+                  : 401;
         seen.push(`${routeKey} with ${who}: ${answer.status}`);
         expect(answer.status, `${routeKey} with ${who}`).toBe(expected);
         if (expected >= 400)
           expect(answer.headers.get("content-type")).toBe("application/problem+json");
-        if (who === "another workspace's admin key") {
+        if (who.startsWith("another workspace's")) {
           // Nothing of ours shows, beyond an id the caller sent itself ...
           for (const id of Object.values(ours).filter((id) => !path.includes(id))) {
             expect(answer.text, `${routeKey} leaks an id`).not.toContain(id);
@@ -353,7 +371,7 @@ describe("keys and workspaces: every route × every wrong key", () => {
         }
       }
     }
-    expect(seen).toHaveLength(ROUTE_KEYS.length * 5);
+    expect(seen).toHaveLength(ROUTE_KEYS.length * Object.keys(credentials).length);
     expect(await demoItems()).toBe(before);
     // The one write any of these keys may do in this workspace: the ingest key posting an event.
     expect(await demoEvents()).toBe(eventsBefore + 1);
