@@ -148,6 +148,13 @@ async function lock(): Promise<() => Promise<void>> {
 }
 
 if (import.meta.main) {
-  const built = await ensureConsoleBuilt(console.log);
-  console.log(built ? `Built ${relative(ROOT, CONSOLE_DIST)}.` : "The console build is current.");
+  // `node console/build.ts`: console/dist, when stale. `--out <dir>`: a fresh build there (the
+  // CDK app's asset bundling, `npm run bench`).
+  const out = process.argv.indexOf("--out");
+  if (out > 0 && process.argv[out + 1]) {
+    await buildConsole(resolve(process.argv[out + 1] as string));
+  } else {
+    const built = await ensureConsoleBuilt(console.log);
+    console.log(built ? `Built ${relative(ROOT, CONSOLE_DIST)}.` : "The console build is current.");
+  }
 }
