@@ -273,4 +273,6 @@ export interface PortalSessionStore {
   put(session: PortalSession): Promise<void>;
   /** The session with this token hash, expired or not (TTL removes items late). */
   get(workspaceId: string, hash: string): Promise<PortalSession | undefined>;
+  /** Ends the session with this id at once; false when the workspace has none by that id. */
+  revoke(workspaceId: string, id: string): Promise<boolean>;
 }

@@ -395,6 +395,14 @@ const handlers: Handlers = {
     };
   },
 
+  "DELETE /v1/portal-sessions/{id}": async ({ workspaceId, params, deps }) => {
+    const ended =
+      ID_PATTERNS.portalSession.test(params.id) &&
+      (await deps.portalSessions.revoke(workspaceId, params.id));
+    if (!ended) throw new NotFoundError(`No portal session '${params.id}' in this workspace.`);
+    return { status: 204 };
+  },
+
   "GET /v1/whoami": async ({ workspaceId, session }) => ({
     status: 200,
     body: session

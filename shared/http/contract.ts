@@ -509,6 +509,19 @@ export const ROUTE_TABLE = {
       }),
     },
   },
+  "DELETE /v1/portal-sessions/{id}": {
+    auth: ["admin"],
+    tag: "portal sessions",
+    operationId: "revokePortalSession",
+    summary: "End a portal session",
+    description:
+      "Ends the session at once, before it expires (the CRM's user signed out, say): its token is refused from the next request on.",
+    params: { id: "The session's id (`ses_…`), from its creation's answer." },
+    responses: { 204: { description: "Ended." } },
+    refusals: {
+      404: "No such portal session in this workspace (or it has expired and been removed).",
+    },
+  },
   "GET /v1/whoami": {
     auth: ["admin"],
     capability: "read",

@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import type { PortalSession } from "../domain.ts";
 import type { PortalSessionStore } from "../ports.ts";
 import type { Capability } from "../roles.ts";
@@ -38,6 +38,35 @@ export class DynamoPortalSessionStore implements PortalSessionStore {
       }),
     );
     return item ? itemToPortalSession(workspaceId, item) : undefined;
+  }
+
+  async revoke(workspaceId: string, id: string): Promise<boolean> {
+    // Items are keyed by the token's hash: find the one with this id in the workspace's
+    // sessions (only the live ones and those TTL has not removed yet), then delete it.
+    const { pk } = key.portalSession(workspaceId, "");
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.#table.client.send(
+        new QueryCommand({
+          TableName: this.#table.name,
+          KeyConditionExpression: "pk = :pk",
+          FilterExpression: "id = :id",
+          ExpressionAttributeValues: { ":pk": pk, ":id": id },
+          ProjectionExpression: "pk, sk",
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      const found = page.Items?.[0];
+      if (found) {
+        await this.#table.client.send(
+          new DeleteCommand({ TableName: this.#table.name, Key: { pk: found.pk, sk: found.sk } }),
+        );
+        return true;
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return false;
   }
 }
 

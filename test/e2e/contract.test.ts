@@ -227,6 +227,8 @@ describe("the API, against its OpenAPI document", () => {
     expect(portal.status).toBe(201);
     const who = await api(stack.url, "GET", "/v1/whoami", { key: portal.body.token });
     expect(who.body).toMatchObject({ kind: "portal-session", subscriptionIds: [ids.healthy] });
+    const ended = await api(stack.url, "DELETE", `/v1/portal-sessions/${portal.body.id}`, admin());
+    expect(ended.status).toBe(204);
     expect(
       (await api(stack.url, "DELETE", `/v1/subscriptions/${ids.failing}`, admin())).status,
     ).toBe(204);

@@ -180,6 +180,7 @@ describe("a session's capabilities", () => {
         "GET /v1/keys",
         "DELETE /v1/keys/{id}",
         "POST /v1/portal-sessions",
+        "DELETE /v1/portal-sessions/{id}",
       ].sort(),
     );
   });
@@ -261,6 +262,24 @@ describe("a session limited to some subscriptions", () => {
     expect(patched.status).toBe(200);
     const who = await api(stack.url, "GET", "/v1/whoami", as);
     expect(who.body.subscriptionIds).toEqual([ids.mine]);
+  });
+});
+
+describe("ending a session early", () => {
+  it("DELETE /v1/portal-sessions/{id}: refused from the next request on; admin keys only", async () => {
+    const created = await session({ capabilities: ["read", "manage"] });
+    expect((await api(stack.url, "GET", "/v1/whoami", { key: created.token })).status).toBe(200);
+    const bySession = await api(stack.url, "DELETE", `/v1/portal-sessions/${created.id}`, {
+      key: created.token,
+    });
+    expect(bySession.status).toBe(403);
+    const ended = await api(stack.url, "DELETE", `/v1/portal-sessions/${created.id}`, admin());
+    expect(ended.status).toBe(204);
+    expect((await api(stack.url, "GET", "/v1/whoami", { key: created.token })).status).toBe(401);
+    const again = await api(stack.url, "DELETE", `/v1/portal-sessions/${created.id}`, admin());
+    expect(again.status).toBe(404);
+    const nonsense = await api(stack.url, "DELETE", "/v1/portal-sessions/nope", admin());
+    expect(nonsense.status).toBe(404);
   });
 });
 

@@ -238,10 +238,15 @@ describe("keys and workspaces: every route × every wrong key", () => {
     const subscriptions = await api(stack.url, "GET", "/v1/subscriptions", { key: stack.adminKey });
     const deliveries = await api(stack.url, "GET", "/v1/deliveries", { key: stack.adminKey });
     const keys = await api(stack.url, "GET", "/v1/keys", { key: stack.adminKey });
+    const session = await api(stack.url, "POST", "/v1/portal-sessions", {
+      key: stack.adminKey,
+      body: { capabilities: ["read"] },
+    });
     const ours = {
       id: subscriptions.body.data[0].id as string,
       delivery: deliveries.body.data[0].id as string,
       key: keys.body.data[0].id as string,
+      session: session.body.id as string,
     };
     const requests: Record<RouteKey, { path: string; body?: unknown; other: number }> = {
       "GET /health": { path: "/health", other: 200 },
@@ -294,6 +299,10 @@ describe("keys and workspaces: every route × every wrong key", () => {
         other: 201,
       },
       "GET /v1/whoami": { path: "/v1/whoami", other: 200 },
+      "DELETE /v1/portal-sessions/{id}": {
+        path: `/v1/portal-sessions/${ours.session}`,
+        other: 404,
+      },
       "POST /v1/keys": { path: "/v1/keys", body: { role: "admin" }, other: 201 },
       "GET /v1/keys": { path: "/v1/keys", other: 200 },
       "DELETE /v1/keys/{id}": { path: `/v1/keys/${ours.key}`, other: 404 },
