@@ -34,6 +34,9 @@ let stack: LocalStack;
 let dataDir: string;
 let shotsDir: string;
 let receiver: TestServer;
+/** The CRM's settings page, which embeds the console (an allowed frame ancestor), and a stranger. */
+let crm: TestServer;
+let stranger: TestServer;
 let answer = 200;
 let browser: Browser;
 let admin: BrowserContext;
@@ -71,8 +74,23 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), "webhooks-console-"));
   shotsDir = UPDATE ? SCREENSHOTS : await mkdtemp(join(tmpdir(), "webhooks-shots-"));
   await mkdir(shotsDir, { recursive: true });
+  // A page that frames the URL it is given, as the CRM's settings page would.
+  const embedder = (request: { url: string }, res: import("node:http").ServerResponse) => {
+    const src = new URL(request.url, "http://crm.invalid").searchParams.get("src") ?? "";
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end(
+      `<!doctype html><title>CRM settings</title><h1>Webhooks</h1><iframe title="Webhooks" allow="clipboard-write" width="1000" height="600" src="${src.replace(/"/g, "&quot;")}"></iframe>`,
+    );
+  };
+  crm = await startServer(embedder);
+  stranger = await startServer(embedder);
   stack = await startLocalStack(
-    { PORT: "0", WEBHOOKS_LOCAL_DATA_DIR: dataDir, WEBHOOKS_RETRY_SCHEDULE: "0,1" },
+    {
+      PORT: "0",
+      WEBHOOKS_LOCAL_DATA_DIR: dataDir,
+      WEBHOOKS_RETRY_SCHEDULE: "0,1",
+      WEBHOOKS_LOCAL_CONSOLE_FRAME_ANCESTORS: crm.url,
+    },
     { log: silentLogger },
   );
   receiver = await startServer((_request, res) => {
@@ -88,6 +106,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await receiver?.close();
+  await crm?.close();
+  await stranger?.close();
   await stack?.stop();
   await rm(dataDir, { recursive: true, force: true });
   if (!UPDATE && shotsDir) await rm(shotsDir, { recursive: true, force: true });
@@ -100,7 +120,9 @@ describe("the web console", { timeout: 90_000 }, () => {
     const csp = response.headers.get("content-security-policy") ?? "";
     expect(csp).toContain("script-src 'self'");
     expect(csp).not.toContain("unsafe-inline");
-    expect(csp).toContain("frame-ancestors 'none'");
+    // Only the CRM may frame it (WEBHOOKS_LOCAL_CONSOLE_FRAME_ANCESTORS), so no X-Frame-Options.
+    expect(csp).toContain(`frame-ancestors ${crm.url}`);
+    expect(response.headers.get("x-frame-options")).toBeNull();
     expect(response.headers.get("x-content-type-options")).toBe("nosniff");
     expect(response.headers.get("strict-transport-security")).toMatch(/max-age=\d+/);
 
@@ -364,6 +386,34 @@ describe("portal sessions in the console", { timeout: 90_000 }, () => {
       await api(stack.url, "GET", "/v1/keys", as),
     ];
     expect(tries.map((t) => t.status)).toEqual([403, 403, 403, 403]);
+    await context.close();
+  });
+
+  it("the CRM embeds it in its page with a portal session; a site that is not a frame ancestor cannot", async () => {
+    const created = await api(stack.url, "POST", "/v1/portal-sessions", {
+      key: stack.adminKey,
+      body: { capabilities: ["read"] },
+    });
+    const src = encodeURIComponent(`${stack.url}${created.body.consolePath}`);
+    const context = await browser.newContext({ viewport: DESKTOP });
+    const settings = watch(await context.newPage());
+    await settings.goto(`${crm.url}/embed?src=${src}`);
+    const embedded = settings.frameLocator('iframe[title="Webhooks"]');
+    await embedded.getByRole("heading", { name: "Subscriptions", level: 1 }).waitFor();
+    await embedded.getByText("portal session (read)").waitFor();
+    expect(await embedded.getByRole("button", { name: "New subscription" }).count()).toBe(0);
+
+    // Not an allowed ancestor: the browser refuses to render the console in its frame.
+    const elsewhere = await context.newPage();
+    await elsewhere.goto(`${stranger.url}/embed?src=${encodeURIComponent(consoleUrl())}`);
+    await eventually(async () =>
+      elsewhere.frames().some((frame) => frame.url().startsWith("chrome-error://"))
+        ? true
+        : undefined,
+    );
+    expect(
+      await elsewhere.frameLocator('iframe[title="Webhooks"]').getByLabel("Admin key").count(),
+    ).toBe(0);
     await context.close();
   });
 
