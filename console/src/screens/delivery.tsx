@@ -30,13 +30,17 @@ export function DeliveryScreen(props: {
     void load();
   }, [load]);
 
-  // While it is under way (queued or retrying), follow it.
-  const underWay = delivery?.status === "pending" || delivery?.status === "retrying";
+  // While it is under way, follow it: a resend waiting for its first attempt, or a retry due
+  // within two minutes (a later one is not worth reading every two seconds for).
+  const soon =
+    delivery?.status === "pending" ||
+    (delivery?.status === "retrying" &&
+      Date.parse(delivery.nextAttemptAt ?? "") - Date.now() < 120_000);
   useEffect(() => {
-    if (!underWay) return;
+    if (!soon) return;
     const timer = setInterval(() => void load(), REFRESH_MS);
     return () => clearInterval(timer);
-  }, [underWay, load]);
+  }, [soon, load]);
 
   const subscription = props.subscriptions?.find((s) => s.id === delivery?.subscriptionId);
 
@@ -82,7 +86,7 @@ export function DeliveryScreen(props: {
             <dt>Status</dt>
             <dd>
               <StatusBadge status={delivery.status} />
-              {underWay ? <span class="muted small"> (updating)</span> : null}
+              {soon ? <span class="muted small"> (updating)</span> : null}
             </dd>
             <dt>Event</dt>
             <dd>
