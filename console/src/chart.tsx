@@ -39,7 +39,8 @@ export function DeliveriesChart(props: { sample: Sample | undefined; error?: str
     <section class="chart" aria-labelledby="chart-title">
       <h2 id="chart-title">Deliveries per hour, last 24 hours</h2>
       <svg
-        viewBox={`0 0 ${width} ${height + 16}`}
+        viewBox={`0 0 ${width} ${height}`}
+        preserveAspectRatio="none"
         role="img"
         aria-label={`Deliveries per hour by outcome. ${summary}`}
       >
@@ -64,15 +65,19 @@ export function DeliveriesChart(props: { sample: Sample | undefined; error?: str
                   </rect>
                 ) : null;
               })}
-              {i % 6 === 0 ? (
-                <text x={i * bar + 1} y={height + 13} class="tick">
-                  {`${String(new Date(bucket.start).getHours()).padStart(2, "0")}:00`}
-                </text>
-              ) : null}
             </g>
           );
         })}
       </svg>
+      <div class="ticks" aria-hidden="true">
+        {buckets.map((bucket, i) =>
+          i % 6 === 0 ? (
+            <span key={bucket.start} style={{ left: `${(i / HOURS) * 100}%` }}>
+              {`${String(new Date(bucket.start).getHours()).padStart(2, "0")}:00`}
+            </span>
+          ) : null,
+        )}
+      </div>
       <ul class="legend">
         {OUTCOMES.map((o) => (
           <li key={o}>
