@@ -26,6 +26,7 @@ import { Agent, request } from "undici";
 import { FUNCTION_MEMORY_MB } from "../infra/house-function.ts";
 import { startLocalStack } from "../local/stack.ts";
 import { silentLogger } from "../shared/log.ts";
+import { itemSize } from "../shared/store/item-size.ts";
 import { AWS_PRICES, PRICES_RECORDED } from "./aws-prices.ts";
 import { handOver } from "./lib/stats.ts";
 
@@ -36,6 +37,10 @@ export interface Scenario {
   fanOut: number;
   events: number;
   receiver: ReceiverMode;
+  /** Events per request (`POST /v1/events/batch`); one (`POST /v1/events`) when left out. */
+  batch?: number;
+  /** How long the receiver takes to answer, when not the run's `receiverMs`. */
+  receiverMs?: number;
 }
 
 export interface CostOptions {
@@ -62,6 +67,23 @@ export interface Usage {
   invocations: { api: number; deliver: number };
   /** Billed milliseconds (each invocation rounded up to 1 ms). */
   billedMs: { api: number; deliver: number };
+  /** Each deliver invocation's duration (ms): a batch lasts its slowest receiver and the rest. */
+  batchMs: number[];
+  /**
+   * The busiest partition keys: each key's highest consumed capacity in any one second of the
+   * run (table keys, and `dead-letters:` keys of the index), against DynamoDB's per-partition
+   * limits of 1,000 write and 3,000 read units per second.
+   */
+  partitions: PartitionPeak[];
+}
+
+export interface PartitionPeak {
+  /** The partition key, the workspace id replaced by `<ws>` (shards keep their number). */
+  key: string;
+  peakWriteUnits: number;
+  peakReadUnits: number;
+  /** Share of the run's units (reads and writes) spent on this key. */
+  share: number;
 }
 
 export interface PerDelivery {
@@ -90,8 +112,17 @@ export interface CostReport {
 
 const SCENARIOS: Scenario[] = [
   { name: "fan-out 1", fanOut: 1, events: 100, receiver: "ok" },
+  { name: "fan-out 1, batches of 100", fanOut: 1, events: 1000, receiver: "ok", batch: 100 },
   { name: "fan-out 10", fanOut: 10, events: 60, receiver: "ok" },
   { name: "fan-out 50", fanOut: 50, events: 12, receiver: "ok" },
+  { name: "fan-out 100", fanOut: 100, events: 6, receiver: "ok" },
+  {
+    name: "fan-out 10, receivers answer in 1 s",
+    fanOut: 10,
+    events: 30,
+    receiver: "ok",
+    receiverMs: 1000,
+  },
   { name: "fan-out 10, first attempt fails", fanOut: 10, events: 60, receiver: "fail-once" },
   { name: "fan-out 10, endpoint down", fanOut: 10, events: 20, receiver: "down" },
 ];
@@ -116,7 +147,96 @@ const newUsage = (): Usage => ({
   emptyReceives: 0,
   invocations: { api: 0, deliver: 0 },
   billedMs: { api: 0, deliver: 0 },
+  batchMs: [],
+  partitions: [],
 });
+
+/** Consumed units by second and partition key, while a window is open. */
+let bySecond = new Map<number, Map<string, { read: number; write: number }>>();
+
+function addToPartition(pk: unknown, read: number, write: number) {
+  if (!window || typeof pk !== "string" || (read === 0 && write === 0)) return;
+  const second = Math.floor(performance.now() / 1000);
+  const keys = bySecond.get(second) ?? new Map<string, { read: number; write: number }>();
+  bySecond.set(second, keys);
+  const entry = keys.get(pk) ?? { read: 0, write: 0 };
+  entry.read += read;
+  entry.write += write;
+  keys.set(pk, entry);
+}
+
+/** The ten keys with the highest one-second peaks, and each key's share of all units. */
+function partitionPeaks(): PartitionPeak[] {
+  const peaks = new Map<string, PartitionPeak>();
+  let all = 0;
+  const totals = new Map<string, number>();
+  for (const keys of bySecond.values()) {
+    for (const [pk, units] of keys) {
+      const key = pk.replace(/^(dead-letters:)?WS#[^#]+/, "$1WS#<ws>");
+      const peak = peaks.get(key) ?? { key, peakWriteUnits: 0, peakReadUnits: 0, share: 0 };
+      peak.peakWriteUnits = Math.max(peak.peakWriteUnits, units.write);
+      peak.peakReadUnits = Math.max(peak.peakReadUnits, units.read);
+      peaks.set(key, peak);
+      totals.set(key, (totals.get(key) ?? 0) + units.read + units.write);
+      all += units.read + units.write;
+    }
+  }
+  for (const peak of peaks.values()) peak.share = (totals.get(peak.key) ?? 0) / Math.max(1, all);
+  return [...peaks.values()]
+    .sort(
+      (a, b) =>
+        Math.max(b.peakWriteUnits, b.peakReadUnits / 3) -
+        Math.max(a.peakWriteUnits, a.peakReadUnits / 3),
+    )
+    .slice(0, 10);
+}
+
+/** Read units of one item as DynamoDB counts them (4 KB steps; half for eventually consistent). */
+const readUnitsOf = (item: Record<string, unknown>, consistent: boolean) =>
+  Math.ceil(itemSize(item) / 4096) / (consistent ? 1 : 2);
+
+/** Attributes a call's consumed capacity to the partition key(s) it touched. */
+function attribute(
+  operation: string,
+  input: Record<string, unknown>,
+  result: { ConsumedCapacity?: Capacity | Capacity[]; Responses?: Record<string, unknown[]> },
+) {
+  const consumed = [result.ConsumedCapacity ?? []].flat();
+  const units = consumed.reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
+  const item = input.Item as Record<string, unknown> | undefined;
+  const key = input.Key as Record<string, unknown> | undefined;
+  switch (operation) {
+    case "PutItem":
+      addToPartition(item?.pk, 0, units);
+      // The dead-letter index is written too when the item carries its key.
+      if (item?.dlqPk)
+        addToPartition(`dead-letters:${item.dlqPk}`, 0, Math.ceil(itemSize(item) / 1024));
+      return;
+    case "UpdateItem":
+    case "DeleteItem":
+      addToPartition(key?.pk, 0, units);
+      return;
+    case "GetItem":
+      addToPartition(key?.pk, units, 0);
+      return;
+    case "Query": {
+      const values = (input.ExpressionAttributeValues ?? {}) as Record<string, unknown>;
+      const pk = values[":pk"] ?? Object.values(values)[0];
+      addToPartition(input.IndexName ? `${input.IndexName}:${String(pk)}` : pk, units, 0);
+      return;
+    }
+    case "BatchGetItem": {
+      const requests = (input.RequestItems ?? {}) as Record<string, { ConsistentRead?: boolean }>;
+      for (const [table, items] of Object.entries(result.Responses ?? {})) {
+        const consistent = requests[table]?.ConsistentRead === true;
+        for (const found of items as Array<Record<string, unknown>>) {
+          addToPartition(found.pk, readUnitsOf(found, consistent), 0);
+        }
+      }
+      return;
+    }
+  }
+}
 
 interface Capacity {
   CapacityUnits?: number;
@@ -159,8 +279,12 @@ function instrument(): void {
     try {
       const result = (await dynamoSend.call(this, command, ...rest)) as {
         ConsumedCapacity?: Capacity | Capacity[];
+        Responses?: Record<string, unknown[]>;
       };
-      if (counted) addCapacity(operation, result.ConsumedCapacity);
+      if (counted) {
+        addCapacity(operation, result.ConsumedCapacity);
+        attribute(operation, command.input, result);
+      }
       return result;
     } finally {
       if (counted) countCall("DynamoDB", operation);
@@ -213,6 +337,7 @@ function metered<A extends unknown[], R>(
       if (window) {
         window.invocations[kind]++;
         window.billedMs[kind] += Math.ceil(performance.now() - started);
+        if (kind === "deliver") window.batchMs.push(performance.now() - started);
       }
     }
   };
@@ -224,6 +349,7 @@ export async function runCost(options: CostOptions): Promise<CostReport> {
   instrument();
   const dataDir = await mkdtemp(join(tmpdir(), "webhooks-cost-"));
   let mode: ReceiverMode = "ok";
+  let receiverMs = options.receiverMs;
   const seen = new Map<string, number>();
   let requests = 0;
   const receiver = createServer((req, res) => {
@@ -240,7 +366,7 @@ export async function runCost(options: CostOptions): Promise<CostReport> {
           "x-request-id": `req_${requests}`,
         });
         res.end(fail ? '{"error":"internal"}' : '{"received":true}');
-      }, options.receiverMs);
+      }, receiverMs);
     });
   });
   await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
@@ -251,6 +377,9 @@ export async function runCost(options: CostOptions): Promise<CostReport> {
       PORT: "0",
       WEBHOOKS_LOCAL_DATA_DIR: dataDir,
       WEBHOOKS_RETRY_SCHEDULE: SCHEDULE,
+      // The sweep is a fixed cost of a deployment (every 5 minutes on AWS), not of a delivery:
+      // left out of the runs, priced on its own in BENCHMARKS.md.
+      WEBHOOKS_LOCAL_SWEEP_SECONDS: "3600",
       WEBHOOKS_LOCAL_ADMIN_KEY: undefined,
       WEBHOOKS_LOCAL_INGEST_KEY: undefined,
     },
@@ -280,6 +409,7 @@ export async function runCost(options: CostOptions): Promise<CostReport> {
     for (const base of SCENARIOS) {
       const scenario = { ...base, events: Math.max(1, Math.round(base.events * options.scale)) };
       mode = scenario.receiver;
+      receiverMs = scenario.receiverMs ?? options.receiverMs;
       seen.clear();
       requests = 0;
       const ids: string[] = [];
@@ -293,18 +423,31 @@ export async function runCost(options: CostOptions): Promise<CostReport> {
       }
 
       const usage = newUsage();
+      bySecond = new Map();
       window = usage;
       const start = performance.now();
       const sends: Array<Promise<unknown>> = [];
-      for (let i = 0; i < scenario.events; i++) {
-        const wait = start + (i * 1000) / options.rate - performance.now();
+      const event = (i: number) => ({
+        id: `${scenario.name}-${i}`.replace(/[^A-Za-z0-9._:-]/g, "-"),
+        event: "deal.updated",
+        data: { id: `deal_${i}`, stage: "negotiation", amount: 48_000, currency: "EUR" },
+      });
+      const perRequest = scenario.batch ?? 1;
+      for (let i = 0; i < scenario.events; i += perRequest) {
+        // Single events at the rate; batches one a second.
+        const wait =
+          start +
+          (perRequest > 1 ? (i / perRequest) * 1000 : (i * 1000) / options.rate) -
+          performance.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         sends.push(
-          call("POST", "/v1/events", stack.ingestKey, {
-            id: `${scenario.fanOut}-${scenario.receiver}-${i}`,
-            event: "deal.updated",
-            data: { id: `deal_${i}`, stage: "negotiation", amount: 48_000, currency: "EUR" },
-          }),
+          perRequest > 1
+            ? call("POST", "/v1/events/batch", stack.ingestKey, {
+                events: Array.from({ length: Math.min(perRequest, scenario.events - i) }, (_, k) =>
+                  event(i + k),
+                ),
+              })
+            : call("POST", "/v1/events", stack.ingestKey, event(i)),
         );
       }
       await Promise.all(sends);
@@ -314,6 +457,7 @@ export async function runCost(options: CostOptions): Promise<CostReport> {
         (scenario.receiver === "ok" ? 1 : scenario.receiver === "fail-once" ? 2 : ATTEMPTS);
       await settle(() => requests >= attempts, usage);
       window = undefined;
+      usage.partitions = partitionPeaks();
       usage.events = scenario.events;
       usage.deliveries = deliveries;
       usage.attempts = requests;
@@ -368,7 +512,8 @@ export function perDelivery(usage: Usage): PerDelivery {
   const invocations = usage.invocations.api + usage.invocations.deliver;
   const perMillion = 1_000_000 / d;
   const cost = {
-    httpApi: (usage.events / 1e6) * AWS_PRICES.httpApiPerMillionRequests.usd * perMillion,
+    // Every API function invocation is one HTTP API request.
+    httpApi: (usage.invocations.api / 1e6) * AWS_PRICES.httpApiPerMillionRequests.usd * perMillion,
     lambdaRequests: (invocations / 1e6) * AWS_PRICES.lambdaPerMillionRequests.usd * perMillion,
     lambdaCompute: gbSeconds * AWS_PRICES.lambdaArmPerGbSecond.usd * perMillion,
     sqs: (sqsRequests / 1e6) * AWS_PRICES.sqsPerMillionRequests.usd * perMillion,
@@ -408,6 +553,11 @@ export function formatCost(report: CostReport): string {
   row("DynamoDB read calls", (p) => p.readCalls.toFixed(2));
   row("Lambda invocations", (p) => p.lambdaInvocations.toFixed(2));
   row("Lambda GB-s (×1000)", (p) => (p.gbSeconds * 1000).toFixed(3));
+  row("deliver batch p50 (receiver + rest)", (_p, u) => {
+    const sorted = [...u.batchMs].sort((a, b) => a - b);
+    const p50 = sorted[Math.floor(sorted.length / 2)] ?? 0;
+    return `${p50.toFixed(0)} ms`;
+  });
   row("$ per million: HTTP API", (p) => p.cost.httpApi.toFixed(3));
   row("  Lambda requests", (p) => p.cost.lambdaRequests.toFixed(3));
   row("  Lambda compute", (p) => p.cost.lambdaCompute.toFixed(3));
@@ -431,10 +581,33 @@ export function formatCost(report: CostReport): string {
     "(SQS empty receives, not priced)",
     ...report.scenarios.map((s) => String(s.usage.emptyReceives)),
   ]);
+  const partitions = report.scenarios
+    .filter((s) => ["fan-out 10", "fan-out 100"].includes(s.scenario.name))
+    .map((s) => {
+      const t = new Table({
+        head: [
+          `busiest partitions, ${s.scenario.name} (${o.rate} events/s)`,
+          "peak WCU/s",
+          "peak RCU/s",
+          "share of units",
+        ],
+        style: { head: [], border: [] },
+      });
+      for (const p of s.usage.partitions.slice(0, 6)) {
+        t.push([
+          p.key,
+          p.peakWriteUnits.toFixed(1),
+          p.peakReadUnits.toFixed(1),
+          `${(p.share * 100).toFixed(1)} %`,
+        ]);
+      }
+      return t.toString();
+    });
   return [
     `AWS usage and cost: local stack, ${o.rate} events/s, receiver answers in ${o.receiverMs} ms, ${FUNCTION_MEMORY_MB} MB functions, us-east-1 list prices recorded ${PRICES_RECORDED} (bench/aws-prices.ts)`,
     table.toString(),
     calls.toString(),
+    ...partitions,
   ].join("\n");
 }
 

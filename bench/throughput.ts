@@ -8,7 +8,10 @@
  *             zero-latency in-memory store, open the sealed secret, sign (both signature
  *             schemes), POST through the SSRF-guarded keep-alive pool, read the capped response,
  *             build the attempt record;
- *   undici    a raw undici keep-alive POST loop (the floor: nothing but HTTP);
+ *   floor     the signed floor: the raw undici loop that also signs each request both ways
+ *             (the same two signatures over the same bytes) and sends the same headers —
+ *             the least work this contract allows, and what the deliver path is held to;
+ *   undici    a raw undici keep-alive POST loop (nothing but HTTP);
  *   fetch     a naive `fetch` loop (what a hand-rolled sender would do).
  *
  * Once over HTTPS (a throwaway self-signed certificate; production delivers over HTTPS only)
@@ -57,8 +60,8 @@ export interface ThroughputOptions {
   pin: boolean;
 }
 
-export type ClientName = "deliver" | "unsigned" | "undici" | "fetch";
-const CLIENTS: ClientName[] = ["deliver", "unsigned", "undici", "fetch"];
+export type ClientName = "deliver" | "unsigned" | "floor" | "undici" | "fetch";
+const CLIENTS: ClientName[] = ["deliver", "unsigned", "floor", "undici", "fetch"];
 
 export interface ThroughputReport {
   options: ThroughputOptions;
@@ -75,7 +78,7 @@ export interface ThroughputReport {
 
 const WORKSPACE = "bench";
 /** A realistic CRM event: ~600 bytes of JSON. */
-const EVENT_BODY = JSON.stringify({
+export const EVENT_BODY = JSON.stringify({
   event: "deal.updated",
   data: {
     id: "deal_01JBENCHMARK0000000000000",
@@ -92,7 +95,7 @@ const EVENT_BODY = JSON.stringify({
 });
 
 /** The deliver path's dependencies: the production sender, signer and secret box; a store that answers at once. */
-async function deliverPath(url: string, signed: boolean) {
+export async function deliverPath(url: string, signed: boolean) {
   const secrets = new SecretBox(new FileKeyring(randomBytes(32)));
   const subscriptionId = `sub_${newUlid()}`;
   const subscription: Subscription = {
@@ -182,6 +185,9 @@ async function deliverPath(url: string, signed: boolean) {
       async markSlow() {
         return false;
       },
+      async disableGone() {
+        return false;
+      },
       async disableFailing() {
         return false;
       },
@@ -251,14 +257,23 @@ export type Protocol = "http" | "https";
 export interface ProtocolResult {
   perCpuSecond: Record<ClientName, number[]>;
   perSecond: Record<ClientName, number[]>;
-  /** Per-round ratios to the raw undici loop (requests per CPU-second). */
-  ratios: { deliver: Spread; unsigned: Spread; fetch: Spread };
+  /**
+   * Per-round ratios (requests per CPU-second): the deliver path to the signed floor (the
+   * budget), and every client to the raw undici loop.
+   */
+  ratios: {
+    deliverToFloor: Spread;
+    deliver: Spread;
+    unsigned: Spread;
+    floor: Spread;
+    fetch: Spread;
+  };
   /** CPU microseconds of one raw keep-alive POST (median). */
   rawPostMicros: number;
 }
 
 /** A throwaway self-signed certificate for 127.0.0.1, made with openssl (absent: undefined). */
-async function selfSignedCertificate(dir: string) {
+export async function selfSignedCertificate(dir: string) {
   const key = join(dir, "key.pem");
   const cert = join(dir, "cert.pem");
   try {
@@ -287,7 +302,7 @@ async function selfSignedCertificate(dir: string) {
   return { key, cert };
 }
 
-async function startSink(
+export async function startSink(
   pin: boolean,
   tls?: { key: string; cert: string },
 ): Promise<{ url: string; child: ChildProcess }> {
@@ -335,11 +350,32 @@ async function measure(
   const path = await deliverPath(url, true);
   const unsigned = await deliverPath(url, false);
   const pool = new Agent({ keepAliveTimeout: 30_000 });
+  const floorSecret = generateSecret();
   let failures = 0;
   const batches = Math.max(1, Math.round(options.concurrency / 10));
   const clients: Record<ClientName, { lanes: number; run: () => Promise<number> }> = {
     deliver: { lanes: batches, run: () => path.batch(10) },
     unsigned: { lanes: batches, run: () => unsigned.batch(10) },
+    floor: {
+      lanes: options.concurrency,
+      run: async () => {
+        const response = await request(url, {
+          method: "POST",
+          dispatcher: pool,
+          headers: deliveryHeaders({
+            deliveryId: `dlv_${newUlid()}`,
+            event: "deal.updated",
+            body: EVENT_BODY,
+            timestamp: Math.floor(Date.now() / 1000),
+            secrets: [floorSecret],
+          }),
+          body: EVENT_BODY,
+        });
+        await response.body.text();
+        if (response.statusCode !== 200) failures++;
+        return 1;
+      },
+    },
     undici: {
       lanes: options.concurrency,
       run: async () => {
@@ -371,6 +407,7 @@ async function measure(
   const perCpuSecond: Record<ClientName, number[]> = {
     deliver: [],
     unsigned: [],
+    floor: [],
     undici: [],
     fetch: [],
   };
@@ -392,12 +429,18 @@ async function measure(
     await unsigned.close();
     await pool.close();
   }
-  const ratio = (name: ClientName) =>
-    spread(perCpuSecond[name].map((value, i) => value / (perCpuSecond.undici[i] ?? Number.NaN)));
+  const ratio = (name: ClientName, to: ClientName = "undici") =>
+    spread(perCpuSecond[name].map((value, i) => value / (perCpuSecond[to][i] ?? Number.NaN)));
   return {
     perCpuSecond,
     perSecond,
-    ratios: { deliver: ratio("deliver"), unsigned: ratio("unsigned"), fetch: ratio("fetch") },
+    ratios: {
+      deliverToFloor: ratio("deliver", "floor"),
+      deliver: ratio("deliver"),
+      unsigned: ratio("unsigned"),
+      floor: ratio("floor"),
+      fetch: ratio("fetch"),
+    },
     rawPostMicros: 1e6 / median(perCpuSecond.undici),
     failures: failures + path.counts().failures + unsigned.counts().failures,
   };
@@ -460,8 +503,11 @@ export function formatThroughput(report: ThroughputReport): string {
       `  ${(protocol === "https" ? "HTTPS (as in production)" : "plain HTTP").padEnd(34)}${"per core".padStart(13)}${"wall".padStart(10)}   (medians)`,
       row("deliver", "deliver path (batches of 10)"),
       row("unsigned", "  same, unsigned subscription"),
+      row("floor", "signed floor (undici + signatures)"),
       row("undici", "raw undici keep-alive loop"),
       row("fetch", "naive fetch loop"),
+      `  deliver path ÷ signed floor     ${formatSpread(result.ratios.deliverToFloor)}   (budget ≥ 0.90)`,
+      `  signed floor ÷ raw undici       ${formatSpread(result.ratios.floor)}`,
       `  deliver path ÷ raw undici       ${formatSpread(result.ratios.deliver)}`,
       `  unsigned ÷ raw undici           ${formatSpread(result.ratios.unsigned)}`,
       `  naive fetch ÷ raw undici        ${formatSpread(result.ratios.fetch)}`,

@@ -4,7 +4,12 @@ import { Rule, RuleTargetInput, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { Construct } from "constructs";
-import { type FunctionSettings, functionEnvironment } from "../shared/config.ts";
+import {
+  DEFAULT_MAX_SUBSCRIPTIONS,
+  deliverCacheMsFor,
+  type FunctionSettings,
+  functionEnvironment,
+} from "../shared/config.ts";
 import { oldestMessageAlarmSeconds } from "../shared/retry.ts";
 import { Alarms } from "./alarms.ts";
 import { Api } from "./api.ts";
@@ -67,6 +72,12 @@ export class WebhooksStack extends Stack {
       allowedPorts: settings.allowedPorts,
       kmsKeyId: store.secretsKey.keyArn,
       autoDisableAfterHours: settings.autoDisableAfterHours,
+      // Every deliver instance may read every subscription of a busy workspace: the copy lives
+      // long enough that their reads fit the workspace partition (see deliverCacheMsFor).
+      deliverCacheMs: deliverCacheMsFor(
+        settings.deliverConcurrency + settings.slowLaneConcurrency,
+        DEFAULT_MAX_SUBSCRIPTIONS,
+      ),
     };
     const shared = functionEnvironment(base);
 
@@ -99,8 +110,12 @@ export class WebhooksStack extends Stack {
       placement: network?.placement,
     });
     // Reads its batch; writes attempts (PutItem with a condition) and endpoint health.
-    store.grant(deliver, ["BatchGetItem", "GetItem", "PutItem", "UpdateItem"]);
+    // Query: a workspace's subscriptions, read when an operational event (an endpoint failing,
+    // disabled, recovered; a delivery exhausted) is raised — a change of state, never per delivery.
+    store.grant(deliver, ["BatchGetItem", "GetItem", "PutItem", "UpdateItem", "Query"]);
     queues.deadLetterQueue.grantSendMessages(deliver);
+    // Operational events are delivered like any other: their fan-out goes to the main queue.
+    queues.queue.grantSendMessages(deliver);
     store.grantSecrets(deliver, "kms:Decrypt");
     // Maximum concurrency on the event source (not reserved concurrency) is what keeps Lambda
     // from receiving more batches than it can run: a throttled batch would burn receive counts.

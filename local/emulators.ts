@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import net, { type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -18,6 +19,7 @@ export interface Emulators {
 
 /** `dataDir` undefined keeps everything in memory (tests); a path persists it. */
 export async function startEmulators(dataDir?: string): Promise<Emulators> {
+  closeDynaliteIterators();
   const dynamo = dynalite({
     ...(dataDir ? { path: join(dataDir, "dynamodb") } : {}),
     createTableMs: 0,
@@ -47,6 +49,40 @@ export async function startEmulators(dataDir?: string): Promise<Emulators> {
       await new Promise<void>((resolve) => dynamo.close(() => resolve()));
     },
   };
+}
+
+interface LevelIterator {
+  close(): Promise<void>;
+  return?: () => Promise<void>;
+}
+
+/**
+ * dynalite 4 reads every Query and Scan through a level iterator wrapped in a stream, and when
+ * it has what it needs (the `Limit`, the end) it destroys the stream — which calls
+ * `iterator.return()`, a method abstract-level's iterators do not have (they have `close()`). So
+ * no iterator was ever closed, and abstract-level keeps each open one (with classic-level's
+ * LevelDB snapshot and its read-ahead cache) until the database closes: every query left about
+ * 7 KB of heap and more native memory behind, and a long `npm start` session, or the fault
+ * suite's half hour, grew by gigabytes. Each iterator gets the `return()` dynalite expects.
+ * Returns whether it patched (false: already done).
+ */
+export function closeDynaliteIterators(): boolean {
+  const require = createRequire(import.meta.resolve("dynalite"));
+  const { AbstractLevel } = require("abstract-level") as {
+    AbstractLevel: { prototype: Record<string, unknown> };
+  };
+  const proto = AbstractLevel.prototype;
+  if (proto.closesDynaliteIterators) return false;
+  for (const method of ["keys", "values", "iterator"]) {
+    const original = proto[method] as (...args: unknown[]) => LevelIterator;
+    proto[method] = function withReturn(this: unknown, ...args: unknown[]) {
+      const iterator = original.apply(this, args);
+      iterator.return ??= () => iterator.close();
+      return iterator;
+    };
+  }
+  proto.closesDynaliteIterators = true;
+  return true;
 }
 
 /**

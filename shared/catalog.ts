@@ -11,30 +11,35 @@ export type EventCategory = (typeof EVENT_CATEGORIES)[number];
 
 export type Entity = (typeof ENTITIES)[number];
 export type Action = (typeof ACTIONS)[number];
-export type EventName = `${Entity}.${Action}`;
+/** The fifteen events the CRM posts. */
+export type CrmEventName = `${Entity}.${Action}`;
 
-/** Exactly fifteen event names, in a stable order (entity, then action). */
-export const EVENT_NAMES: readonly EventName[] = ENTITIES.flatMap((entity) =>
+/**
+ * Events about the webhook service itself, sent by it to the subscriptions that ask for them:
+ * a delivery failed for good, an endpoint started failing, was disabled, recovered.
+ */
+export const OPERATIONAL_EVENT_NAMES = [
+  "webhook.delivery.exhausted",
+  "webhook.subscription.failing",
+  "webhook.subscription.disabled",
+  "webhook.subscription.recovered",
+] as const;
+export type OperationalEventName = (typeof OPERATIONAL_EVENT_NAMES)[number];
+
+/** Any event a subscription may receive. */
+export type EventName = CrmEventName | OperationalEventName;
+
+/** Exactly fifteen CRM event names, in a stable order (entity, then action). */
+export const CRM_EVENT_NAMES: readonly CrmEventName[] = ENTITIES.flatMap((entity) =>
   ACTIONS.map((action) => `${entity}.${action}` as const),
 );
 
-const descriptions: Record<Action, string> = {
-  created: "was created",
-  updated: "was updated",
-  deleted: "was deleted",
-};
+/** Every event a subscription may name: the fifteen CRM events, then the operational ones. */
+export const EVENT_NAMES: readonly EventName[] = [...CRM_EVENT_NAMES, ...OPERATIONAL_EVENT_NAMES];
 
-export interface EventType {
-  name: EventName;
-  entity: Entity;
-  action: Action;
-  description: string;
-}
-
-export const EVENT_TYPES: readonly EventType[] = EVENT_NAMES.map((name) => {
-  const [entity, action] = name.split(".") as [Entity, Action];
-  return { name, entity, action, description: `A ${entity} ${descriptions[action]}.` };
-});
+const operational = new Set<string>(OPERATIONAL_EVENT_NAMES);
+export const isOperationalEvent = (name: string): name is OperationalEventName =>
+  operational.has(name);
 
 const known = new Set<string>(EVENT_NAMES);
 export const isEventName = (value: string): value is EventName => known.has(value);

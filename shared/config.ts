@@ -36,6 +36,9 @@ export function parseAddresses(text: string): string[] {
     });
 }
 
+/** Most subscriptions a workspace may have, unless WEBHOOKS_MAX_SUBSCRIPTIONS says otherwise. */
+export const DEFAULT_MAX_SUBSCRIPTIONS = 100;
+
 export const EnvSchema = z.object({
   /** DynamoDB table holding workspaces, keys, subscriptions, events and deliveries. */
   WEBHOOKS_TABLE_NAME: z.string().check(z.minLength(3)),
@@ -96,8 +99,19 @@ export const EnvSchema = z.object({
    * recorded (0: never). Five days by default.
    */
   WEBHOOKS_AUTO_DISABLE_AFTER_HOURS: whole(0, 24 * 90, 120),
+  /**
+   * How long (s) an API function instance reuses a workspace's subscription set for ingest
+   * before reading it again (0: read it for every event). Changes made through other instances
+   * reach ingest within this time.
+   */
+  WEBHOOKS_SUBSCRIPTION_CACHE_SECONDS: whole(0, 60, 5),
+  /**
+   * How long (ms) a deliver function instance reuses a subscription it read (0: read it for
+   * every batch). A change to a subscription reaches the deliver function within this time.
+   */
+  WEBHOOKS_DELIVER_CACHE_MS: whole(0, 10_000, 1000),
   /** Most subscriptions a workspace may have (ingest reads them all in one call). */
-  WEBHOOKS_MAX_SUBSCRIPTIONS: whole(1, 1000, 100),
+  WEBHOOKS_MAX_SUBSCRIPTIONS: whole(1, 1000, DEFAULT_MAX_SUBSCRIPTIONS),
 });
 
 export interface Config {
@@ -119,6 +133,10 @@ export interface Config {
   connectTimeoutMs: number;
   requestTimeoutMs: number;
   maxSubscriptions: number;
+  /** How long ingest reuses a workspace's subscription set (0: never). */
+  subscriptionCacheMs: number;
+  /** How long the deliver function reuses a subscription it read (0: never). */
+  deliverCacheMs: number;
   /** 0: never disable a failing endpoint. */
   autoDisableAfterMs: number;
 }
@@ -164,6 +182,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     connectTimeoutMs: env_.WEBHOOKS_CONNECT_TIMEOUT_MS,
     requestTimeoutMs: env_.WEBHOOKS_REQUEST_TIMEOUT_MS,
     maxSubscriptions: env_.WEBHOOKS_MAX_SUBSCRIPTIONS,
+    subscriptionCacheMs: env_.WEBHOOKS_SUBSCRIPTION_CACHE_SECONDS * 1000,
+    deliverCacheMs: env_.WEBHOOKS_DELIVER_CACHE_MS,
     autoDisableAfterMs: env_.WEBHOOKS_AUTO_DISABLE_AFTER_HOURS * 3_600_000,
   });
 }
@@ -185,6 +205,22 @@ export interface FunctionSettings {
   slowQueueUrl: string;
   retrySchedule: readonly number[];
   retentionDays: number;
+  /** How long the deliver function reuses a subscription it read (`deliverCacheMsFor`). */
+  deliverCacheMs?: number;
+}
+
+/**
+ * How long deliver instances must reuse a subscription they read so that, together, their reads
+ * of one workspace's partition stay within 1,500 of its 3,000 read units a second (the rest is
+ * ingest's: a key read per event, ~1,000 a second at 1,000 events, and subscription snapshots):
+ * each of `instances` reads each of a workspace's `subscriptions` (1 unit each) at most once
+ * per period. At least one second, at most ten (past that, the capacity model in BENCHMARKS.md
+ * says what gives first).
+ */
+export const DELIVER_READ_BUDGET = 1500;
+export function deliverCacheMsFor(instances: number, subscriptions: number): number {
+  const seconds = Math.ceil((instances * subscriptions) / DELIVER_READ_BUDGET);
+  return Math.min(10_000, Math.max(1000, seconds * 1000));
 }
 
 /**
@@ -201,6 +237,9 @@ export function functionEnvironment(settings: FunctionSettings): Record<string, 
     WEBHOOKS_KMS_KEY_ID: settings.kmsKeyId,
     WEBHOOKS_RETRY_SCHEDULE: settings.retrySchedule.join(","),
     WEBHOOKS_RETENTION_DAYS: String(settings.retentionDays),
+    ...(settings.deliverCacheMs === undefined
+      ? {}
+      : { WEBHOOKS_DELIVER_CACHE_MS: String(settings.deliverCacheMs) }),
     ...(settings.autoDisableAfterHours === undefined
       ? {}
       : { WEBHOOKS_AUTO_DISABLE_AFTER_HOURS: String(settings.autoDisableAfterHours) }),

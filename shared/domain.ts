@@ -107,6 +107,8 @@ export type EndReason =
   | "exhausted"
   /** The destination is refused (SSRF guard): retrying cannot help. */
   | "refused"
+  /** The receiver answered 410 Gone: its subscription is disabled, nothing more is sent. */
+  | "gone"
   /** SQS moved its message to the stranded queue: received too often without finishing. */
   | "stranded"
   | "subscription_deleted"

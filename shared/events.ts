@@ -1,10 +1,11 @@
 import * as z from "zod/mini";
 import {
   type Action,
+  CRM_EVENT_NAMES,
   type Entity,
-  EVENT_NAMES,
   type EventCategory,
   type EventName,
+  type OperationalEventName,
 } from "./catalog.ts";
 import "./validation.ts";
 
@@ -156,11 +157,15 @@ export interface EventEnvelope {
   timestamp: string;
 }
 
+/** What an operational event is about, and what happened to it. */
+export const OPERATIONAL_SUBJECTS = ["delivery", "subscription"] as const;
+export const OPERATIONAL_ACTIONS = ["exhausted", "failing", "disabled", "recovered"] as const;
+
 export interface EventSpec {
   name: EventName;
   category: EventCategory;
-  entity: Entity;
-  action: Action;
+  entity: Entity | (typeof OPERATIONAL_SUBJECTS)[number];
+  action: Action | (typeof OPERATIONAL_ACTIONS)[number];
   description: string;
   /** The record in `data`. */
   data: z.ZodMiniType;
@@ -171,7 +176,14 @@ export interface EventSpec {
 
 const EXAMPLE_TIME = "2026-11-26T10:00:00.000Z";
 
-export const EVENT_CATALOG: readonly EventSpec[] = EVENT_NAMES.map((name) => {
+const envelopeOf = (name: EventName, data: z.ZodMiniType, when: string) =>
+  z.strictObject({
+    event: z.literal(name).check(z.describe("The event's name.")),
+    data,
+    timestamp: z.iso.datetime({ offset: true }).check(z.describe(when)),
+  });
+
+const CRM_CATALOG: readonly EventSpec[] = CRM_EVENT_NAMES.map((name) => {
   const [entity, action] = name.split(".") as [Entity, Action];
   const data = RECORD_SCHEMAS[entity];
   return {
@@ -181,16 +193,122 @@ export const EVENT_CATALOG: readonly EventSpec[] = EVENT_NAMES.map((name) => {
     action,
     description: `A ${entity} ${WHAT_HAPPENED[action]}.`,
     data,
-    envelope: z.strictObject({
-      event: z.literal(name).check(z.describe("The event's name.")),
+    envelope: envelopeOf(
+      name,
       data,
-      timestamp: z.iso
-        .datetime({ offset: true })
-        .check(z.describe("When it happened (ISO 8601): as the CRM sent it, or when it arrived.")),
-    }),
+      "When it happened (ISO 8601): as the CRM sent it, or when it arrived.",
+    ),
     example: { event: name, data: EXAMPLE_RECORDS[entity], timestamp: EXAMPLE_TIME },
   };
 });
+
+const id = (description: string) => z.string().check(z.describe(description));
+const when = (description: string) =>
+  z.iso.datetime({ offset: true }).check(z.describe(description));
+const SUBSCRIPTION_FIELDS = {
+  subscriptionId: id("The subscription it is about."),
+  url: z.string().check(z.describe("Its endpoint.")),
+};
+
+/** The service's own events: what each carries, and an example. */
+const OPERATIONAL: Record<
+  OperationalEventName,
+  { description: string; data: z.ZodMiniType; example: Record<string, unknown> }
+> = {
+  "webhook.delivery.exhausted": {
+    description:
+      "A delivery of a CRM event failed for good: every attempt of its schedule failed (or its endpoint is gone). It waits in the dead-letter queue; redrive it once the endpoint is fixed.",
+    data: z.strictObject({
+      deliveryId: id("The delivery that failed."),
+      eventId: id("The CRM event it carried."),
+      event: id("That event's name."),
+      ...SUBSCRIPTION_FIELDS,
+      attempts: z.int().check(z.describe("Attempts made, over every run.")),
+      reason: z
+        .string()
+        .check(z.describe("Why the run ended: exhausted, refused, gone, stranded, unavailable.")),
+      lastError: z.nullable(z.string()).check(z.describe("The last attempt's error, in one line.")),
+      failedAt: when("When it failed for good."),
+    }),
+    example: {
+      deliveryId: "dlv_01JDX6A2B3C4D5E6F7G8H9JKMNM8Q9RST0VWXYZ0AB",
+      eventId: "crm-evt-1",
+      event: "contact.created",
+      subscriptionId: "sub_01JDX5Z7K3M8Q9RST0VWXYZ0AB",
+      url: "https://hooks.example.com/crm",
+      attempts: 8,
+      reason: "exhausted",
+      lastError: "HTTP 503",
+      failedAt: EXAMPLE_TIME,
+    },
+  },
+  "webhook.subscription.failing": {
+    description:
+      "An endpoint that was answering failed: the first failure after a success. Sent once per outage.",
+    data: z.strictObject({
+      ...SUBSCRIPTION_FIELDS,
+      failingSince: when("When it started failing."),
+      lastError: z.nullable(z.string()).check(z.describe("The failure, in one line.")),
+    }),
+    example: {
+      subscriptionId: "sub_01JDX5Z7K3M8Q9RST0VWXYZ0AB",
+      url: "https://hooks.example.com/crm",
+      failingSince: EXAMPLE_TIME,
+      lastError: "HTTP 503",
+    },
+  },
+  "webhook.subscription.disabled": {
+    description:
+      "A subscription was disabled by the service: its endpoint failed for too long, or answered 410 Gone. Nothing is sent to it until an admin enables it again.",
+    data: z.strictObject({
+      ...SUBSCRIPTION_FIELDS,
+      reason: z.string().check(z.describe("Why, in words.")),
+      disabledAt: when("When it was disabled."),
+    }),
+    example: {
+      subscriptionId: "sub_01JDX5Z7K3M8Q9RST0VWXYZ0AB",
+      url: "https://hooks.example.com/crm",
+      reason: "The endpoint answered 410 Gone.",
+      disabledAt: EXAMPLE_TIME,
+    },
+  },
+  "webhook.subscription.recovered": {
+    description: "A failing endpoint answered with success again.",
+    data: z.strictObject({
+      ...SUBSCRIPTION_FIELDS,
+      failingSince: when("When the outage began."),
+      recoveredAt: when("When it answered with success."),
+    }),
+    example: {
+      subscriptionId: "sub_01JDX5Z7K3M8Q9RST0VWXYZ0AB",
+      url: "https://hooks.example.com/crm",
+      failingSince: "2026-11-26T09:00:00.000Z",
+      recoveredAt: EXAMPLE_TIME,
+    },
+  },
+};
+
+const OPERATIONAL_CATALOG: readonly EventSpec[] = Object.entries(OPERATIONAL).map(
+  ([name, spec]) => {
+    const [, entity, action] = name.split(".") as [
+      string,
+      (typeof OPERATIONAL_SUBJECTS)[number],
+      (typeof OPERATIONAL_ACTIONS)[number],
+    ];
+    return {
+      name: name as OperationalEventName,
+      category: "operational",
+      entity,
+      action,
+      description: spec.description,
+      data: spec.data,
+      envelope: envelopeOf(name as OperationalEventName, spec.data, "When it happened (ISO 8601)."),
+      example: { event: name, data: spec.example, timestamp: EXAMPLE_TIME },
+    };
+  },
+);
+
+export const EVENT_CATALOG: readonly EventSpec[] = [...CRM_CATALOG, ...OPERATIONAL_CATALOG];
 
 const byName = new Map<string, EventSpec>(EVENT_CATALOG.map((spec) => [spec.name, spec]));
 

@@ -35,8 +35,8 @@ export function healthAfter(
   now: number,
   autoDisableAfterMs: number,
 ): HealthChange {
-  const at = new Date(now).toISOString();
   if (ok) return health.failingSince ? { kind: "healthy" } : { kind: "none" };
+  const at = new Date(now).toISOString();
   if (!health.failingSince) return { kind: "failing", at };
   if (health.lastFailureAt && now - Date.parse(health.lastFailureAt) < FAILURE_COUNT_INTERVAL_MS) {
     return { kind: "none" };

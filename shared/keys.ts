@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { UnauthorizedError } from "./errors.ts";
 
 /**
@@ -40,11 +40,4 @@ export function parseBearer(header: string | undefined): ParsedKey {
   const parts = KEY_FORMAT.exec(key);
   if (!parts?.[1]) throw new UnauthorizedError("The API key is not valid.");
   return { workspaceId: parts[1], hash: hashApiKey(key) };
-}
-
-/** Constant-time comparison of two hex digests. */
-export function sameHash(a: string, b: string): boolean {
-  const left = Buffer.from(a, "hex");
-  const right = Buffer.from(b, "hex");
-  return left.length === right.length && left.length > 0 && timingSafeEqual(left, right);
 }

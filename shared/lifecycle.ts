@@ -273,7 +273,7 @@ export type Verdict =
 export type RunEnd =
   | { status: "succeeded" }
   | { status: "retrying"; delaySeconds: number }
-  | { status: "failed"; reason: "exhausted" | "refused" };
+  | { status: "failed"; reason: "exhausted" | "refused" | "gone" };
 
 /** Where attempt `number` of a run leaves it. */
 export function afterAttempt(input: {
@@ -284,7 +284,9 @@ export function afterAttempt(input: {
 }): RunEnd {
   const { verdict } = input;
   if (verdict.ok) return { status: "succeeded" };
-  if (!verdict.retryable) return { status: "failed", reason: "refused" };
+  if (!verdict.retryable) {
+    return { status: "failed", reason: verdict.kind === "gone" ? "gone" : "refused" };
+  }
   const next = nextRetry({
     schedule: input.schedule,
     attempt: input.number,
@@ -316,7 +318,20 @@ export interface RunContext {
 
 export type AttemptDraft = Omit<Attempt, "number" | "generation" | "nextAttemptAt">;
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+/**
+ * An ISO time, as records keep them. A write formats the same instant several times (created,
+ * updated, run started): the last one is remembered, since formatting a date costs about a
+ * microsecond, which the deliver path counts.
+ */
+let lastMs = Number.NaN;
+let lastIso = "";
+const iso = (ms: number): string => {
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
+};
 
 /** The fields every write carries over or starts, and the revision it bumps. */
 function carried(prev: Delivery | undefined, ctx: RunContext) {

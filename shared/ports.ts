@@ -34,6 +34,8 @@ export interface DeliveryRef {
    * consistent read of a missing item still costs one). The write then expects no record.
    */
   withRecord: boolean;
+  /** Read the subscription as well (default): not when the caller has a fresh copy. */
+  withSubscription?: boolean;
 }
 
 /** What one batch of deliveries needs, loaded in one BatchGetItem. */
@@ -120,11 +122,6 @@ export interface EventStore {
 
 // ——— Workspaces: keys, subscriptions, endpoint health ————————————————————————————————————
 
-export interface WorkspaceSnapshot {
-  keys: ApiKey[];
-  subscriptions: Subscription[];
-}
-
 /** The fields an admin may change, written without touching the endpoint's health. */
 export type SubscriptionChanges = Partial<
   Pick<
@@ -144,8 +141,6 @@ export type SubscriptionChanges = Partial<
 };
 
 export interface WorkspaceStore {
-  /** Everything in the workspace partition, in one consistent read (the ingest path). */
-  load(workspaceId: string): Promise<WorkspaceSnapshot>;
   getKey(workspaceId: string, hash: string): Promise<ApiKey | undefined>;
   listKeys(workspaceId: string): Promise<ApiKey[]>;
   /** Creates the key; false if a key with that hash already exists. */
@@ -190,6 +185,8 @@ export interface SubscriptionHealth {
    * it already is until after `refreshAfter` (one write per half period, however busy).
    */
   markSlow(workspaceId: string, id: string, until: string, refreshAfter: string): Promise<boolean>;
+  /** Disables an enabled subscription at once (its endpoint answered 410 Gone); false if it was not enabled. */
+  disableGone(workspaceId: string, id: string, reason: string, at: string): Promise<boolean>;
   /** Disables a subscription still failing since `failingSince`; false if that changed. */
   disableFailing(
     workspaceId: string,
@@ -222,6 +219,15 @@ export interface DeliveryQueue {
   sendToDeadLetter(bodies: readonly string[]): Promise<void>;
   /** Puts message bodies on the slow lane's queue (endpoints that answer slowly). */
   sendToSlowLane(bodies: readonly string[]): Promise<void>;
+}
+
+/** Batch ingest's side of the deliveries queue. */
+export interface FanOutQueue {
+  /**
+   * Queues the messages of many events at once: every call full, and a call that keeps
+   * failing does not stop the others. Resolves with the positions of the messages not queued.
+   */
+  enqueueEach(messages: readonly DeliveryMessage[]): Promise<ReadonlySet<number>>;
 }
 
 export interface HeldMessage {

@@ -22,6 +22,7 @@ const USEFUL_HEADERS = [
   "cf-ray",
   "www-authenticate",
 ];
+const USEFUL: ReadonlySet<string> = new Set(USEFUL_HEADERS);
 
 export interface KeptHeaders {
   headers: Record<string, string>;
@@ -33,7 +34,7 @@ export function capResponseHeaders(headers: Record<string, string>): KeptHeaders
   const names = Object.keys(headers);
   const ordered = [
     ...USEFUL_HEADERS.filter((name) => name in headers),
-    ...names.filter((name) => !USEFUL_HEADERS.includes(name)),
+    ...names.filter((name) => !USEFUL.has(name)),
   ];
   const kept: Record<string, string> = {};
   let used = 0;

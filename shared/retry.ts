@@ -37,7 +37,8 @@ export function parseSchedule(text: string): number[] {
 }
 
 /** Why the last attempt failed, as far as the schedule cares. */
-export type FailureKind = "timeout" | "rate_limited" | "unavailable" | "other";
+/** `gone`: the receiver answered 410 (Standard Webhooks: stop sending), never retried. */
+export type FailureKind = "timeout" | "rate_limited" | "unavailable" | "gone" | "other";
 
 export interface RetryInput {
   schedule: readonly number[];

@@ -1,5 +1,11 @@
 import * as z from "zod/mini";
-import { EVENT_CATEGORIES, EVENT_NAMES, type EventName } from "./catalog.ts";
+import {
+  CRM_EVENT_NAMES,
+  type CrmEventName,
+  EVENT_CATEGORIES,
+  EVENT_NAMES,
+  type EventName,
+} from "./catalog.ts";
 import { DELIVERY_STATUSES, type DeliveryStatus } from "./domain.ts";
 import { ID_PATTERNS } from "./ids.ts";
 import { CAPABILITIES, type Capability, ROLES, type Role, WORKSPACE_ID } from "./roles.ts";
@@ -11,12 +17,20 @@ export const MAX_EVENT_BYTES = 256 * 1024;
 export const MAX_URL_LENGTH = 2048;
 export const MAX_DESCRIPTION_LENGTH = 500;
 
-/** One of the fifteen event names (GET /v1/event-types). */
+/** Any event a subscription may name: the fifteen CRM events and the operational ones. */
 export const EventNameSchema = z.enum(EVENT_NAMES as [EventName, ...EventName[]], {
   error: (issue) =>
-    `Unknown event ${JSON.stringify(issue.input)}; GET /v1/event-types lists the fifteen valid names`,
+    `Unknown event ${JSON.stringify(issue.input)}; GET /v1/event-types lists the fifteen CRM events (and ?category=operational the service's own)`,
 });
 const eventName = EventNameSchema;
+
+/** One of the fifteen events the CRM posts; the operational ones only the service sends. */
+export const CrmEventNameSchema = z.enum(CRM_EVENT_NAMES as [CrmEventName, ...CrmEventName[]], {
+  error: (issue) =>
+    typeof issue.input === "string" && issue.input.startsWith("webhook.")
+      ? `${JSON.stringify(issue.input)} is one of the service's own events: it sends them, nobody posts them`
+      : `Unknown event ${JSON.stringify(issue.input)}; GET /v1/event-types lists the fifteen valid names`,
+});
 
 /** Client-chosen event ids double as idempotency keys. */
 export const EventId = z
@@ -28,7 +42,7 @@ export const EventId = z
   );
 
 export const EventInput = z.strictObject({
-  event: eventName,
+  event: CrmEventNameSchema,
   data: z.record(z.string(), z.unknown(), { error: "must be a JSON object" }),
   timestamp: z.optional(
     z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time with a time zone" }),
@@ -36,6 +50,24 @@ export const EventInput = z.strictObject({
   id: z.optional(EventId),
 });
 export type EventInput = z.output<typeof EventInput>;
+
+/** Events one `POST /v1/events/batch` takes, and the most its whole body may weigh. */
+export const MAX_BATCH_EVENTS = 100;
+export const MAX_BATCH_BYTES = 5 * 1024 * 1024;
+
+/** `POST /v1/events/batch`, as documented: up to 100 events, each as `POST /v1/events` takes it. */
+export const EventBatchInput = z.strictObject({
+  events: z.array(EventInput).check(z.minLength(1), z.maxLength(MAX_BATCH_EVENTS)),
+});
+
+/**
+ * What the router checks of a batch before the handler sees it: the list, not its items. Each
+ * item is then checked on its own, so that one bad event gets its own problem and the others
+ * are still accepted.
+ */
+export const EventBatchEnvelope = z.strictObject({
+  events: z.array(z.unknown()).check(z.minLength(1), z.maxLength(MAX_BATCH_EVENTS)),
+});
 
 const WHSEC = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
 

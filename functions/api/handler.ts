@@ -13,6 +13,7 @@ import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
 import { DynamoEventStore } from "../../shared/store/event-store.ts";
 import { DynamoPortalSessionStore } from "../../shared/store/portal-session-store.ts";
 import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
+import { SubscriptionSnapshots } from "../../shared/subscription-snapshots.ts";
 import { type ApiDeps, handleApiRequest } from "./routes.ts";
 
 /**
@@ -46,15 +47,20 @@ function lazySender(config: Config): WebhookSender {
 // Composition root: configuration and clients are built once per cold start.
 const config = loadConfig();
 const table = { client: createDocumentClient(), name: config.tableName };
+const workspaces = new DynamoWorkspaceStore(table);
 const deps: ApiDeps = {
   config,
-  workspaces: new DynamoWorkspaceStore(table),
+  workspaces,
+  subscriptionSets: new SubscriptionSnapshots((id) => workspaces.listSubscriptions(id), {
+    ttlMs: config.subscriptionCacheMs,
+  }),
   events: new DynamoEventStore(table, config),
   deliveries: new DynamoDeliveryStore(table, config),
   queue: new SqsDeliveryQueue(createSqsClient(), config),
   portalSessions: new DynamoPortalSessionStore(table),
   secrets: new SecretBox(createKeyring(config)),
   sender: lazySender(config),
+  log: jsonLogger,
   resolveHost: async (host) =>
     (await lookup(host, { all: true }).catch(() => [])).map((entry) => entry.address),
   // Generated from the route table with zod's JSON Schema output, on first use.

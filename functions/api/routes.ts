@@ -5,6 +5,7 @@ import {
   ConflictError,
   MethodNotAllowedError,
   NotFoundError,
+  PayloadTooLargeError,
   ValidationError,
 } from "../../shared/errors.ts";
 import { catalogEntries, eventSpec } from "../../shared/events.ts";
@@ -19,6 +20,7 @@ import {
   type SuccessBody,
   type SuccessStatus,
 } from "../../shared/http/contract.ts";
+import { asAppError, problemBody } from "../../shared/http/problem.ts";
 import { header, jsonBody, noBody, query } from "../../shared/http/request.ts";
 import { matchRoute } from "../../shared/http/routes.ts";
 import {
@@ -29,20 +31,27 @@ import {
 } from "../../shared/http/views.ts";
 import { ID_PATTERNS } from "../../shared/ids.ts";
 import { parseBearer } from "../../shared/keys.ts";
+import { describeError, type Logger } from "../../shared/log.ts";
 import type {
   DeliveryQueue,
   DeliveryStore,
   EventStore,
+  FanOutQueue,
   PortalSessionStore,
   WebhookSender,
-  WorkspaceSnapshot,
   WorkspaceStore,
 } from "../../shared/ports.ts";
 import { CAPABILITIES } from "../../shared/roles.ts";
-import { EventId } from "../../shared/schemas.ts";
+import { EventId, EventInput, MAX_EVENT_BYTES } from "../../shared/schemas.ts";
 import type { SecretOpener, SecretSealer } from "../../shared/secrets/secret-box.ts";
-import { authorize, findKey } from "../../shared/use-cases/authenticate.ts";
+import type { SubscriptionSnapshots } from "../../shared/subscription-snapshots.ts";
+import { authorize } from "../../shared/use-cases/authenticate.ts";
 import { getDelivery, listDeliveries } from "../../shared/use-cases/deliveries.ts";
+import {
+  type BatchEvent,
+  type BatchOutcome,
+  ingestBatch,
+} from "../../shared/use-cases/ingest-batch.ts";
 import { ingestEvent } from "../../shared/use-cases/ingest-event.ts";
 import { createKey, revokeKey } from "../../shared/use-cases/keys.ts";
 import {
@@ -69,9 +78,11 @@ import { parseOrThrow } from "../../shared/validation.ts";
 export interface ApiDeps {
   config: Config;
   workspaces: WorkspaceStore;
+  /** Each workspace's subscription set, reused for a few seconds by ingest. */
+  subscriptionSets: SubscriptionSnapshots;
   events: EventStore;
   deliveries: DeliveryStore;
-  queue: DeliveryQueue;
+  queue: DeliveryQueue & FanOutQueue;
   /** Portal sessions: the web console's short-lived tokens. */
   portalSessions: PortalSessionStore;
   /** Seals new signing secrets, and opens them for test sends. */
@@ -81,6 +92,8 @@ export interface ApiDeps {
   resolveHost: (host: string) => Promise<string[]>;
   /** The OpenAPI document (generated once, on first use). */
   openApiDocument: () => Promise<Record<string, unknown>>;
+  /** For what a client is not told: a batch item's internal failure. */
+  log: Logger;
   /** JSON Schema of an event's body, for the catalog route. */
   eventJsonSchema: (event: string) => Promise<Record<string, unknown>>;
 }
@@ -92,8 +105,6 @@ interface Call<K extends RouteKey> {
   params: PathParams<K>;
   query: ParsedQuery<K>;
   body: ParsedBody<K>;
-  /** Present on routes that read the whole workspace partition to authenticate (ingest). */
-  snapshot?: WorkspaceSnapshot | undefined;
   /** The caller's portal session, when it is one (else an admin or ingest key). */
   session?: PortalSession | undefined;
   /** The subscriptions the caller may see: all of them, or a session's. */
@@ -137,13 +148,13 @@ const handlers: Handlers = {
     body: (await deps.openApiDocument()) as SuccessBody<"GET /v1/openapi.json">,
   }),
 
-  "POST /v1/events": async ({ request, workspaceId, snapshot, body, deps }) => {
+  "POST /v1/events": async ({ request, workspaceId, body, deps }) => {
     parseOrThrow(eventSpec(body.event).data, body.data, "data");
     const id = idempotentId(body.id, header(request, "idempotency-key"));
     const result = await ingestEvent(
       {
         workspaceId,
-        subscriptions: snapshot?.subscriptions ?? [],
+        subscriptions: await deps.subscriptionSets.get(workspaceId),
         event: body.event,
         data: body.data,
         timestamp: body.timestamp,
@@ -158,11 +169,84 @@ const handlers: Handlers = {
     };
   },
 
+  "POST /v1/events/batch": async ({ request, workspaceId, body, deps }) => {
+    if (header(request, "idempotency-key") !== undefined) {
+      throw new ValidationError([
+        {
+          field: "Idempotency-Key",
+          detail: "A batch has no single key: give each event its own `id`.",
+        },
+      ]);
+    }
+    // Each event is checked on its own: a bad one gets its problem, the rest go on.
+    const valid: BatchEvent[] = [];
+    const refused: BatchOutcome[] = [];
+    body.events.forEach((raw, index) => {
+      const field = `events.${index}`;
+      const rawId = (raw as { id?: unknown } | null)?.id;
+      const id = typeof rawId === "string" ? rawId : null;
+      try {
+        const bytes = Buffer.byteLength(JSON.stringify(raw));
+        if (bytes > MAX_EVENT_BYTES) {
+          throw new PayloadTooLargeError(
+            `${field} is ${bytes} bytes; the most an event may weigh is ${MAX_EVENT_BYTES} (256 KiB).`,
+          );
+        }
+        const event = parseOrThrow(EventInput, raw, field);
+        parseOrThrow(eventSpec(event.event).data, event.data, `${field}.data`);
+        valid.push({ index, ...event });
+      } catch (error) {
+        refused.push({ index, kind: "refused", id, error: asAppError(error) });
+      }
+    });
+    const logged = (outcomes: BatchOutcome[]) => {
+      for (const o of outcomes) {
+        if (o.kind === "refused" && o.error.status >= 500) {
+          deps.log.error("batch item failed", {
+            index: o.index,
+            eventId: o.id,
+            ...describeError(o.cause ?? o.error),
+          });
+        }
+      }
+      return outcomes;
+    };
+    const accepted =
+      valid.length > 0
+        ? await ingestBatch(workspaceId, await deps.subscriptionSets.get(workspaceId), valid, {
+            events: deps.events,
+            queue: deps.queue,
+          })
+        : [];
+    const results = [...logged(accepted), ...refused]
+      .sort((a, b) => a.index - b.index)
+      .map((outcome) =>
+        outcome.kind === "accepted"
+          ? {
+              index: outcome.index,
+              status: 202 as const,
+              id: outcome.id,
+              event: outcome.event,
+              deliveries: outcome.deliveries,
+              replayed: outcome.replayed,
+            }
+          : {
+              index: outcome.index,
+              status: outcome.error.status,
+              id: outcome.id,
+              problem: problemBody(outcome.error),
+            },
+      );
+    const ok = results.filter((r) => r.status === 202).length;
+    return { status: 200, body: { accepted: ok, failed: results.length - ok, results } };
+  },
+
   "GET /v1/event-types": async ({ query, deps }) => ({
     status: 200,
     body: {
       data: await Promise.all(
-        catalogEntries(query.category).map(async (entry) => ({
+        // The CRM events unless the operational ones are asked for.
+        catalogEntries(query.category ?? "crm").map(async (entry) => ({
           name: entry.name,
           entity: entry.entity,
           action: entry.action,
@@ -461,9 +545,6 @@ function idempotentId(bodyId: string | undefined, headerId: string | undefined) 
   return checked;
 }
 
-/** Ingest authenticates from the same read that loads the subscriptions: one call, not two. */
-const AUTHENTICATES_FROM_SNAPSHOT: ReadonlySet<RouteKey> = new Set(["POST /v1/events"]);
-
 /**
  * Routes one API Gateway (HTTP API, payload v2) request by the route table: unmatched paths
  * get 404/405, authentication and role checks run before any input is read, then the body and
@@ -486,7 +567,8 @@ export async function handleApiRequest(
   const spec: RouteSpec = ROUTE_TABLE[key];
 
   // Portal sessions (`whp_…`, the web console) are checked on their own, against the route's
-  // capability; any other bearer is a key, checked as below.
+  // capability; any other bearer is a key, checked with one read of its hash before anything
+  // else of the workspace is read.
   const session =
     spec.auth === "public"
       ? undefined
@@ -496,44 +578,49 @@ export async function handleApiRequest(
           deps.portalSessions,
         );
   let workspaceId: string | undefined = session?.workspaceId;
-  let snapshot: WorkspaceSnapshot | undefined;
   if (spec.auth !== "public" && !session) {
     const parsed = parseBearer(header(request, "authorization"));
-    if (AUTHENTICATES_FROM_SNAPSHOT.has(key))
-      snapshot = await deps.workspaces.load(parsed.workspaceId);
-    const apiKey = snapshot
-      ? findKey(snapshot.keys, parsed)
-      : await deps.workspaces.getKey(parsed.workspaceId, parsed.hash);
-    authorize(apiKey, spec.auth);
+    authorize(await deps.workspaces.getKey(parsed.workspaceId, parsed.hash), spec.auth);
     workspaceId = parsed.workspaceId;
   }
 
   let body: unknown;
-  if (spec.body) {
+  const bodySpec: RouteSpec["body"] = spec.body;
+  if (bodySpec) {
+    const schema = bodySpec.parse ?? bodySpec.schema;
     body =
-      spec.body.required || request.body
-        ? jsonBody(request, spec.body.schema)
-        : parseOrThrow(spec.body.schema, {});
+      bodySpec.required || request.body
+        ? jsonBody(request, schema, bodySpec.maxBytes)
+        : parseOrThrow(schema, {});
   } else if (spec.auth !== "public") {
     noBody(request);
   }
   const parsedQuery = spec.query ? query(request, spec.query) : undefined;
 
   const handler = handlers[key] as (call: Call<RouteKey>) => Promise<Reply<RouteKey>>;
-  return reply(
-    await handler({
-      request,
-      workspaceId: workspaceId as string,
-      params: params as PathParams<RouteKey>,
-      query: parsedQuery as ParsedQuery<RouteKey>,
-      body: body as ParsedBody<RouteKey>,
-      snapshot,
-      session,
-      scope: Scope.of(session),
-      deps,
-    }),
-  );
+  try {
+    return reply(
+      await handler({
+        request,
+        workspaceId: workspaceId as string,
+        params: params as PathParams<RouteKey>,
+        query: parsedQuery as ParsedQuery<RouteKey>,
+        body: body as ParsedBody<RouteKey>,
+        session,
+        scope: Scope.of(session),
+        deps,
+      }),
+    );
+  } finally {
+    // This instance's ingest sees its own subscription changes at once (even a failed write
+    // may have applied).
+    if (workspaceId && changesSubscriptions(key)) deps.subscriptionSets.invalidate(workspaceId);
+  }
 }
+
+/** Every route that may write a subscription: any but a read under /v1/subscriptions. */
+export const changesSubscriptions = (key: RouteKey): boolean =>
+  !key.startsWith("GET ") && key.includes(" /v1/subscriptions");
 
 function reply({
   status,

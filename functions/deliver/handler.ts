@@ -5,9 +5,11 @@ import { loadConfig, networkPolicy } from "../../shared/config.ts";
 import { createHttpSender } from "../../shared/http/sender.ts";
 import { jsonLogger } from "../../shared/log.ts";
 import { SqsDeliveryQueue } from "../../shared/queue/delivery-queue.ts";
+import { RecentSubscriptions } from "../../shared/recent-subscriptions.ts";
 import { createKeyring } from "../../shared/secrets/keyring.ts";
 import { SecretBox } from "../../shared/secrets/secret-box.ts";
 import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
+import { DynamoEventStore } from "../../shared/store/event-store.ts";
 import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
 import {
   type DeliverDeps,
@@ -15,18 +17,27 @@ import {
   type QueueRecord,
   slowLaneGate,
 } from "../../shared/use-cases/deliver-batch.ts";
+import { OperationalEvents } from "../../shared/use-cases/operational-events.ts";
 
 // Composition root: configuration, clients and the keep-alive HTTP pool live for the
 // lifetime of the execution environment, so warm invocations reuse connections.
 const config = loadConfig();
 const table = { client: createDocumentClient(), name: config.tableName };
 const health = new DynamoWorkspaceStore(table);
+const queue = new SqsDeliveryQueue(createSqsClient(), config);
 const deps: DeliverDeps = {
   store: new DynamoDeliveryStore(table, config),
   health,
   gate: slowLaneGate(health, { slowAfterMs: config.slowAfterMs, log: jsonLogger }),
+  recent: new RecentSubscriptions({ ttlMs: config.deliverCacheMs }),
   autoDisableAfterMs: config.autoDisableAfterMs,
-  queue: new SqsDeliveryQueue(createSqsClient(), config),
+  queue,
+  operational: new OperationalEvents({
+    subscriptions: health,
+    events: new DynamoEventStore(table, config),
+    queue,
+    log: jsonLogger,
+  }),
   secrets: new SecretBox(createKeyring(config)),
   sender: createHttpSender({
     policy: networkPolicy(config),

@@ -11,6 +11,7 @@ import { ResendJob } from "../../shared/schemas.ts";
 import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
 import { DynamoEventStore } from "../../shared/store/event-store.ts";
 import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
+import { OperationalEvents } from "../../shared/use-cases/operational-events.ts";
 import { type JobResult, runResendJob } from "../../shared/use-cases/resend.ts";
 import { parseOrThrow } from "../../shared/validation.ts";
 
@@ -18,11 +19,15 @@ import { parseOrThrow } from "../../shared/validation.ts";
 const config = loadConfig();
 const table = { client: createDocumentClient(), name: config.tableName };
 const sqs = createSqsClient();
+const events = new DynamoEventStore(table, config);
+const subscriptions = new DynamoWorkspaceStore(table);
+const queue = new SqsDeliveryQueue(sqs, config);
 const deps = {
   deliveries: new DynamoDeliveryStore(table, config),
-  events: new DynamoEventStore(table, config),
-  subscriptions: new DynamoWorkspaceStore(table),
-  queue: new SqsDeliveryQueue(sqs, config),
+  events,
+  subscriptions,
+  queue,
+  operational: new OperationalEvents({ subscriptions, events, queue, log: jsonLogger }),
   deadLetters: new SqsHoldingQueue(sqs, config.deadLetterQueueUrl),
   stranded: new SqsHoldingQueue(sqs, config.strandedQueueUrl),
   maxReceiveCount: queueSettings(config.retrySchedule).maxReceiveCount,

@@ -3,9 +3,12 @@ import type { Capability, Role } from "../roles.ts";
 import {
   DeadLetterQuery,
   DeliveryListQuery,
+  EventBatchEnvelope,
+  EventBatchInput,
   EventInput,
   EventTypesQuery,
   KeyCreate,
+  MAX_BATCH_BYTES,
   PortalSessionCreate,
   RedriveInput,
   ReplayInput,
@@ -65,8 +68,18 @@ export interface RouteSpec {
   query?: z.ZodMiniType;
   /** Request headers besides Authorization. */
   headers?: Record<string, HeaderSpec>;
-  /** A JSON body; `required: false` lets it be left out (then `{}` is meant). */
-  body?: { schema: z.ZodMiniType; required: boolean; example: unknown };
+  /**
+   * A JSON body; `required: false` lets it be left out (then `{}` is meant). `parse`: what the
+   * router checks instead of `schema` when the handler checks the parts itself (a batch answers
+   * per item); `maxBytes`: the body's limit, 256 KiB unless said.
+   */
+  body?: {
+    schema: z.ZodMiniType;
+    required: boolean;
+    example: unknown;
+    parse?: z.ZodMiniType;
+    maxBytes?: number;
+  };
   /** The success answers by status. */
   responses: Record<number, ResponseSpec>;
   /** Refusals particular to this route (404, 409), by status: when they happen. */
@@ -189,6 +202,54 @@ export const ROUTE_TABLE = {
       },
     },
     refusals: { 409: "The event id was already used for a different event." },
+  },
+  "POST /v1/events/batch": {
+    auth: ["ingest", "admin"],
+    tag: "events",
+    operationId: "postEventBatch",
+    summary: "Post up to 100 CRM events at once",
+    description:
+      "Accepts up to 100 events in one request (a CRM import, a bulk edit), each under the rules of `POST /v1/events`: its schema, 256 KiB, its `id` as its idempotency key. The whole body may weigh 5 MiB. Every item gets its own answer, in the order sent: 202 with its delivery count (`replayed: true` when its id was seen before), or its own problem (409, 413, 422, or 503: retry that item with the same id). One bad item never holds back the others. The fan-out of all the events goes to the queue in full batches of ten messages.",
+    body: {
+      schema: EventBatchInput,
+      parse: EventBatchEnvelope,
+      maxBytes: MAX_BATCH_BYTES,
+      required: true,
+      example: {
+        events: [
+          { id: "crm-evt-1", event: "contact.created", data: { id: "c_42", name: "Ada Lovelace" } },
+          { id: "crm-evt-2", event: "deal.updated", data: { id: "d_7", amount: 48000 } },
+        ],
+      },
+    },
+    responses: {
+      200: json("Each item's outcome.", R.EventBatchResult, {
+        accepted: 1,
+        failed: 1,
+        results: [
+          {
+            index: 0,
+            status: 202,
+            id: "crm-evt-1",
+            event: "contact.created",
+            deliveries: 2,
+            replayed: false,
+          },
+          {
+            index: 1,
+            status: 422,
+            id: "crm-evt-2",
+            problem: {
+              type: "/problems/validation-error",
+              title: "The request is not valid",
+              status: 422,
+              detail: "events.1.data.id: Invalid input",
+              errors: [{ field: "events.1.data.id", detail: "Invalid input" }],
+            },
+          },
+        ],
+      }),
+    },
   },
   "GET /v1/event-types": {
     auth: ["admin"],
@@ -662,11 +723,13 @@ export type RequestBody<K extends RouteKey> =
 
 /** The parsed (validated) body a handler gets. */
 export type ParsedBody<K extends RouteKey> =
-  Spec<K> extends {
-    body: { schema: infer T extends z.ZodMiniType };
-  }
-    ? z.output<T>
-    : undefined;
+  Spec<K> extends { body: { parse: infer P extends z.ZodMiniType } }
+    ? z.output<P>
+    : Spec<K> extends {
+          body: { schema: infer T extends z.ZodMiniType };
+        }
+      ? z.output<T>
+      : undefined;
 
 export type QueryParams<K extends RouteKey> =
   Spec<K> extends {

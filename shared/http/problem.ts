@@ -5,11 +5,9 @@ import { describeError, type Logger } from "../log.ts";
 
 export const PROBLEM_TYPE_BASE = "/problems/";
 
-export function problemResponse(
-  error: AppError,
-  instance?: string,
-): APIGatewayProxyStructuredResultV2 {
-  const body = {
+/** The RFC 9457 document of an error (also one item's problem in a batch answer). */
+export function problemBody(error: AppError, instance?: string) {
+  return {
     type: `${PROBLEM_TYPE_BASE}${error.slug}`,
     title: error.title,
     status: error.status,
@@ -17,6 +15,13 @@ export function problemResponse(
     ...(instance ? { instance } : {}),
     ...(error instanceof ValidationError ? { errors: error.errors } : {}),
   };
+}
+
+export function problemResponse(
+  error: AppError,
+  instance?: string,
+): APIGatewayProxyStructuredResultV2 {
+  const body = problemBody(error, instance);
   return {
     statusCode: error.status,
     headers: {
@@ -74,8 +79,13 @@ export function problemJson(
           ...describeError(error),
         });
       }
-      const fallback = isAwsServiceFailure(error) ? unavailable : internal;
-      request.response = problemResponse(known ?? fallback, event.rawPath);
+      request.response = problemResponse(asAppError(error), event.rawPath);
     },
   };
+}
+
+/** What a client may be told of any error: itself, a retryable 503 for AWS, or a generic 500. */
+export function asAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  return isAwsServiceFailure(error) ? unavailable : internal;
 }

@@ -11,11 +11,12 @@ export function header(event: APIGatewayProxyEventV2, name: string): string | un
 
 /**
  * The JSON body, validated. Refusals say what is wrong: 415 for another content type, 413
- * beyond 256 KiB, 400 for empty or malformed JSON, 422 (per field) for the wrong shape.
+ * beyond `maxBytes` (256 KiB unless the route says), 400 for empty or malformed JSON, 422 (per field) for the wrong shape.
  */
 export function jsonBody<S extends z.ZodMiniType>(
   event: APIGatewayProxyEventV2,
   schema: S,
+  maxBytes = MAX_EVENT_BYTES,
 ): z.output<S> {
   const type = header(event, "content-type");
   if (!type || !/^application\/json\s*(;|$)/i.test(type)) {
@@ -25,9 +26,9 @@ export function jsonBody<S extends z.ZodMiniType>(
   }
   const raw = event.body ?? "";
   const bytes = event.isBase64Encoded ? Buffer.from(raw, "base64") : Buffer.from(raw, "utf8");
-  if (bytes.length > MAX_EVENT_BYTES) {
+  if (bytes.length > maxBytes) {
     throw new PayloadTooLargeError(
-      `The body is ${bytes.length} bytes; the most accepted is ${MAX_EVENT_BYTES} (256 KiB).`,
+      `The body is ${bytes.length} bytes; the most accepted is ${maxBytes} (${maxBytes / 1024} KiB).`,
     );
   }
   const text = bytes.toString("utf8");

@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import { ACTIONS, ENTITIES, EVENT_CATEGORIES } from "../catalog.ts";
+import { OPERATIONAL_ACTIONS, OPERATIONAL_SUBJECTS } from "../events.ts";
 import { ID_PATTERNS } from "../ids.ts";
 import { CAPABILITIES, ROLES } from "../roles.ts";
 import { DeliveryStatusSchema, EventNameSchema } from "../schemas.ts";
@@ -129,6 +130,7 @@ export const DeliverySummary = z.strictObject({
       .enum([
         "exhausted",
         "refused",
+        "gone",
         "stranded",
         "subscription_deleted",
         "subscription_disabled",
@@ -223,8 +225,8 @@ export const EventAccepted = z.strictObject({
 
 export const EventType = z.strictObject({
   name: EventNameSchema,
-  entity: z.enum(ENTITIES),
-  action: z.enum(ACTIONS),
+  entity: z.enum([...ENTITIES, ...OPERATIONAL_SUBJECTS]),
+  action: z.enum([...ACTIONS, ...OPERATIONAL_ACTIONS]),
   category: z.enum(EVENT_CATEGORIES),
   description: z.string(),
   schema: z
@@ -300,12 +302,47 @@ export const Problem = z.strictObject({
   errors: z.optional(z.array(FieldError)),
 });
 
+/** One item of a batch: accepted (or an idempotent replay), or its own problem. */
+export const EventBatchItem = z.union([
+  z.strictObject({
+    index: z.int().check(z.describe("The item's position in `events`, from 0.")),
+    status: z.literal(202),
+    id: z.string(),
+    event: z.string(),
+    deliveries: z.int(),
+    replayed: z
+      .boolean()
+      .check(
+        z.describe("True when this repeats the answer to an earlier request with the same id."),
+      ),
+  }),
+  z.strictObject({
+    index: z.int(),
+    status: z
+      .int()
+      .check(
+        z.describe(
+          "The item's own status: 409 (id used for another event), 413 (over 256 KiB), 422 (invalid), 503 (not stored or not queued: retry the item with the same id).",
+        ),
+      ),
+    id: z.nullable(z.string()),
+    problem: Problem,
+  }),
+]);
+
+export const EventBatchResult = z.strictObject({
+  accepted: z.int().check(z.describe("Items accepted, replays included.")),
+  failed: z.int(),
+  results: z.array(EventBatchItem).check(z.describe("One per item, in the order sent.")),
+});
+
 export type SubscriptionBody = z.output<typeof Subscription>;
 export type DeliverySummaryBody = z.output<typeof DeliverySummary>;
 export type DeliveryBody = z.output<typeof Delivery>;
 export type AttemptBody = z.output<typeof Attempt>;
 export type ApiKeyBody = z.output<typeof ApiKey>;
 export type ProblemBody = z.output<typeof Problem>;
+export type EventBatchItemBody = z.output<typeof EventBatchItem>;
 export type TestSendBody = z.output<typeof TestSendResult>;
 export type CallerBody = z.output<typeof Caller>;
 export type PortalSessionBody = z.output<typeof PortalSessionCreated>;

@@ -65,7 +65,9 @@ export class DynamoDeliveryStore implements DeliveryStore {
     for (const ref of refs) {
       const { workspaceId: ws } = ref;
       const keys = [
-        { pk: key.workspace(ws), sk: key.subscription(ref.subscriptionId) },
+        ...(ref.withSubscription === false
+          ? []
+          : [{ pk: key.workspace(ws), sk: key.subscription(ref.subscriptionId) }]),
         { pk: key.event(ws, ref.eventId), sk: EVENT_SK },
         ...(ref.withRecord ? [key.delivery(ws, ref.deliveryId)] : []),
       ];

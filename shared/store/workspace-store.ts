@@ -6,12 +6,7 @@ import {
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import type { ApiKey, EndpointHealth, Subscription } from "../domain.ts";
-import type {
-  SubscriptionChanges,
-  SubscriptionHealth,
-  WorkspaceSnapshot,
-  WorkspaceStore,
-} from "../ports.ts";
+import type { SubscriptionChanges, SubscriptionHealth, WorkspaceStore } from "../ports.ts";
 import { apiKeyToItem, itemToApiKey, itemToSubscription, subscriptionToItem } from "./items.ts";
 import {
   type Item,
@@ -31,18 +26,6 @@ export class DynamoWorkspaceStore implements WorkspaceStore, SubscriptionHealth 
 
   constructor(table: Table) {
     this.#table = table;
-  }
-
-  async load(workspaceId: string): Promise<WorkspaceSnapshot> {
-    const items = await this.#query(workspaceId);
-    return {
-      keys: items
-        .filter((item) => (item.sk as string).startsWith(KEY_PREFIX))
-        .map((item) => itemToApiKey(workspaceId, item)),
-      subscriptions: items
-        .filter((item) => (item.sk as string).startsWith(SUBSCRIPTION_PREFIX))
-        .map((item) => itemToSubscription(workspaceId, item)),
-    };
   }
 
   async getKey(workspaceId: string, hash: string): Promise<ApiKey | undefined> {
@@ -248,6 +231,16 @@ export class DynamoWorkspaceStore implements WorkspaceStore, SubscriptionHealth 
       "SET enabled = :off, disabledReason = :reason, disabledAt = :at",
       "enabled = :on AND failingSince = :since",
       { ":off": false, ":on": true, ":reason": reason, ":at": at, ":since": failingSince },
+    );
+  }
+
+  async disableGone(workspaceId: string, id: string, reason: string, at: string) {
+    return this.#health(
+      workspaceId,
+      id,
+      "SET enabled = :off, disabledReason = :reason, disabledAt = :at",
+      "enabled = :on",
+      { ":off": false, ":on": true, ":reason": reason, ":at": at },
     );
   }
 

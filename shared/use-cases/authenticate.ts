@@ -1,15 +1,6 @@
 import type { ApiKey } from "../domain.ts";
 import { ForbiddenError, UnauthorizedError } from "../errors.ts";
-import { type ParsedKey, type Role, sameHash } from "../keys.ts";
-
-/** Finds the caller's key among a workspace's keys, comparing hashes in constant time. */
-export function findKey(keys: readonly ApiKey[], parsed: ParsedKey): ApiKey | undefined {
-  let found: ApiKey | undefined;
-  for (const candidate of keys) {
-    if (sameHash(candidate.hash, parsed.hash)) found = candidate;
-  }
-  return found;
-}
+import type { Role } from "../keys.ts";
 
 /** 401 for an unknown or revoked key, 403 for a key whose role may not use the route. */
 export function authorize(key: ApiKey | undefined, allowed: readonly Role[]): ApiKey {

@@ -1,3 +1,4 @@
+import { isOperationalEvent } from "../catalog.ts";
 import type {
   AttemptErrorClass,
   Delivery,
@@ -38,11 +39,13 @@ import {
   type WebhookSender,
 } from "../ports.ts";
 import { decodeMessage, encodeMessage } from "../queue/delivery-queue.ts";
+import type { RecentSubscriptions } from "../recent-subscriptions.ts";
 import { capResponseHeaders, clip, ERROR_MESSAGE_LIMIT, keepBody } from "../records.ts";
 import { type FailureKind, parseRetryAfter, visibilityFor } from "../retry.ts";
 import { secretContext } from "../secrets/keyring.ts";
 import type { SecretOpener } from "../secrets/secret-box.ts";
 import { deliveryHeaders } from "../signing.ts";
+import type { OperationalEvents } from "./operational-events.ts";
 
 /** One received queue message, as both the SQS event source mapping and the local poller see it. */
 export interface QueueRecord {
@@ -68,6 +71,10 @@ export interface DeliverDeps {
   health: SubscriptionHealth;
   /** Requests in flight per endpoint, in this process (`slowLaneGate` makes one). */
   gate: EndpointGate;
+  /** Subscriptions read in the last second or so, reused instead of read again (optional). */
+  recent?: RecentSubscriptions | undefined;
+  /** Raises the service's own events (endpoint failing, disabled, recovered; delivery exhausted). */
+  operational?: OperationalEvents | undefined;
   /** An endpoint failing for this long (and repeatedly of late) is disabled; 0 never. */
   autoDisableAfterMs: number;
   schedule: readonly number[];
@@ -186,10 +193,15 @@ export async function deliverBatch(
   }
 
   let context: DeliveryContext;
+  const readAt = (deps.now ?? Date.now)();
+  const fresh = new Map<string, Subscription | undefined>();
   try {
-    context = await deps.store.loadContext(
-      [...runs.values()].flatMap((run) =>
-        run.map(({ record, message: m }) => ({
+    const refs = [...runs.values()].flatMap((run) =>
+      run.map(({ record, message: m }) => {
+        const key = contextKey(m.w, m.s);
+        const copy = fresh.has(key) ? { value: fresh.get(key) } : deps.recent?.get(key, readAt);
+        if (copy) fresh.set(key, copy.value);
+        return {
           workspaceId: m.w,
           deliveryId: m.d,
           eventId: m.e,
@@ -197,9 +209,19 @@ export async function deliverBatch(
           // A first-generation message on its first receive has no record to read — unless
           // a retried ingest re-sent it (`r`), or it shares this batch with a copy.
           withRecord: m.g > 0 || m.r === 1 || record.receiveCount > 1 || run.length > 1,
-        })),
-      ),
+          withSubscription: !copy,
+        };
+      }),
     );
+    context = await deps.store.loadContext(refs);
+    for (const ref of refs) {
+      const key = contextKey(ref.workspaceId, ref.subscriptionId);
+      if (ref.withSubscription) deps.recent?.put(key, context.subscriptions.get(key), readAt);
+      else {
+        const copy = fresh.get(key);
+        if (copy) context.subscriptions.set(key, copy);
+      }
+    }
   } catch (error) {
     deps.log.error("could not load deliveries; the batch will be retried", describeError(error));
     for (const run of runs.values()) {
@@ -225,10 +247,12 @@ export async function deliverBatch(
     }
   }
 
+  /** The failed records of runs this batch ends, by delivery: each raises an operational event. */
+  const failedRuns = new Map<string, Delivery>();
   const outcomes = await Promise.all(
     work.map(async ({ record, message }) => {
       try {
-        return await deliverOne(record, message, context, deps, options);
+        return await deliverOne(record, message, context, deps, options, failedRuns);
       } catch (error) {
         deps.log.error("delivery step failed; the message will be retried", {
           deliveryId: message.d,
@@ -273,6 +297,7 @@ export async function deliverBatch(
         for (const entry of deadLetter) {
           dispositions.set(entry.messageId, { kind: "done", reason: "dead-lettered" });
         }
+        await raiseExhausted(failedRuns, context, deps);
       } catch (error) {
         // The record already says failed: when the message comes back, the lifecycle sends
         // it to the dead-letter queue again (never drops it as finished).
@@ -330,6 +355,7 @@ async function deliverOne(
   context: DeliveryContext,
   deps: DeliverDeps,
   options: DeliverOptions,
+  failedRuns: Map<string, Delivery>,
 ): Promise<Disposition | "dead-letter" | "forward"> {
   const now = deps.now ?? Date.now;
   // A message moved to the slow lane still speaks for the one that first drove its run.
@@ -368,6 +394,9 @@ async function deliverOne(
     case "drop":
       return { kind: "done", reason: decision.reason };
     case "dead-letter":
+      // A failed run whose message is back (its dead-letter send had failed): raised again,
+      // idempotently, in case it was not the first time.
+      if (prev?.status === "failed") failedRuns.set(contextKey(message.w, message.d), prev);
       return "dead-letter";
     case "wait":
       return { kind: "later", seconds: decision.seconds, reason: decision.reason };
@@ -392,14 +421,16 @@ async function deliverOne(
     if (!(await write(deferral.record, decision.guard, deps))) {
       return settleLostRace(message, receipt, deps);
     }
-    return deferral.kind === "defer"
-      ? { kind: "later", seconds: deferral.seconds, reason: "deferred" }
-      : "dead-letter";
+    if (deferral.kind === "defer") {
+      return { kind: "later", seconds: deferral.seconds, reason: "deferred" };
+    }
+    failedRuns.set(contextKey(message.w, message.d), deferral.record);
+    return "dead-letter";
   }
   try {
     return await attempt(
       decision,
-      { record, message, receipt, prev, run, permit },
+      { record, message, receipt, prev, run, permit, failedRuns },
       event as StoredEvent,
       subscription as Subscription,
       deps,
@@ -440,6 +471,7 @@ async function attempt(
     prev: Delivery | undefined;
     run: (at: number) => RunContext;
     permit: Permit;
+    failedRuns: Map<string, Delivery>;
   },
   event: StoredEvent,
   subscription: Subscription,
@@ -484,13 +516,14 @@ async function attempt(
     await recordCopy(message, job.run, draft, deps);
     return settleLostRace(message, job.receipt, deps);
   }
-  await keepHealth(subscription, verdict.verdict.ok, now(), deps);
+  await keepHealth(subscription, verdict, now(), deps);
   switch (end.status) {
     case "succeeded":
       return { kind: "done", reason: "succeeded" };
     case "retrying":
       return { kind: "later", seconds: end.delaySeconds, reason: "retry" };
     case "failed":
+      job.failedRuns.set(contextKey(message.w, message.d), next);
       return "dead-letter";
   }
 }
@@ -600,18 +633,43 @@ export function attemptDraft(
  * a success clears it; failing for the whole window, and repeatedly of late, disables the
  * subscription. Best effort: a failed health write never fails the delivery.
  */
-async function keepHealth(subscription: Subscription, ok: boolean, now: number, deps: DeliverDeps) {
+async function keepHealth(
+  subscription: Subscription,
+  verdict: Classification,
+  now: number,
+  deps: DeliverDeps,
+) {
   const { workspaceId, id } = subscription;
-  const change = healthAfter(subscription, ok, now, deps.autoDisableAfterMs);
+  const at = new Date(now).toISOString();
   try {
+    if (!verdict.verdict.ok && verdict.verdict.kind === "gone") {
+      // Standard Webhooks: 410 Gone means stop. Disabled at once, with the reason.
+      deps.recent?.forget(contextKey(workspaceId, id));
+      const reason = `The endpoint answered 410 Gone at ${at}: it asks for nothing more to be sent. Enable the subscription again to resume.`;
+      if (await deps.health.disableGone(workspaceId, id, reason, at)) {
+        deps.log.warn("subscription disabled: its endpoint answered 410 Gone", {
+          workspaceId,
+          subscriptionId: id,
+        });
+        await deps.operational?.disabled(subscription, at, reason);
+      }
+      return;
+    }
+    const change = healthAfter(subscription, verdict.verdict.ok, now, deps.autoDisableAfterMs);
+    // What this instance writes of the subscription, it reads again next time.
+    if (change.kind !== "none") deps.recent?.forget(contextKey(workspaceId, id));
     switch (change.kind) {
       case "none":
         return;
       case "healthy":
-        await deps.health.markHealthy(workspaceId, id);
+        if (await deps.health.markHealthy(workspaceId, id)) {
+          await deps.operational?.recovered(subscription, subscription.failingSince ?? at, at);
+        }
         return;
       case "failing":
-        await deps.health.markFailing(workspaceId, id, change.at);
+        if (await deps.health.markFailing(workspaceId, id, change.at)) {
+          await deps.operational?.failing(subscription, change.at, verdict.summary);
+        }
         return;
       case "count": {
         const counted = await deps.health.countFailure(
@@ -637,6 +695,7 @@ async function keepHealth(subscription: Subscription, ok: boolean, now: number, 
             subscriptionId: id,
             failingSince: change.disable.failingSince,
           });
+          await deps.operational?.disabled(subscription, change.at, change.disable.reason);
         }
         return;
       }
@@ -647,6 +706,26 @@ async function keepHealth(subscription: Subscription, ok: boolean, now: number, 
       ...describeError(error),
     });
   }
+}
+
+/** `webhook.delivery.exhausted` for each CRM delivery this batch failed for good. */
+async function raiseExhausted(
+  failedRuns: ReadonlyMap<string, Delivery>,
+  context: DeliveryContext,
+  deps: DeliverDeps,
+): Promise<void> {
+  const operational = deps.operational;
+  if (!operational) return;
+  await Promise.all(
+    [...failedRuns.values()]
+      .filter((record) => !record.test && !isOperationalEvent(record.event))
+      .map((record) =>
+        operational.exhausted(
+          record,
+          context.subscriptions.get(contextKey(record.workspaceId, record.subscriptionId)),
+        ),
+      ),
+  );
 }
 
 /** The current secret first, then those still inside a rotation's grace period. */
@@ -686,6 +765,15 @@ export function classify(result: SendResult, now: number): Classification {
     };
   }
   if (result.status >= 200 && result.status < 300) return { verdict: { ok: true } };
+  if (result.status === 410) {
+    // Standard Webhooks: 410 Gone means stop sending. The subscription is disabled at once.
+    return {
+      verdict: { ok: false, retryable: false, kind: "gone" },
+      errorClass: "http_status",
+      message: "HTTP 410 Gone: the receiver asks for nothing more to be sent.",
+      summary: "HTTP 410",
+    };
+  }
   const kind: FailureKind =
     result.status === 429 ? "rate_limited" : result.status === 503 ? "unavailable" : "other";
   const message =

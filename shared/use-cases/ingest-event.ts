@@ -39,32 +39,13 @@ export interface IngestResult {
  */
 export async function ingestEvent(input: IngestInput, deps: IngestDeps): Promise<IngestResult> {
   const now = (deps.now ?? Date.now)();
-  const timestamp = input.timestamp ?? new Date(now).toISOString();
   const clientChosen = input.id !== undefined;
-  const candidate: StoredEvent = {
-    workspaceId: input.workspaceId,
-    id: input.id ?? newEventId(),
-    name: input.event,
-    body: JSON.stringify({ event: input.event, data: input.data, timestamp }),
-    seq: newUlid(now),
-    receivedAt: new Date(now).toISOString(),
-    targets: input.subscriptions
-      .filter((subscription) => subscription.events.includes(input.event))
-      .map((subscription) => subscription.id),
-    requestHash: requestHash(input),
-  };
-
-  const created = await deps.events.create(candidate);
-  const event = created.created ? candidate : created.existing;
-  if (!created.created && event.requestHash !== candidate.requestHash) {
-    throw new ConflictError(
-      `Event id '${event.id}' was already used for a different event; use a new id.`,
-    );
-  }
+  const candidate = storedEventOf(input, now);
+  const event = await storeEvent(candidate, deps.events);
   // Whether an earlier attempt's fan-out finished is not recorded (that would be a second
   // write per event): a repeat sends it again, marked, and the copies are dropped.
   try {
-    await deps.queue.enqueue(messagesFor(event, 0, !created.created));
+    await deps.queue.enqueue(messagesFor(event, 0, event.replayed));
   } catch (error) {
     throw new ServiceUnavailableError(
       clientChosen
@@ -77,8 +58,43 @@ export async function ingestEvent(input: IngestInput, deps: IngestDeps): Promise
     id: event.id,
     event: event.name,
     deliveries: event.targets.length,
-    replayed: !created.created,
+    replayed: event.replayed,
   };
+}
+
+/** The event as it will be stored: its body serialized once, its subscribers chosen now. */
+export function storedEventOf(input: IngestInput, now: number): StoredEvent {
+  const timestamp = input.timestamp ?? new Date(now).toISOString();
+  return {
+    workspaceId: input.workspaceId,
+    id: input.id ?? newEventId(),
+    name: input.event,
+    body: JSON.stringify({ event: input.event, data: input.data, timestamp }),
+    seq: newUlid(now),
+    receivedAt: new Date(now).toISOString(),
+    targets: input.subscriptions
+      .filter((subscription) => subscription.events.includes(input.event))
+      .map((subscription) => subscription.id),
+    requestHash: requestHash(input),
+  };
+}
+
+/**
+ * Stores the event unless its id is taken; then the stored one is the event (an idempotent
+ * repeat) — or, for a different event under the same id, a 409.
+ */
+export async function storeEvent(
+  candidate: StoredEvent,
+  events: EventStore,
+): Promise<StoredEvent & { replayed: boolean }> {
+  const created = await events.create(candidate);
+  if (created.created) return { ...candidate, replayed: false };
+  if (created.existing.requestHash !== candidate.requestHash) {
+    throw new ConflictError(
+      `Event id '${candidate.id}' was already used for a different event; use a new id.`,
+    );
+  }
+  return { ...created.existing, replayed: true };
 }
 
 export function messagesFor(event: StoredEvent, generation = 0, resent = false): DeliveryMessage[] {

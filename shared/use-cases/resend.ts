@@ -1,3 +1,4 @@
+import { isOperationalEvent } from "../catalog.ts";
 import type { DeadLetter, Delivery, DeliveryMessage, DeliveryStatus } from "../domain.ts";
 import { deliveryIdBound } from "../ids.ts";
 import {
@@ -25,6 +26,7 @@ import type {
 import { contextKey } from "../ports.ts";
 import { decodeMessage } from "../queue/delivery-queue.ts";
 import type { ResendJob } from "../schemas.ts";
+import type { OperationalEvents } from "./operational-events.ts";
 
 /**
  * Resending: one primitive, `resendDelivery`, and the jobs built on it — redrive a workspace's
@@ -353,6 +355,8 @@ type JobDeps = ResendDeps & {
   /** How many receives SQS allows before it moves a message to the stranded queue. */
   maxReceiveCount: number;
   log: Logger;
+  /** Raises `webhook.delivery.exhausted` for the runs the sweep fails (optional). */
+  operational?: OperationalEvents | undefined;
 };
 
 /**
@@ -479,6 +483,8 @@ export async function sweep(deps: JobDeps): Promise<SweepResult> {
   };
 
   const seen = new Set<string>();
+  /** Runs failed by this round, for their operational events once their messages moved on. */
+  const failedNow: Delivery[] = [];
   for (;;) {
     const batch = (await deps.stranded.receive(HOLD_SECONDS)).filter((m) => !seen.has(m.messageId));
     if (batch.length === 0) break;
@@ -494,12 +500,24 @@ export async function sweep(deps: JobDeps): Promise<SweepResult> {
       }
       // A message moved to the slow lane speaks for the one that first drove its run.
       const outcome = await reconcileStranded(message, message.o ?? received.messageId, deps, now);
-      if (outcome === "failed") result.strandedFailed++;
-      else result.strandedLeft++;
+      if (typeof outcome === "object") {
+        result.strandedFailed++;
+        failedNow.push(outcome.failed);
+      } else result.strandedLeft++;
       if (outcome !== "leave") forward.push(received.body);
       done.push(received.receiptHandle);
     }
     if (forward.length > 0) await deps.queue.sendToDeadLetter(forward);
+    await Promise.all(
+      failedNow.splice(0).map(async (record) => {
+        if (record.test || isOperationalEvent(record.event)) return;
+        const subscription = await deps.subscriptions.getSubscription(
+          record.workspaceId,
+          record.subscriptionId,
+        );
+        await deps.operational?.exhausted(record, subscription);
+      }),
+    );
     await deps.stranded.remove(done);
   }
 
@@ -532,7 +550,7 @@ async function reconcileStranded(
   messageId: string,
   deps: JobDeps,
   now: number,
-): Promise<"failed" | "dead-letter" | "leave"> {
+): Promise<{ failed: Delivery } | "dead-letter" | "leave"> {
   for (let tries = 0; tries < 3; tries++) {
     const stored = await deps.deliveries.get(message.w, message.d);
     const decision = onStranded(stored, { messageId, generation: message.g });
@@ -549,11 +567,8 @@ async function reconcileStranded(
       generation: message.g,
       now,
     };
-    if (
-      await deps.deliveries.put(withStranded(stored, run, deps.maxReceiveCount), decision.guard)
-    ) {
-      return "failed";
-    }
+    const failed = withStranded(stored, run, deps.maxReceiveCount);
+    if (await deps.deliveries.put(failed, decision.guard)) return { failed };
   }
   throw new Error(`delivery ${message.d} kept changing while its stranded message was reconciled`);
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
@@ -86,7 +86,16 @@ describe("the API, against its OpenAPI document", () => {
       "/v1/event-types?category=operational",
       admin(),
     );
-    expect(operational.body.data).toEqual([]);
+    expect(operational.body.data.map((e: { name: string }) => e.name)).toEqual([
+      "webhook.delivery.exhausted",
+      "webhook.subscription.failing",
+      "webhook.subscription.disabled",
+      "webhook.subscription.recovered",
+    ]);
+    for (const entry of operational.body.data) {
+      const validate = ajv.compile(entry.schema);
+      expect(validate(entry.example), entry.name).toBe(true);
+    }
     const bad = await api(stack.url, "GET", "/v1/event-types?category=nope", admin());
     expect(bad.status).toBe(422);
   });
@@ -210,6 +219,62 @@ describe("the API, against its OpenAPI document", () => {
     expect(replay.status).toBe(200);
     const redrive = await api(stack.url, "POST", "/v1/dlq/redrive", { ...admin(), body: {} });
     expect(redrive.body).toMatchObject({ moved: 0, left: 0 });
+  });
+
+  it("a batch of events: each accepted or refused on its own; the CLI sends a file of them", async () => {
+    const batch = await api(stack.url, "POST", "/v1/events/batch", {
+      key: stack.ingestKey,
+      body: {
+        events: [
+          { id: "batch-1", event: "contact.created", data: { id: "c_b1" } },
+          { id: "batch-2", event: "contact.created", data: { name: "no id" } },
+          { id: "batch-3", event: "deal.deleted", data: { id: "d_3" } },
+        ],
+      },
+    });
+    expect(batch.status).toBe(200);
+    expect(batch.body).toMatchObject({ accepted: 2, failed: 1 });
+    expect(batch.body.results.map((r: { status: number }) => r.status)).toEqual([202, 422, 202]);
+    const again = await api(stack.url, "POST", "/v1/events/batch", {
+      key: stack.ingestKey,
+      body: { events: [{ id: "batch-1", event: "contact.created", data: { id: "c_b1" } }] },
+    });
+    expect(again.body.results[0]).toMatchObject({ status: 202, replayed: true });
+    // The healthy subscription got batch-1, exactly once.
+    await eventually(async () =>
+      healthy.requests.some((r) => r.body.toString("utf8").includes('"c_b1"')) ? true : undefined,
+    );
+
+    const file = join(dataDir, "events.ndjson");
+    await writeFile(
+      file,
+      [
+        '{"id":"file-1","event":"contact.created","data":{"id":98765432109876543210}}',
+        "",
+        '{"id":"file-2","event":"contact.created","data":{}}',
+        "not json",
+        '{"id":"file-3","event":"task.created","data":{"id":"t_1"}}',
+      ].join("\n"),
+    );
+    const run = await webhooks(
+      ["events", "send", "--file", file, "--api-url", stack.url, "--json"],
+      { WEBHOOKS_API_KEY: stack.ingestKey },
+    );
+    expect(run.code).toBe(1);
+    const summary = JSON.parse(run.stdout);
+    expect(summary).toMatchObject({ accepted: 2, failed: 2 });
+    expect(
+      summary.failures.map((f: { line: number; status: number }) => [f.line, f.status]),
+    ).toEqual([
+      [3, 422],
+      [4, 0],
+    ]);
+    // The record's 20-digit id went through as written.
+    await eventually(async () =>
+      healthy.requests.some((r) => r.body.toString("utf8").includes("98765432109876543210"))
+        ? true
+        : undefined,
+    );
   });
 
   it("keys, portal sessions, and deleting a subscription", async () => {

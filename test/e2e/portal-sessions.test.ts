@@ -127,6 +127,10 @@ describe("a session's capabilities", () => {
 
     const probes: Partial<Record<RouteKey, { path: string; body?: unknown }>> = {
       "POST /v1/events": { path: "/v1/events", body: { event: "task.created", data: { id: "t" } } },
+      "POST /v1/events/batch": {
+        path: "/v1/events/batch",
+        body: { events: [{ event: "task.created", data: { id: "t" } }] },
+      },
       "POST /v1/subscriptions": {
         path: "/v1/subscriptions",
         body: { url: `${receiver.url}/new`, events: ["task.created"] },
@@ -176,6 +180,7 @@ describe("a session's capabilities", () => {
     expect(keysOnly.sort()).toEqual(
       [
         "POST /v1/events",
+        "POST /v1/events/batch",
         "POST /v1/keys",
         "GET /v1/keys",
         "DELETE /v1/keys/{id}",

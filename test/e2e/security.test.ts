@@ -256,6 +256,11 @@ describe("keys and workspaces: every route × every wrong key", () => {
         body: { event: "task.deleted", data: { id: "t" } },
         other: 202,
       },
+      "POST /v1/events/batch": {
+        path: "/v1/events/batch",
+        body: { events: [{ event: "task.deleted", data: { id: "t" } }] },
+        other: 200,
+      },
       "GET /v1/event-types": { path: "/v1/event-types", other: 200 },
       "POST /v1/subscriptions": {
         path: "/v1/subscriptions",
@@ -355,7 +360,9 @@ describe("keys and workspaces: every route × every wrong key", () => {
                 : who === "the ingest key"
                   ? routeKey === "POST /v1/events"
                     ? 202
-                    : 403
+                    : routeKey === "POST /v1/events/batch"
+                      ? 200
+                      : 403
                   : 401;
         seen.push(`${routeKey} with ${who}: ${answer.status}`);
         expect(answer.status, `${routeKey} with ${who}`).toBe(expected);
@@ -382,7 +389,8 @@ describe("keys and workspaces: every route × every wrong key", () => {
     }
     expect(seen).toHaveLength(ROUTE_KEYS.length * Object.keys(credentials).length);
     expect(await demoItems()).toBe(before);
-    // The one write any of these keys may do in this workspace: the ingest key posting an event.
-    expect(await demoEvents()).toBe(eventsBefore + 1);
+    // The writes any of these keys may do in this workspace: the ingest key posting an event,
+    // and a batch of one.
+    expect(await demoEvents()).toBe(eventsBefore + 2);
   });
 });

@@ -21,6 +21,7 @@ import {
   type DeliveryRef,
   type DeliveryStore,
   type EventStore,
+  type FanOutQueue,
   type SendRequest,
   type SendResult,
   type SubscriptionChanges,
@@ -37,7 +38,7 @@ import {
 } from "../../shared/store/items.ts";
 import { type Item, key, workspaceOf } from "../../shared/store/table.ts";
 
-export class FakeQueue implements DeliveryQueue {
+export class FakeQueue implements DeliveryQueue, FanOutQueue {
   sent: DeliveryMessage[] = [];
   deadLetters: string[] = [];
   visibility: VisibilityChange[] = [];
@@ -52,6 +53,21 @@ export class FakeQueue implements DeliveryQueue {
       throw new Error("SQS is down");
     }
     this.sent.push(...messages);
+  }
+  /** Calls of enqueueEach that fail, counted down (each fails its whole call). */
+  failEnqueueEach = 0;
+  async enqueueEach(messages: readonly DeliveryMessage[]) {
+    const failed = new Set<number>();
+    for (let offset = 0; offset < messages.length; offset += 10) {
+      const chunk = messages.slice(offset, offset + 10);
+      if (this.failEnqueueEach > 0) {
+        this.failEnqueueEach--;
+        for (let i = 0; i < chunk.length; i++) failed.add(offset + i);
+      } else {
+        this.sent.push(...chunk);
+      }
+    }
+    return failed;
   }
   async changeVisibility(changes: readonly VisibilityChange[]) {
     this.visibility.push(...changes.filter((c) => !this.refuseVisibility.has(c.receiptHandle)));
@@ -93,12 +109,6 @@ export class FakeWorkspaceStore implements WorkspaceStore, SubscriptionHealth {
   keys: ApiKey[] = [];
   subscriptions = new Map<string, Subscription>();
 
-  async load(workspaceId: string) {
-    return {
-      keys: this.keys.filter((k) => k.workspaceId === workspaceId),
-      subscriptions: await this.listSubscriptions(workspaceId),
-    };
-  }
   async getKey(workspaceId: string, hash: string) {
     return this.keys.find((k) => k.workspaceId === workspaceId && k.hash === hash);
   }
@@ -198,6 +208,13 @@ export class FakeWorkspaceStore implements WorkspaceStore, SubscriptionHealth {
       disabledAt: at,
     });
   }
+  async disableGone(_workspaceId: string, id: string, reason: string, at: string) {
+    return this.#health(id, (s) => s.enabled, {
+      enabled: false,
+      disabledReason: reason,
+      disabledAt: at,
+    });
+  }
   #health(id: string, when: (s: Subscription) => boolean, set: Partial<Subscription>) {
     const current = this.subscriptions.get(id);
     if (!current || !when(current)) return Promise.resolve(false);
@@ -239,7 +256,10 @@ export class FakeDeliveryStore implements DeliveryStore {
       events: new Map(),
     };
     for (const ref of refs) {
-      const sub = await this.workspaces.getSubscription(ref.workspaceId, ref.subscriptionId);
+      const sub =
+        ref.withSubscription === false
+          ? undefined
+          : await this.workspaces.getSubscription(ref.workspaceId, ref.subscriptionId);
       const event = await this.eventStore.get(ref.workspaceId, ref.eventId);
       const delivery = ref.withRecord ? await this.get(ref.workspaceId, ref.deliveryId) : undefined;
       if (sub) context.subscriptions.set(contextKey(ref.workspaceId, sub.id), sub);

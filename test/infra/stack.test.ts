@@ -4,6 +4,7 @@ import { Queue } from "aws-cdk-lib/aws-sqs";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { describe, expect, it } from "vitest";
 import { apiBurstLimit, readSettings, SettingsError } from "../../infra/settings.ts";
+import { deliverCacheMsFor } from "../../shared/config.ts";
 import { ROUTE_KEYS } from "../../shared/http/routes.ts";
 import { oldestMessageAlarmSeconds, queueSettings } from "../../shared/retry.ts";
 import { consoleCopiers, serviceFunctions, synth } from "./synth.ts";
@@ -137,6 +138,21 @@ describe("WebhooksStack", () => {
     template.allResourcesProperties("AWS::Logs::LogGroup", { RetentionInDays: 30 });
   });
 
+  it("sizes the deliver function's subscription copy to its concurrency (reads of one workspace's partition)", () => {
+    const cacheMs = (t: Template) =>
+      Object.values(serviceFunctions(t)).map(
+        (fn) => fn.Properties.Environment.Variables.WEBHOOKS_DELIVER_CACHE_MS,
+      );
+    // 20 + 5 instances × 100 subscriptions ÷ 1,500 units: 1.7 s, in whole seconds.
+    expect(new Set(cacheMs(template))).toEqual(new Set(["2000"]));
+    // 205 × 100 ÷ 1,500 = 13.7 s: held at the ten-second ceiling.
+    expect(new Set(cacheMs(synth({ deliverConcurrency: "200" }).template))).toEqual(
+      new Set(["10000"]),
+    );
+    expect(deliverCacheMsFor(5, 100)).toBe(1000);
+    expect(deliverCacheMsFor(60, 100)).toBe(4000);
+  });
+
   it("grants each function exactly the actions it calls, on exactly its resources", () => {
     interface Statement {
       Action: string | string[];
@@ -171,6 +187,7 @@ describe("WebhooksStack", () => {
       "dynamodb:BatchGetItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
+      "dynamodb:Query",
       "dynamodb:UpdateItem",
       "kms:Decrypt",
       "logs:CreateLogStream",
@@ -183,12 +200,15 @@ describe("WebhooksStack", () => {
       "sqs:GetQueueAttributes",
       "sqs:GetQueueAttributes",
       "sqs:GetQueueAttributes",
+      "sqs:GetQueueAttributes",
+      "sqs:GetQueueUrl",
       "sqs:GetQueueUrl",
       "sqs:GetQueueUrl",
       "sqs:GetQueueUrl",
       "sqs:GetQueueUrl",
       "sqs:ReceiveMessage",
       "sqs:ReceiveMessage",
+      "sqs:SendMessage",
       "sqs:SendMessage",
       "sqs:SendMessage",
     ]);
@@ -220,8 +240,8 @@ describe("WebhooksStack", () => {
     const all = JSON.stringify(policies);
     expect(all).not.toMatch(/"(dynamodb|sqs|logs):\*"|"\*"/);
     expect(all).not.toContain("/index/*");
-    // The deliver function may send to the dead-letter queue and the slow lane only, never to
-    // the main deliveries queue (a message moves to the slow lane once, and never back).
+    // The deliver function sends to the dead-letter queue, the slow lane (a message moves there
+    // once, never back) and the main queue (the fan-out of operational events), nowhere else.
     const deliverSends = byRole[
       Object.keys(byRole).find((id) => id.startsWith("DeliverFunctionRole")) ?? ""
     ]
@@ -230,6 +250,7 @@ describe("WebhooksStack", () => {
       .sort();
     expect(deliverSends).toEqual([
       expect.stringMatching(/"QueuesDeadLetters[0-9A-F]{8}"/),
+      expect.stringMatching(/"QueuesDeliveries[0-9A-F]{8}"/),
       expect.stringMatching(/"QueuesSlowDeliveries[0-9A-F]{8}"/),
     ]);
     template.resourceCountIs("AWS::IAM::ManagedPolicy", 0);

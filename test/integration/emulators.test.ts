@@ -1,7 +1,14 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  PutItemCommand,
+  QueryCommand,
+} from "@aws-sdk/client-dynamodb";
 import {
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
@@ -11,7 +18,12 @@ import {
   SQSClient,
 } from "@aws-sdk/client-sqs";
 import { afterEach, describe, expect, it } from "vitest";
-import { startEmulators, startEmulatorsInWorker, walSyncRelaxed } from "../../local/emulators.ts";
+import {
+  closeDynaliteIterators,
+  startEmulators,
+  startEmulatorsInWorker,
+  walSyncRelaxed,
+} from "../../local/emulators.ts";
 
 const region = "us-east-1";
 const credentials = { accessKeyId: "test", secretAccessKey: "test" };
@@ -37,6 +49,63 @@ describe("local emulators", () => {
     const inMemory = await startEmulators();
     await inMemory.stop();
     expect(walSyncRelaxed).toBe(before + 1);
+  });
+
+  it("close dynalite's query iterators, with a Limit or read to the end (nothing piles up)", async () => {
+    const require = createRequire(import.meta.resolve("dynalite"));
+    const { AbstractIterator } = require("abstract-level") as {
+      AbstractIterator: { prototype: { close(): Promise<void> } };
+    };
+    const close = AbstractIterator.prototype.close;
+    let closed = 0;
+    AbstractIterator.prototype.close = function counted(this: unknown) {
+      closed++;
+      return close.call(this);
+    };
+    const emulators = await startEmulators(await scratch());
+    const dynamo = new DynamoDBClient({ endpoint: emulators.dynamoEndpoint, region, credentials });
+    try {
+      expect(closeDynaliteIterators()).toBe(false); // done once, by startEmulators
+      await dynamo.send(
+        new CreateTableCommand({
+          TableName: "iterators",
+          BillingMode: "PAY_PER_REQUEST",
+          AttributeDefinitions: [
+            { AttributeName: "pk", AttributeType: "S" },
+            { AttributeName: "sk", AttributeType: "S" },
+          ],
+          KeySchema: [
+            { AttributeName: "pk", KeyType: "HASH" },
+            { AttributeName: "sk", KeyType: "RANGE" },
+          ],
+        }),
+      );
+      for (let i = 0; i < 30; i++) {
+        await dynamo.send(
+          new PutItemCommand({
+            TableName: "iterators",
+            Item: { pk: { S: "p" }, sk: { S: String(i).padStart(3, "0") } },
+          }),
+        );
+      }
+      const query = (limit?: number) =>
+        dynamo.send(
+          new QueryCommand({
+            TableName: "iterators",
+            KeyConditionExpression: "pk = :p",
+            ExpressionAttributeValues: { ":p": { S: "p" } },
+            ...(limit ? { Limit: limit } : {}),
+          }),
+        );
+      const before = closed;
+      for (let i = 0; i < 20; i++) expect((await query(5)).Items).toHaveLength(5);
+      for (let i = 0; i < 20; i++) expect((await query()).Items).toHaveLength(30);
+      expect(closed - before).toBeGreaterThanOrEqual(40);
+    } finally {
+      AbstractIterator.prototype.close = close;
+      dynamo.destroy();
+      await emulators.stop();
+    }
   });
 
   it("run on a worker thread, keep their data across a restart, and stop", async () => {

@@ -182,13 +182,14 @@ export class World {
       }),
       events: this.#faulty(backend.events, { reads: ["get"], writes: ["create", "extend"] }),
       workspaces: this.#faulty(backend.workspaces, {
-        reads: ["load", "getSubscription", "listSubscriptions"],
+        reads: ["getSubscription", "listSubscriptions"],
         writes: [
           "markFailing",
           "countFailure",
           "markHealthy",
           "markSlow",
           "disableFailing",
+          "disableGone",
           "updateSubscription",
         ],
       }),
@@ -228,11 +229,11 @@ export class World {
   async ingest(event: "contact.created" | "deal.updated", id: string | undefined, repeat: boolean) {
     for (let tries = 0; tries < 50; tries++) {
       try {
-        const snapshot = await this.ports.workspaces.load(this.workspaceId);
+        const subscriptions = await this.ports.workspaces.listSubscriptions(this.workspaceId);
         const result = await ingestEvent(
           {
             workspaceId: this.workspaceId,
-            subscriptions: snapshot.subscriptions,
+            subscriptions,
             event,
             data: { id: `rec_${id ?? this.now}` },
             id,

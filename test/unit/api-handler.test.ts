@@ -1,5 +1,6 @@
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -87,8 +88,9 @@ describe("API handler", () => {
     const response = await call(apiEvent("POST", "/v1/events", { key: ingest, body: event }));
     expect(response.statusCode).toBe(202);
     expect(json(response)).toMatchObject({ event: "contact.created", deliveries: 1 });
-    expect(dynamo.commandCalls(QueryCommand)).toHaveLength(1);
-    expect(dynamo.commandCalls(GetCommand)).toHaveLength(0);
+    // One read of the key, one of the subscription set (then reused: see below), one write.
+    expect(dynamo.commandCalls(GetCommand)).toHaveLength(1);
+    expect(dynamo.commandCalls(QueryCommand).length).toBeLessThanOrEqual(1);
     expect(dynamo.commandCalls(PutCommand)).toHaveLength(1);
     const [batch] = sqs.commandCalls(SendMessageBatchCommand);
     const bodies =
@@ -97,6 +99,111 @@ describe("API handler", () => {
       expect.objectContaining({ s: subscriptionItem.id, w: "acme", n: "contact.created" }),
     ]);
     expect(JSON.stringify(bodies)).not.toContain(PLAINTEXT_SECRET);
+  });
+
+  it("authenticates before it reads anything else: a forged or revoked key costs one read of its hash", async () => {
+    for (const key of [generateApiKey("acme"), revoked, generateApiKey("other")]) {
+      const response = await call(apiEvent("POST", "/v1/events", { key, body: event }));
+      expect(response.statusCode).toBe(401);
+    }
+    expect(dynamo.commandCalls(GetCommand)).toHaveLength(3);
+    expect(dynamo.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(writes()).toBe(0);
+  });
+
+  it("reads a workspace's subscription set once for many events, and again after a change through this instance", async () => {
+    const posts = () =>
+      Promise.all(
+        Array.from({ length: 5 }, () =>
+          call(apiEvent("POST", "/v1/events", { key: ingest, body: event })),
+        ),
+      );
+    const queries = () =>
+      dynamo
+        .commandCalls(QueryCommand)
+        .filter((c) => String(c.args[0].input.ExpressionAttributeValues?.[":prefix"]) === "SUB#");
+    dynamo.on(DeleteCommand).resolves({});
+    await call(apiEvent("DELETE", `/v1/subscriptions/${subscriptionItem.id}`, { key: admin }));
+    dynamo.resetHistory();
+    expect((await posts()).map((r) => r.statusCode)).toEqual([202, 202, 202, 202, 202]);
+    expect(queries()).toHaveLength(1);
+    expect((await posts()).every((r) => r.statusCode === 202)).toBe(true);
+    expect(queries()).toHaveLength(1);
+    // A change through this instance: the next event reads the set again.
+    await call(apiEvent("DELETE", `/v1/subscriptions/${subscriptionItem.id}`, { key: admin }));
+    await posts();
+    expect(queries()).toHaveLength(2);
+  });
+
+  it("POST /v1/events/batch answers each item: accepted, or its own 413/422, in the order sent", async () => {
+    const response = await call(
+      apiEvent("POST", "/v1/events/batch", {
+        key: ingest,
+        body: {
+          events: [
+            { id: "b-1", ...event },
+            { id: "b-2", event: "contact.created", data: { name: "no id" } },
+            { id: "b-3", event: "contact.created", data: { id: "c", blob: "x".repeat(300_000) } },
+            { id: "b-4", event: "nope.created", data: { id: "c" } },
+            { id: "b-5", ...event, data: { id: "c_5" } },
+          ],
+        },
+      }),
+    );
+    expect(response.statusCode).toBe(200);
+    const answer = json(response);
+    expect(answer).toMatchObject({ accepted: 2, failed: 3 });
+    expect(answer.results.map((r: { status: number }) => r.status)).toEqual([
+      202, 422, 413, 422, 202,
+    ]);
+    expect(answer.results[1]).toMatchObject({
+      index: 1,
+      id: "b-2",
+      problem: { status: 422, errors: [expect.objectContaining({ field: "events.1.data.id" })] },
+    });
+    expect(answer.results[3].problem.errors[0].field).toBe("events.3.event");
+    expect(answer.results[0]).toEqual({
+      index: 0,
+      status: 202,
+      id: "b-1",
+      event: "contact.created",
+      deliveries: 1,
+      replayed: false,
+    });
+    // Two events stored, their fan-out sent in one call.
+    expect(dynamo.commandCalls(PutCommand)).toHaveLength(2);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(1);
+  });
+
+  it("POST /v1/events/batch refuses the whole request beyond 100 events or 5 MiB, and an Idempotency-Key", async () => {
+    const many = Array.from({ length: 101 }, (_, i) => ({ id: `m-${i}`, ...event }));
+    const tooMany = await call(
+      apiEvent("POST", "/v1/events/batch", { key: ingest, body: { events: many } }),
+    );
+    expect(tooMany.statusCode).toBe(422);
+    expect(json(tooMany).errors[0].field).toBe("events");
+    const heavy = Array.from({ length: 21 }, (_, i) => ({
+      id: `h-${i}`,
+      event: "contact.created",
+      data: { id: "c", blob: "x".repeat(250_000) },
+    }));
+    const tooBig = await call(
+      apiEvent("POST", "/v1/events/batch", { key: ingest, body: { events: heavy } }),
+    );
+    expect(tooBig.statusCode).toBe(413);
+    const keyed = await call(
+      apiEvent("POST", "/v1/events/batch", {
+        key: ingest,
+        body: { events: [event] },
+        headers: { "idempotency-key": "k-1" },
+      }),
+    );
+    expect(keyed.statusCode).toBe(422);
+    const empty = await call(
+      apiEvent("POST", "/v1/events/batch", { key: ingest, body: { events: [] } }),
+    );
+    expect(empty.statusCode).toBe(422);
+    expect(writes()).toBe(0);
   });
 
   it("an admin key may post events too", async () => {
@@ -223,7 +330,7 @@ describe("API handler", () => {
   });
 
   it("turns an unexpected failure into a generic 500 that reveals nothing", async () => {
-    dynamo.on(QueryCommand).rejects(new Error("secret internal detail"));
+    dynamo.on(PutCommand).rejects(new Error("secret internal detail"));
     const response = await call(apiEvent("POST", "/v1/events", { key: ingest, body: event }));
     expect(response.statusCode).toBe(500);
     expect(response.body).not.toContain("secret internal detail");
@@ -242,7 +349,7 @@ describe("API handler", () => {
 
 describe("API handler, when AWS fails", () => {
   it("answers a throttled DynamoDB with a retryable 503, not a 500", async () => {
-    dynamo.on(QueryCommand).rejects(
+    dynamo.on(PutCommand).rejects(
       Object.assign(new Error("Rate exceeded"), {
         name: "ThrottlingException",
         $metadata: {},

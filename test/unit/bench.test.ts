@@ -5,6 +5,7 @@ import { perDelivery } from "../../bench/cost.ts";
 import { BUDGETS, summarize } from "../../bench/index.ts";
 import { latencyHistogramSvg } from "../../bench/lib/chart.ts";
 import { median, percentile, spread } from "../../bench/lib/stats.ts";
+import { noisyVerdict } from "../../bench/noisy.ts";
 
 /** The benchmarks' arithmetic: what turns counts into the figures BENCHMARKS.md quotes. */
 describe("benchmark arithmetic", () => {
@@ -38,6 +39,8 @@ describe("benchmark arithmetic", () => {
       emptyReceives: 7,
       invocations: { api: 10, deliver: 10 },
       billedMs: { api: 200, deliver: 1200 },
+      batchMs: [120],
+      partitions: [],
     };
     const p = perDelivery(usage);
     expect(p.sqsRequests).toBeCloseTo(0.3);
@@ -96,6 +99,26 @@ describe("benchmark arithmetic", () => {
     expect(heavy).toEqual([
       expect.objectContaining({ value: "151.0 KB", budget: "≤ 150 KB", pass: false }),
     ]);
+  });
+
+  it("judges the noisy-neighbour runs against the clean one: ≤ 2× its p99, under a second, nothing missing", () => {
+    const scenario = (name: string, p99: number, delivered = 100, recorded = 100) => ({
+      scenario: name as "clean",
+      events: 100,
+      healthy: { delivered, duplicates: 0, latency: { p50: 10, p95: 20, p99, max: p99 } },
+      bad:
+        name === "clean"
+          ? []
+          : [{ behaviour: "hang", recorded, attempts: 1, deferrals: 9, slowLaneAttempts: 0 }],
+      seconds: 10,
+    });
+    const verdicts = (runs: ReturnType<typeof scenario>[]) =>
+      noisyVerdict({ options: { rate: 10, seconds: 10 }, scenarios: runs }).map((v) => v.pass);
+    expect(verdicts([scenario("clean", 50), scenario("hanging", 100)])).toEqual([true]);
+    expect(verdicts([scenario("clean", 50), scenario("hanging", 101)])).toEqual([false]);
+    expect(verdicts([scenario("clean", 600), scenario("hanging", 1000)])).toEqual([false]);
+    expect(verdicts([scenario("clean", 50), scenario("failing", 60, 99)])).toEqual([false]);
+    expect(verdicts([scenario("clean", 50), scenario("hanging", 60, 100, 99)])).toEqual([false]);
   });
 
   it("draws the latency histogram with its markers", () => {

@@ -1,18 +1,27 @@
 import { describe, expect, it } from "vitest";
-import { EVENT_NAMES, EVENT_TYPES, isEventName } from "../../shared/catalog.ts";
+import {
+  CRM_EVENT_NAMES,
+  EVENT_NAMES,
+  isEventName,
+  isOperationalEvent,
+  OPERATIONAL_EVENT_NAMES,
+} from "../../shared/catalog.ts";
 import { Secret } from "../../shared/schemas.ts";
 
 describe("event catalog", () => {
-  it("has exactly the fifteen entity × action events", () => {
-    expect(EVENT_NAMES).toHaveLength(15);
-    expect(new Set(EVENT_NAMES).size).toBe(15);
+  it("has exactly the fifteen entity × action CRM events, then the four operational ones", () => {
+    expect(CRM_EVENT_NAMES).toHaveLength(15);
+    expect(new Set(CRM_EVENT_NAMES).size).toBe(15);
+    expect(EVENT_NAMES).toEqual([...CRM_EVENT_NAMES, ...OPERATIONAL_EVENT_NAMES]);
+    expect(OPERATIONAL_EVENT_NAMES.every((name) => name.startsWith("webhook."))).toBe(true);
+    expect(isOperationalEvent("webhook.delivery.exhausted")).toBe(true);
+    expect(isOperationalEvent("contact.created")).toBe(false);
     for (const entity of ["contact", "organization", "deal", "service", "task"]) {
       for (const action of ["created", "updated", "deleted"]) {
         expect(isEventName(`${entity}.${action}`)).toBe(true);
       }
     }
     expect(isEventName("contact.merged")).toBe(false);
-    expect(EVENT_TYPES.map((type) => type.name)).toEqual(EVENT_NAMES);
   });
 });
 

@@ -7,6 +7,7 @@ import { deliveryIdFor } from "../../shared/ids.ts";
 import { claimed, confirmedQueued, guardOf } from "../../shared/lifecycle.ts";
 import { silentLogger } from "../../shared/log.ts";
 import { encodeMessage } from "../../shared/queue/delivery-queue.ts";
+import { RecentSubscriptions } from "../../shared/recent-subscriptions.ts";
 import { generateSecret } from "../../shared/signing.ts";
 import {
   type DeliverDeps,
@@ -14,6 +15,7 @@ import {
   type QueueRecord,
   slowLaneGate,
 } from "../../shared/use-cases/deliver-batch.ts";
+import { OperationalEvents } from "../../shared/use-cases/operational-events.ts";
 import { FakeDeliveryStore, FakeQueue, ok, ScriptedSender } from "../helpers/fakes.ts";
 import { sealedSecret, testSecrets } from "../helpers/secrets.ts";
 
@@ -669,6 +671,207 @@ describe("endpoint health", () => {
     const before = structuredClone(await store.workspaces.getSubscription(WS, subId(1)));
     await deliverBatch([record(message(subId(1)))], deps(new ScriptedSender(() => ok())), plenty);
     expect(await store.workspaces.getSubscription(WS, subId(1))).toEqual(before);
+  });
+});
+
+describe("subscriptions read recently (RecentSubscriptions)", () => {
+  let n = 0;
+  const another = () =>
+    record(message(subId(1), { d: deliveryIdFor(`01JTESTSEQ0000000000000${n++}YZ`, subId(1)) }));
+  /** Counts the store's subscription reads. */
+  function countReads() {
+    const reads = { n: 0 };
+    const get = store.workspaces.getSubscription.bind(store.workspaces);
+    store.workspaces.getSubscription = async (ws: string, id: string) => {
+      reads.n++;
+      return get(ws, id);
+    };
+    return reads;
+  }
+
+  it("reads an endpoint's subscription once per ttl however many batches; a change applies after it", async () => {
+    await addSubscription(subId(1));
+    const reads = countReads();
+    const sender = new ScriptedSender(() => ok());
+    const d = deps(sender, { recent: new RecentSubscriptions({ ttlMs: 1000 }) });
+    await deliverBatch([another()], d, plenty);
+    clock += 500;
+    await deliverBatch([another(), another()], d, plenty);
+    expect(reads.n).toBe(1);
+    expect(sender.requests).toHaveLength(3);
+
+    await addSubscription(subId(1), { enabled: false });
+    clock += 499;
+    await deliverBatch([another()], d, plenty);
+    expect(sender.requests).toHaveLength(4); // the copy is still fresh
+    clock += 1;
+    const late = another();
+    await deliverBatch([late], d, plenty);
+    expect(reads.n).toBe(2);
+    expect(sender.requests).toHaveLength(4);
+    const body = JSON.parse(late.body) as DeliveryMessage;
+    expect((await store.get(WS, body.d))?.status).toBe("canceled");
+  });
+
+  it("reads again at once after it wrote the endpoint's health", async () => {
+    await addSubscription(subId(1));
+    const reads = countReads();
+    const d = deps(new ScriptedSender(() => ok(500)), {
+      recent: new RecentSubscriptions({ ttlMs: 60_000 }),
+    });
+    await deliverBatch([another()], d, plenty); // first failure: failingSince is written
+    await deliverBatch([another()], d, plenty);
+    expect(reads.n).toBe(2);
+    expect((await store.workspaces.getSubscription(WS, subId(1)))?.failingSince).toBeDefined();
+    await deliverBatch([another()], d, plenty); // still failing within the minute: no write
+    expect(reads.n).toBe(3);
+    await deliverBatch([another()], d, plenty);
+    expect(reads.n).toBe(3);
+  });
+
+  it("remembers a deleted subscription as deleted, and never reads with ttl 0", async () => {
+    const reads = countReads();
+    const sender = new ScriptedSender(() => ok());
+    const d = deps(sender, { recent: new RecentSubscriptions({ ttlMs: 1000 }) });
+    await deliverBatch([another()], d, plenty);
+    await deliverBatch([another()], d, plenty);
+    expect(reads.n).toBe(1);
+    expect(sender.requests).toHaveLength(0);
+
+    await addSubscription(subId(1));
+    const none = deps(sender, { recent: new RecentSubscriptions({ ttlMs: 0 }) });
+    await deliverBatch([another()], none, plenty);
+    await deliverBatch([another()], none, plenty);
+    expect(reads.n).toBe(3);
+  });
+});
+
+describe("operational events and 410 Gone", () => {
+  /** A subscriber to every operational event, and the deps that raise them. */
+  async function watching() {
+    const watcher = await addSubscription(subId(9), {
+      events: [
+        "webhook.delivery.exhausted",
+        "webhook.subscription.failing",
+        "webhook.subscription.disabled",
+        "webhook.subscription.recovered",
+      ],
+    });
+    const operational = new OperationalEvents({
+      subscriptions: store.workspaces,
+      events: store.eventStore,
+      queue,
+      log: silentLogger,
+    });
+    return { watcher, operational };
+  }
+  /** What the watcher was sent: each operational event, with its data. */
+  const raised = () =>
+    queue.sent
+      .filter((m) => m.n.startsWith("webhook."))
+      .map((m) => {
+        const stored = store.eventStore.events.get(`${WS}/${m.e}`);
+        return { to: m.s, event: m.n, data: JSON.parse(stored?.body ?? "{}").data };
+      });
+
+  it("a 410 disables the subscription at once, fails the run as gone, and raises webhook.subscription.disabled", async () => {
+    const { watcher, operational } = await watching();
+    const sub = await addSubscription(subId(1));
+    const result = await deliverBatch(
+      [record(message(sub.id))],
+      deps(new ScriptedSender(() => ok(410)), { operational }),
+      plenty,
+    );
+    expect(result.failures).toEqual([]);
+    expect(await stored(sub.id)).toMatchObject({
+      status: "failed",
+      reason: "gone",
+      runAttempts: 1,
+    });
+    expect(queue.deadLetters).toHaveLength(1);
+    const after = await store.workspaces.getSubscription(WS, sub.id);
+    expect(after?.enabled).toBe(false);
+    expect(after?.disabledReason).toMatch(/410 Gone/);
+    expect(raised()).toEqual([
+      expect.objectContaining({
+        to: watcher.id,
+        event: "webhook.subscription.disabled",
+        data: expect.objectContaining({ subscriptionId: sub.id, url: sub.url }),
+      }),
+      expect.objectContaining({
+        to: watcher.id,
+        event: "webhook.delivery.exhausted",
+        data: expect.objectContaining({ deliveryId: dlv(sub.id), reason: "gone" }),
+      }),
+    ]);
+  });
+
+  it("raises failing on the first failure, recovered on the next success, exhausted when a run fails for good — never to the subscription itself", async () => {
+    const { watcher, operational } = await watching();
+    const sub = await addSubscription(subId(1));
+    const failing = new ScriptedSender(() => ok(503));
+    const item = record(message(sub.id));
+    await deliverBatch([item], deps(failing, { operational }), plenty);
+    expect(raised().map((r) => r.event)).toEqual(["webhook.subscription.failing"]);
+    clock += 10_000;
+    await deliverBatch([{ ...item, receiveCount: 2 }], deps(failing, { operational }), plenty);
+    clock += 100_000;
+    await deliverBatch([{ ...item, receiveCount: 3 }], deps(failing, { operational }), plenty);
+    expect(raised().map((r) => r.event)).toEqual([
+      "webhook.subscription.failing",
+      "webhook.delivery.exhausted",
+    ]);
+    expect(raised()[1]?.data).toMatchObject({
+      deliveryId: dlv(sub.id),
+      eventId: event.id,
+      event: event.name,
+      attempts: 3,
+      reason: "exhausted",
+      lastError: "HTTP 503",
+    });
+    // Another event to the same endpoint succeeds: it has recovered.
+    const next = record(
+      message(sub.id, { d: deliveryIdFor("01JTESTSEQ00000000000000ZZ", sub.id) }),
+    );
+    clock += 100_000;
+    await deliverBatch([next], deps(new ScriptedSender(() => ok()), { operational }), plenty);
+    expect(raised().map((r) => r.event)).toEqual([
+      "webhook.subscription.failing",
+      "webhook.delivery.exhausted",
+      "webhook.subscription.recovered",
+    ]);
+    expect(raised().every((r) => r.to === watcher.id)).toBe(true);
+  });
+
+  it("writes nothing when nobody subscribes, and raises nothing about a delivery of an operational event", async () => {
+    const operational = new OperationalEvents({
+      subscriptions: store.workspaces,
+      events: store.eventStore,
+      queue,
+      log: silentLogger,
+    });
+    const sub = await addSubscription(subId(1));
+    const before = store.eventStore.events.size;
+    await deliverBatch(
+      [record(message(sub.id))],
+      deps(new ScriptedSender(() => ok(410)), { operational }),
+      plenty,
+    );
+    expect(store.eventStore.events.size).toBe(before);
+    expect(queue.sent).toEqual([]);
+
+    // An operational event's delivery that fails for good raises no exhausted event (no loops).
+    const { watcher } = await watching();
+    const other = await addSubscription(subId(2), { events: ["webhook.subscription.failing"] });
+    const opEvent = { ...event, id: "op-1", name: "webhook.subscription.failing" as const };
+    store.eventStore.events.set(`${WS}/op-1`, opEvent);
+    await deliverBatch(
+      [record(message(other.id, { e: "op-1", n: "webhook.subscription.failing" }))],
+      deps(new ScriptedSender(() => ok(410)), { operational }),
+      plenty,
+    );
+    expect(raised().filter((r) => r.event === "webhook.delivery.exhausted")).toEqual([]);
+    expect(raised().map((r) => r.to)).toEqual([watcher.id]);
   });
 });
 
