@@ -16,6 +16,7 @@ import { join, resolve } from "node:path";
 import Table from "cli-table3";
 import { BUNDLE_BUDGET_BYTES } from "../infra/bundles.ts";
 import type { BundleReport } from "./bundles.ts";
+import { CONSOLE_BUDGET_BYTES, type ConsoleReport } from "./console.ts";
 import type { CostReport } from "./cost.ts";
 import type { LoadReport } from "./latency.ts";
 import { latencyHistogramSvg } from "./lib/chart.ts";
@@ -23,7 +24,7 @@ import { formatSpread } from "./lib/stats.ts";
 import { type NoisyReport, noisyVerdict } from "./noisy.ts";
 import type { ThroughputReport } from "./throughput.ts";
 
-const PARTS = ["bundles", "throughput", "cost", "latency", "noisy"] as const;
+const PARTS = ["bundles", "console", "throughput", "cost", "latency", "noisy"] as const;
 type Part = (typeof PARTS)[number];
 
 /** The budgets of docs/architecture.md ("Performance budgets"). */
@@ -69,6 +70,15 @@ export function summarize(reports: Partial<Record<Part, unknown>>): Row[] {
       value: `${(bundle.bytes / 1024).toFixed(1)} KB`,
       budget: `≤ ${BUNDLE_BUDGET_BYTES / 1024} KB`,
       pass: bundle.bytes <= BUNDLE_BUDGET_BYTES,
+    });
+  }
+  const webConsole = reports.console as ConsoleReport | undefined;
+  if (webConsole) {
+    rows.push({
+      figure: "Web console: JavaScript + CSS, gzipped",
+      value: `${(webConsole.gzipBytes / 1024).toFixed(1)} KB`,
+      budget: `≤ ${CONSOLE_BUDGET_BYTES / 1024} KB`,
+      pass: webConsole.gzipBytes <= CONSOLE_BUDGET_BYTES,
     });
   }
   const throughput = reports.throughput as ThroughputReport | undefined;

@@ -3,9 +3,18 @@
  * `npm start`: the whole webhook pipeline on this machine, no AWS account and no Docker.
  * Prints the API URL and the demo workspace's keys, then runs until Ctrl-C.
  */
+import { ensureConsoleBuilt } from "../console/build.ts";
 import { RESEND_FUNCTION, startLocalStack } from "../local/stack.ts";
 
 try {
+  // The web console is built here, when there is no build of the current sources (a few
+  // seconds); a failed build leaves the API running and says why.
+  let consoleNote = "";
+  try {
+    await ensureConsoleBuilt((message) => console.log(message));
+  } catch (error) {
+    consoleNote = `  (not built: ${(error as Error).message.split("\n")[0]})`;
+  }
   const stack = await startLocalStack();
   const keyNote =
     stack.keySource === "environment"
@@ -16,6 +25,7 @@ try {
   console.log(`
 Customermates Webhooks — local stack
   API          ${stack.url}   (try: curl ${stack.url}/health)
+  Console      ${stack.url}/console   (sign in with the admin key)${consoleNote}
   Workspace    demo
   Admin key    ${stack.adminKey}
   Ingest key   ${stack.ingestKey}

@@ -14,7 +14,7 @@ export interface BundleSize {
 }
 
 /**
- * The minified bundle of every Lambda function in a synthesized stack, read from the cloud
+ * The minified bundle of every Lambda function of the service in a synthesized stack, read from the cloud
  * assembly (`cdk.out`): the very files `cdk deploy` would upload.
  */
 export async function bundleSizes(assemblyDir: string): Promise<BundleSize[]> {
@@ -28,7 +28,11 @@ export async function bundleSizes(assemblyDir: string): Promise<BundleSize[]> {
       const assetPath = resource.Metadata?.["aws:asset:path"];
       if (resource.Type !== "AWS::Lambda::Function" || !assetPath) continue;
       const name = (resource.Metadata?.["aws:cdk:path"] ?? "").split("/").at(-2) ?? "function";
-      const { size } = await stat(join(assemblyDir, assetPath, "index.mjs"));
+      // Only the functions this app bundles (esbuild's index.mjs); CDK's own handler that
+      // copies the web console into its bucket is not one of them.
+      const found = await stat(join(assemblyDir, assetPath, "index.mjs")).catch(() => undefined);
+      if (!found) continue;
+      const { size } = found;
       sizes.push({ name, path: assetPath, bytes: size, withinBudget: size <= BUNDLE_BUDGET_BYTES });
     }
   }

@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import { parseAddresses } from "../shared/config.ts";
+import { DEFAULT_FRAME_ANCESTORS, parseFrameAncestors } from "../shared/http/console-headers.ts";
 import { DEFAULT_SCHEDULE, parseSchedule, retentionProblem } from "../shared/retry.ts";
 import { parseCidrs, parsePorts } from "../shared/ssrf.ts";
 import { parsedBy, toFieldErrors } from "../shared/validation.ts";
@@ -188,11 +189,49 @@ export const SettingsSchema = z.object({
   privateSubnetIds: z.prefault(idList(/^subnet-[0-9a-f]{8,17}$/, "subnet-0123456789abcdef0"), ""),
   /** The public IPs the existing VPC's NAT sends from, as the operator states them. */
   egressIps: z.prefault(parsedBy(parseAddresses), ""),
+  /**
+   * Who may frame the web console (its CSP `frame-ancestors`): `'none'`, or the origins of the
+   * application that embeds it, space-separated (`https://crm.example.com`).
+   */
+  consoleFrameAncestors: z.prefault(parsedBy(parseFrameAncestors), DEFAULT_FRAME_ANCESTORS),
+  /**
+   * Create an AWS WAF web ACL for the CloudFront distribution with a per-IP rate-based rule:
+   * requests one IP may send in five minutes before it gets 429 (100–2,000,000,000). Needs the
+   * stack in us-east-1 (a CloudFront web ACL lives there); elsewhere, pass wafWebAclArn.
+   */
+  wafRateLimit: z.optional(
+    whole(100, 2_000_000_000, "must be from 100 to 2000000000 requests per IP per 5 minutes"),
+  ),
+  /** Or attach this existing web ACL (scope CLOUDFRONT, so in us-east-1) to the distribution. */
+  wafWebAclArn: z.optional(
+    z
+      .string()
+      .check(
+        z.regex(
+          /^arn:aws[a-z-]*:wafv2:us-east-1:\d{12}:global\/webacl\/[\w-]{1,128}\/[0-9a-f-]{36}$/,
+          "must be the ARN of a CloudFront web ACL: arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id> (CloudFront web ACLs live in us-east-1, scope global)",
+        ),
+      ),
+  ),
 });
 
 export type Settings = z.output<typeof SettingsSchema>;
 
 export class SettingsError extends Error {}
+
+/**
+ * A CloudFront web ACL can only be created in us-east-1: refuse `wafRateLimit` in a stack of
+ * another (or an unknown) region at synth, saying what to do instead.
+ */
+export function wafRegionProblem(
+  settings: Settings,
+  region: string | undefined,
+): string | undefined {
+  if (settings.wafRateLimit === undefined || region === "us-east-1") return undefined;
+  return region === undefined
+    ? "wafRateLimit: the stack's region is not known at synth (set CDK_DEFAULT_REGION or AWS_REGION), and a CloudFront web ACL can only be created in us-east-1."
+    : `wafRateLimit: a CloudFront web ACL can only be created in us-east-1, and this stack is in ${region}. Create one there (a stack of this app deployed to us-east-1 with wafRateLimit, or your own) and pass its ARN as wafWebAclArn instead.`;
+}
 
 /** Settings that are each valid but do not go together, as `field: why` lines. */
 function conflicts(s: Settings): string[] {
@@ -227,6 +266,11 @@ function conflicts(s: Settings): string[] {
         "egressIps: only with vpcId (with createVpc=true they are the NAT gateways' Elastic IPs).",
       );
     }
+  }
+  if (s.wafRateLimit !== undefined && s.wafWebAclArn !== undefined) {
+    problems.push(
+      "wafWebAclArn: choose wafRateLimit (a web ACL the stack creates) or wafWebAclArn (an existing one), not both.",
+    );
   }
   if ((s.existingTableName === undefined) !== (s.existingKmsKeyArn === undefined)) {
     problems.push(

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { CfnOutput, Duration, Fn, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Duration, Fn, Stack, type StackProps, Token } from "aws-cdk-lib";
 import { Rule, RuleTargetInput, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
@@ -13,12 +13,20 @@ import {
 import { oldestMessageAlarmSeconds } from "../shared/retry.ts";
 import { Alarms } from "./alarms.ts";
 import { Api } from "./api.ts";
+import { Console } from "./console.ts";
 import { OperationsDashboard } from "./dashboard.ts";
 import { DeliveryQueue } from "./delivery-queue.ts";
 import { HouseFunction } from "./house-function.ts";
 import { Network } from "./network.ts";
-import { apiBurstLimit, DEFAULT_VPC_AZS, type Settings } from "./settings.ts";
+import {
+  apiBurstLimit,
+  DEFAULT_VPC_AZS,
+  type Settings,
+  SettingsError,
+  wafRegionProblem,
+} from "./settings.ts";
 import { Store } from "./store.ts";
+import { RateLimitAcl } from "./waf.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const DELIVER_TIMEOUT = Duration.seconds(60);
@@ -31,6 +39,13 @@ export class WebhooksStack extends Stack {
     super(scope, id, props);
     const { settings } = props;
     const prefix = `webhooks-${settings.stage}`;
+    const wafProblem = wafRegionProblem(
+      settings,
+      Token.isUnresolved(this.region) ? undefined : this.region,
+    );
+    if (wafProblem) {
+      throw new SettingsError(`Invalid deployment settings (CDK context):\n  ${wafProblem}`);
+    }
 
     const store = new Store(this, "Store", {
       namePrefix: prefix,
@@ -161,6 +176,18 @@ export class WebhooksStack extends Stack {
       logRetention: settings.logRetentionDays,
     });
 
+    // The web console, and the same origin for the API: CloudFront, optionally behind WAF.
+    const waf =
+      settings.wafRateLimit === undefined
+        ? undefined
+        : new RateLimitAcl(this, "Waf", { namePrefix: prefix, rateLimit: settings.wafRateLimit });
+    const webConsole = new Console(this, "Console", {
+      api: http.httpApi,
+      frameAncestors: settings.consoleFrameAncestors,
+      webAclArn: waf?.arn ?? settings.wafWebAclArn,
+      logRetention: settings.logRetentionDays,
+    });
+
     const alarms = new Alarms(this, "Alarms", {
       namePrefix: prefix,
       deliveries: queues.queue,
@@ -191,6 +218,10 @@ export class WebhooksStack extends Stack {
     new CfnOutput(this, "DashboardUrl", {
       description: "The CloudWatch dashboard: ingest, deliveries, latency, queues, alarms",
       value: dashboard.url,
+    });
+    new CfnOutput(this, "ConsoleUrl", {
+      description: "The web console; the same origin serves the API under /v1",
+      value: webConsole.url,
     });
     new CfnOutput(this, "AlarmTopicArn", { value: alarms.topic.topicArn });
     new CfnOutput(this, "TableName", { value: store.table.tableName });

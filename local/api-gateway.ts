@@ -7,6 +7,7 @@ import type {
   Context,
 } from "aws-lambda";
 import { matchRoute } from "../shared/http/routes.ts";
+import { isConsolePath, serveConsole } from "./console-server.ts";
 import { INVOKE_TOKEN_ENV, INVOKE_TOKEN_HEADER, isInvokeToken } from "./invoke-token.ts";
 import { lambdaContext } from "./lambda-context.ts";
 
@@ -41,13 +42,20 @@ export async function startApiGateway(
     functions?: InvokableFunctions;
     /** What Invoke API callers must present (see local/invoke-token.ts); none: no invocations. */
     invokeToken?: string;
+    /** The web console's build, served at /console as CloudFront serves it on AWS. */
+    console?: { dir: string; frameAncestors: string };
   },
 ): Promise<{ url: string; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     const invoke = INVOKE_PATH.exec(req.url ?? "");
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
     const work = invoke
       ? serveInvoke(req, res, decodeURIComponent(invoke[1] ?? ""), options)
-      : serve(req, res, handler, options.timeoutMs);
+      : options.console && isConsolePath(path)
+        ? serveConsole(req, res, options.console)
+        : options.console && path === "/" && req.method === "GET"
+          ? redirect(res, "/console/")
+          : serve(req, res, handler, options.timeoutMs);
     work.catch((error) => {
       console.error(
         JSON.stringify({ level: "error", message: "gateway failure", detail: String(error) }),
@@ -71,6 +79,11 @@ export async function startApiGateway(
         server.closeAllConnections();
       }),
   };
+}
+
+async function redirect(res: ServerResponse, location: string): Promise<void> {
+  res.writeHead(302, { location, "cache-control": "no-store" });
+  res.end();
 }
 
 async function serve(

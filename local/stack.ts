@@ -2,12 +2,15 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import * as z from "zod/mini";
+import { CONSOLE_DIST } from "../console/build.ts";
 import { createDocumentClient, createSqsClient } from "../shared/aws.ts";
-import { describeError, jsonLogger, type Logger } from "../shared/log.ts";
+import { DEFAULT_FRAME_ANCESTORS, parseFrameAncestors } from "../shared/http/console-headers.ts";
+import { describeError, jsonLogger, type Logger, silentLogger } from "../shared/log.ts";
+import { setMetricsSink } from "../shared/metrics.ts";
 import { LOCAL_SCHEDULE, parseSchedule } from "../shared/retry.ts";
 import { newKeyFileContents } from "../shared/secrets/secret-box.ts";
 import { DynamoWorkspaceStore } from "../shared/store/workspace-store.ts";
-import { toFieldErrors } from "../shared/validation.ts";
+import { parsedBy, toFieldErrors } from "../shared/validation.ts";
 import { type ApiHandler, type InvokableFunctions, startApiGateway } from "./api-gateway.ts";
 import { ensureDemoKeys } from "./demo-keys.ts";
 import { startEmulatorsInWorker } from "./emulators.ts";
@@ -69,6 +72,14 @@ export const LocalEnv = z.object({
     ),
     "10",
   ),
+  /**
+   * Who may frame the console (its `frame-ancestors`): `'none'`, or origins such as
+   * `http://localhost:8080` (a CRM under development embedding it).
+   */
+  WEBHOOKS_LOCAL_CONSOLE_FRAME_ANCESTORS: z.prefault(
+    parsedBy(parseFrameAncestors),
+    DEFAULT_FRAME_ANCESTORS,
+  ),
   /** Overrides the deliveries queue's redrive count (tests strand messages with it). */
   WEBHOOKS_LOCAL_MAX_RECEIVES: z.optional(
     z.pipe(
@@ -86,6 +97,7 @@ export interface LocalStackHooks {
   wrapApi?: (handler: ApiHandler) => ApiHandler;
   /** False: a received batch is not invoked (a throttled Lambda). */
   shouldInvoke?: PollerOptions["shouldInvoke"];
+  /** The stack's own log; a silent one (tests) also keeps the functions' metrics lines out. */
   log?: Logger;
 }
 
@@ -119,6 +131,7 @@ export async function startLocalStack(
   hooks: LocalStackHooks = {},
 ): Promise<LocalStack> {
   const log = hooks.log ?? jsonLogger;
+  if (log === silentLogger) setMetricsSink(() => {});
   const parsed = LocalEnv.safeParse(env);
   if (!parsed.success) {
     const lines = toFieldErrors(parsed.error.issues).map((e) => `  ${e.field}: ${e.detail}`);
@@ -186,6 +199,7 @@ export async function startLocalStack(
     timeoutMs: 30_000,
     functions: { [RESEND_FUNCTION]: resend.handler as InvokableFunctions[string] },
     invokeToken,
+    console: { dir: CONSOLE_DIST, frameAncestors: settings.WEBHOOKS_LOCAL_CONSOLE_FRAME_ANCESTORS },
   });
   const deliverHandler = deliver.handler as SqsHandler;
   // As on Lambda: the function's timeout leaves room past its longest request.

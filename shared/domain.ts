@@ -1,5 +1,6 @@
 import type { EventName } from "./catalog.ts";
 import type { Role } from "./keys.ts";
+import type { Capability } from "./roles.ts";
 
 export interface ApiKey {
   id: string;
@@ -248,4 +249,20 @@ export interface DeliveryMessage {
    * receive, so the copy of a delivery already made or under way is dropped.
    */
   r?: 1;
+}
+
+/**
+ * A portal session: a short-lived bearer token an admin hands to a browser (the web console,
+ * embedded in the CRM) instead of a key. Only its SHA-256 is stored; the item expires by TTL.
+ */
+export interface PortalSession {
+  id: string;
+  workspaceId: string;
+  /** SHA-256 of the token; the token itself is never stored. */
+  hash: string;
+  capabilities: Capability[];
+  /** The subscriptions it may see and act on; null: all of the workspace's. */
+  subscriptionIds: string[] | null;
+  createdAt: string;
+  expiresAt: string;
 }

@@ -10,6 +10,7 @@ export const newUlid = (now = Date.now()): string => nextUlid(now);
 export const newSubscriptionId = (): string => `sub_${newUlid()}`;
 export const newEventId = (): string => `evt_${newUlid()}`;
 export const newKeyId = (): string => `key_${newUlid()}`;
+export const newPortalSessionId = (): string => `ses_${newUlid()}`;
 
 /**
  * A delivery is one event for one subscription. Its id is derived, not random, so a retried
@@ -31,4 +32,5 @@ export const ID_PATTERNS = {
   subscription: /^sub_[0-9A-HJKMNP-TV-Z]{26}$/,
   delivery: /^dlv_[0-9A-HJKMNP-TV-Z]{42}$/,
   key: /^key_[0-9A-HJKMNP-TV-Z]{26}$/,
+  portalSession: /^ses_[0-9A-HJKMNP-TV-Z]{26}$/,
 } as const;

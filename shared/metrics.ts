@@ -36,3 +36,17 @@ export function emfLine(
     ),
   });
 }
+
+let sink: (line: string) => void = (line) => console.log(line);
+
+/** Writes an EMF document: to standard output (CloudWatch reads it there), unless redirected. */
+export function writeMetrics(line: string): void {
+  sink(line);
+}
+
+/** Where `writeMetrics` writes (the local stack in tests: nowhere). Returns the previous sink. */
+export function setMetricsSink(next: (line: string) => void): (line: string) => void {
+  const previous = sink;
+  sink = next;
+  return previous;
+}

@@ -8,6 +8,7 @@ import type {
   EndpointHealth,
   Lane,
   NetworkErrorClass,
+  PortalSession,
   StoredEvent,
   Subscription,
 } from "./domain.ts";
@@ -46,7 +47,8 @@ export interface DeliveryContext {
 
 export interface DeliveryFilter {
   status?: DeliveryStatus | readonly DeliveryStatus[] | undefined;
-  subscriptionId?: string | undefined;
+  /** One subscription, or any of several (a portal session's scope). */
+  subscriptionId?: string | readonly string[] | undefined;
   event?: EventName | undefined;
   /** Only test sends (true), or none of them (false). */
   test?: boolean | undefined;
@@ -268,4 +270,15 @@ export type SendResult =
 
 export interface WebhookSender {
   send(request: SendRequest): Promise<SendResult>;
+}
+
+// ——— Portal sessions: short-lived tokens for the web console ————————————————————————————————
+
+export interface PortalSessionStore {
+  /** Stores a new session (by its token's hash), expiring by TTL. */
+  put(session: PortalSession): Promise<void>;
+  /** The session with this token hash, expired or not (TTL removes items late). */
+  get(workspaceId: string, hash: string): Promise<PortalSession | undefined>;
+  /** Ends the session with this id at once; false when the workspace has none by that id. */
+  revoke(workspaceId: string, id: string): Promise<boolean>;
 }

@@ -8,7 +8,7 @@ import {
 } from "./catalog.ts";
 import { DELIVERY_STATUSES, type DeliveryStatus } from "./domain.ts";
 import { ID_PATTERNS } from "./ids.ts";
-import { ROLES, type Role, WORKSPACE_ID } from "./roles.ts";
+import { CAPABILITIES, type Capability, ROLES, type Role, WORKSPACE_ID } from "./roles.ts";
 import "./validation.ts";
 
 /** Request schemas of the HTTP API: the single source of validation and input types. */
@@ -159,6 +159,14 @@ export const DeliveryListQuery = z.strictObject({
       z.transform((value) => value === "true"),
     ),
   ),
+  /** Only deliveries of events accepted at or after this time (ISO 8601 with a zone). */
+  from: z.optional(
+    z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time with a time zone" }),
+  ),
+  /** Only deliveries of events accepted at or before this time. */
+  to: z.optional(
+    z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time with a time zone" }),
+  ),
   limit: z.optional(limit),
   cursor: z.optional(z.string().check(z.maxLength(200))),
 });
@@ -277,3 +285,31 @@ export const ResendJob = z.discriminatedUnion("action", [
   z.strictObject({ action: z.literal("sweep") }),
 ]);
 export type ResendJob = z.output<typeof ResendJob>;
+
+/** Portal sessions live one hour by default, a day at most. */
+export const PORTAL_SESSION_DEFAULT_TTL = 3600;
+export const PORTAL_SESSION_MAX_TTL = 86_400;
+const unique = <T>(items: readonly T[]) => new Set(items).size === items.length;
+
+/** `POST /v1/portal-sessions`: what the session may do, on which subscriptions, how long. */
+export const PortalSessionCreate = z.strictObject({
+  capabilities: z.array(z.enum(CAPABILITIES as [Capability, ...Capability[]])).check(
+    z.minLength(1),
+    z.refine(unique, "must not repeat a capability"),
+    z.refine(
+      (capabilities) => capabilities.includes("read"),
+      "must include read: a session that cannot read cannot show anything",
+    ),
+  ),
+  /** Only these subscriptions (and their deliveries); by default all of the workspace's. */
+  subscriptionIds: z.optional(
+    z
+      .array(SubscriptionId)
+      .check(z.minLength(1), z.maxLength(100), z.refine(unique, "must not repeat a subscription")),
+  ),
+  /** Seconds it lives: 60 to 86,400 (a day); default 3,600. */
+  ttlSeconds: z.optional(
+    z.number().check(z.int(), z.minimum(60), z.maximum(PORTAL_SESSION_MAX_TTL)),
+  ),
+});
+export type PortalSessionCreate = z.output<typeof PortalSessionCreate>;

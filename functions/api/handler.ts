@@ -16,6 +16,7 @@ import { createKeyring } from "../../shared/secrets/keyring.ts";
 import { SecretBox } from "../../shared/secrets/secret-box.ts";
 import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
 import { DynamoEventStore } from "../../shared/store/event-store.ts";
+import { DynamoPortalSessionStore } from "../../shared/store/portal-session-store.ts";
 import { DynamoStatsStore } from "../../shared/store/stats-store.ts";
 import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
 import { SubscriptionSnapshots } from "../../shared/subscription-snapshots.ts";
@@ -62,6 +63,7 @@ const deps: ApiDeps = {
   events: new DynamoEventStore(table, config),
   deliveries: new DynamoDeliveryStore(table, config),
   queue: new SqsDeliveryQueue(createSqsClient(), config),
+  portalSessions: new DynamoPortalSessionStore(table),
   secrets: new SecretBox(createKeyring(config)),
   sender: lazySender(config),
   log: jsonLogger,

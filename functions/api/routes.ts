@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { type Config, networkPolicy } from "../../shared/config.ts";
+import type { PortalSession } from "../../shared/domain.ts";
 import {
   ConflictError,
   MethodNotAllowedError,
@@ -36,9 +37,11 @@ import type {
   DeliveryStore,
   EventStore,
   FanOutQueue,
+  PortalSessionStore,
   WebhookSender,
   WorkspaceStore,
 } from "../../shared/ports.ts";
+import { CAPABILITIES } from "../../shared/roles.ts";
 import { EventId, EventInput, MAX_EVENT_BYTES } from "../../shared/schemas.ts";
 import type { SecretOpener, SecretSealer } from "../../shared/secrets/secret-box.ts";
 import type { StatsStore } from "../../shared/stats.ts";
@@ -52,6 +55,11 @@ import {
 } from "../../shared/use-cases/ingest-batch.ts";
 import { ingestEvent } from "../../shared/use-cases/ingest-event.ts";
 import { createKey, revokeKey } from "../../shared/use-cases/keys.ts";
+import {
+  authenticatePortalSession,
+  createPortalSession,
+  Scope,
+} from "../../shared/use-cases/portal-sessions.ts";
 import {
   deadLetterSummary,
   redriveWorkspace,
@@ -77,6 +85,8 @@ export interface ApiDeps {
   events: EventStore;
   deliveries: DeliveryStore;
   queue: DeliveryQueue & FanOutQueue;
+  /** Portal sessions: the web console's short-lived tokens. */
+  portalSessions: PortalSessionStore;
   /** Seals new signing secrets, and opens them for test sends. */
   secrets: SecretSealer & SecretOpener;
   /** Sends test deliveries (the deliver function's sender, with the API's shorter deadline). */
@@ -99,6 +109,10 @@ interface Call<K extends RouteKey> {
   params: PathParams<K>;
   query: ParsedQuery<K>;
   body: ParsedBody<K>;
+  /** The caller's portal session, when it is one (else an admin or ingest key). */
+  session?: PortalSession | undefined;
+  /** The subscriptions the caller may see: all of them, or a session's. */
+  scope: Scope;
   deps: ApiDeps;
 }
 
@@ -249,7 +263,8 @@ const handlers: Handlers = {
     },
   }),
 
-  "POST /v1/subscriptions": async ({ workspaceId, body, deps }) => {
+  "POST /v1/subscriptions": async ({ workspaceId, body, scope, deps }) => {
+    scope.refuseWhenLimited("create subscriptions");
     const { subscription, secret } = await createSubscription(
       workspaceId,
       body,
@@ -262,17 +277,24 @@ const handlers: Handlers = {
     };
   },
 
-  "GET /v1/subscriptions": async ({ workspaceId, deps }) => {
+  "GET /v1/subscriptions": async ({ workspaceId, scope, deps }) => {
     const subscriptions = await deps.workspaces.listSubscriptions(workspaceId);
-    return { status: 200, body: { data: subscriptions.map((s) => subscriptionView(s)) } };
+    return {
+      status: 200,
+      body: {
+        data: subscriptions.filter((s) => scope.includes(s.id)).map((s) => subscriptionView(s)),
+      },
+    };
   },
 
-  "GET /v1/subscriptions/{id}": async ({ workspaceId, params, deps }) => {
+  "GET /v1/subscriptions/{id}": async ({ workspaceId, params, scope, deps }) => {
+    scope.visible(params.id);
     const subscription = await getSubscription(workspaceId, params.id, deps.workspaces);
     return { status: 200, body: subscriptionView(subscription) };
   },
 
-  "PATCH /v1/subscriptions/{id}": async ({ workspaceId, params, body, deps }) => {
+  "PATCH /v1/subscriptions/{id}": async ({ workspaceId, params, body, scope, deps }) => {
+    scope.visible(params.id);
     const { subscription, secret, missed } = await updateSubscription(
       workspaceId,
       params.id,
@@ -285,7 +307,14 @@ const handlers: Handlers = {
     };
   },
 
-  "POST /v1/subscriptions/{id}/rotate-secret": async ({ workspaceId, params, body, deps }) => {
+  "POST /v1/subscriptions/{id}/rotate-secret": async ({
+    workspaceId,
+    params,
+    body,
+    scope,
+    deps,
+  }) => {
+    scope.visible(params.id);
     const { subscription, secret } = await rotateSecret(
       workspaceId,
       params.id,
@@ -295,46 +324,69 @@ const handlers: Handlers = {
     return { status: 200, body: subscriptionView(subscription, secret) };
   },
 
-  "POST /v1/subscriptions/{id}/test": async ({ workspaceId, params, body, deps }) => ({
-    status: 200,
-    body: await testSend(workspaceId, params.id, body, {
-      subscriptions: deps.workspaces,
-      events: deps.events,
-      deliveries: deps.deliveries,
-      sender: deps.sender,
-      secrets: deps.secrets,
-      responseBodyLimit: deps.config.responseBodyLimit,
-    }),
-  }),
+  "POST /v1/subscriptions/{id}/test": async ({ workspaceId, params, body, scope, deps }) => {
+    scope.visible(params.id);
+    return {
+      status: 200,
+      body: await testSend(workspaceId, params.id, body, {
+        subscriptions: deps.workspaces,
+        events: deps.events,
+        deliveries: deps.deliveries,
+        sender: deps.sender,
+        secrets: deps.secrets,
+        responseBodyLimit: deps.config.responseBodyLimit,
+      }),
+    };
+  },
 
-  "DELETE /v1/subscriptions/{id}": async ({ workspaceId, params, deps }) => {
+  "DELETE /v1/subscriptions/{id}": async ({ workspaceId, params, scope, deps }) => {
+    scope.visible(params.id);
     await deleteSubscription(workspaceId, params.id, deps.workspaces);
     return { status: 204 };
   },
 
-  "GET /v1/subscriptions/{id}/stats": async ({ workspaceId, params, query, deps }) => ({
-    status: 200,
-    body: await subscriptionStats(workspaceId, params.id, query.window ?? "24h", {
-      subscriptions: deps.workspaces,
-      stats: deps.stats,
-    }),
-  }),
+  "GET /v1/subscriptions/{id}/stats": async ({ workspaceId, params, query, scope, deps }) => {
+    scope.visible(params.id);
+    return {
+      status: 200,
+      body: await subscriptionStats(workspaceId, params.id, query.window ?? "24h", {
+        subscriptions: deps.workspaces,
+        stats: deps.stats,
+      }),
+    };
+  },
 
-  "GET /v1/deliveries": async ({ workspaceId, query, deps }) => {
-    const page = await listDeliveries(workspaceId, query, deps.deliveries);
+  "GET /v1/deliveries": async ({ workspaceId, query, scope, deps }) => {
+    const page = await listDeliveries(
+      workspaceId,
+      { ...query, subscriptionId: scope.filter(query.subscriptionId) },
+      deps.deliveries,
+    );
     return {
       status: 200,
       body: { data: page.items.map(deliverySummaryView), nextCursor: page.nextCursor },
     };
   },
 
-  "GET /v1/deliveries/{id}": async ({ workspaceId, params, deps }) => {
+  "GET /v1/deliveries/{id}": async ({ workspaceId, params, scope, deps }) => {
     const { delivery, event } = await getDelivery(workspaceId, params.id, deps);
+    if (!scope.includes(delivery.subscriptionId)) {
+      throw new NotFoundError(`No delivery '${params.id}' in this workspace.`);
+    }
     return { status: 200, body: deliveryView(delivery, event) };
   },
 
-  "POST /v1/deliveries/{id}/resend": async ({ workspaceId, params, deps }) => {
+  "POST /v1/deliveries/{id}/resend": async ({ workspaceId, params, scope, deps }) => {
     const { id } = params;
+    if (scope.limited) {
+      // A scoped session resends only its subscriptions' deliveries: look before claiming.
+      const stored = ID_PATTERNS.delivery.test(id)
+        ? await deps.deliveries.get(workspaceId, id)
+        : undefined;
+      if (!stored || !scope.includes(stored.subscriptionId)) {
+        throw new NotFoundError(`No delivery '${id}' in this workspace.`);
+      }
+    }
     const result = ID_PATTERNS.delivery.test(id)
       ? await resendDelivery(workspaceId, id, resendDeps(deps))
       : { outcome: "not-found" as const, generation: undefined };
@@ -365,13 +417,13 @@ const handlers: Handlers = {
     }
   },
 
-  "POST /v1/deliveries/replay": async ({ workspaceId, body, deps }) => {
+  "POST /v1/deliveries/replay": async ({ workspaceId, body, scope, deps }) => {
     const result = await replayWindow(
       workspaceId,
       {
         from: body.from,
         to: body.to,
-        subscriptionId: body.subscriptionId,
+        subscriptionId: scope.filter(body.subscriptionId),
         statuses: body.status,
         limit: body.limit ?? 100,
         after: body.cursor === undefined ? undefined : decodeCursor(body.cursor),
@@ -389,13 +441,17 @@ const handlers: Handlers = {
     };
   },
 
-  "GET /v1/dlq": async ({ workspaceId, query, deps }) => ({
+  "GET /v1/dlq": async ({ workspaceId, query, scope, deps }) => ({
     status: 200,
-    body: await deadLetterSummary(workspaceId, query, resendDeps(deps)),
+    body: await deadLetterSummary(
+      workspaceId,
+      { ...query, subscriptionId: scope.filter(query.subscriptionId) },
+      resendDeps(deps),
+    ),
   }),
 
-  "POST /v1/dlq/redrive": async ({ workspaceId, body, deps }) => {
-    const filter = { subscriptionId: body.subscriptionId, event: body.event };
+  "POST /v1/dlq/redrive": async ({ workspaceId, body, scope, deps }) => {
+    const filter = { subscriptionId: scope.filter(body.subscriptionId), event: body.event };
     const result = await redriveWorkspace(
       workspaceId,
       filter,
@@ -418,6 +474,52 @@ const handlers: Handlers = {
       },
     };
   },
+
+  "POST /v1/portal-sessions": async ({ workspaceId, body, deps }) => {
+    const { session, token } = await createPortalSession(workspaceId, body, {
+      sessions: deps.portalSessions,
+      workspaces: deps.workspaces,
+    });
+    return {
+      status: 201,
+      body: {
+        id: session.id,
+        token,
+        workspaceId,
+        capabilities: session.capabilities,
+        subscriptionIds: session.subscriptionIds,
+        expiresAt: session.expiresAt,
+        consolePath: `/console#session=${token}`,
+      },
+    };
+  },
+
+  "DELETE /v1/portal-sessions/{id}": async ({ workspaceId, params, deps }) => {
+    const ended =
+      ID_PATTERNS.portalSession.test(params.id) &&
+      (await deps.portalSessions.revoke(workspaceId, params.id));
+    if (!ended) throw new NotFoundError(`No portal session '${params.id}' in this workspace.`);
+    return { status: 204 };
+  },
+
+  "GET /v1/whoami": async ({ workspaceId, session }) => ({
+    status: 200,
+    body: session
+      ? {
+          workspaceId,
+          kind: "portal-session",
+          capabilities: session.capabilities,
+          subscriptionIds: session.subscriptionIds,
+          expiresAt: session.expiresAt,
+        }
+      : {
+          workspaceId,
+          kind: "key",
+          capabilities: [...CAPABILITIES],
+          subscriptionIds: null,
+          expiresAt: null,
+        },
+  }),
 
   "POST /v1/keys": async ({ workspaceId, body, deps }) => {
     const { apiKey, plaintext } = await createKey(workspaceId, body, deps.workspaces);
@@ -479,10 +581,19 @@ export async function handleApiRequest(
   const key = routeKey as RouteKey;
   const spec: RouteSpec = ROUTE_TABLE[key];
 
-  // Authentication first, with one read of the key's hash: nothing else of the workspace is
-  // read for a caller without a valid key.
-  let workspaceId: string | undefined;
-  if (spec.auth !== "public") {
+  // Portal sessions (`whp_…`, the web console) are checked on their own, against the route's
+  // capability; any other bearer is a key, checked with one read of its hash before anything
+  // else of the workspace is read.
+  const session =
+    spec.auth === "public"
+      ? undefined
+      : await authenticatePortalSession(
+          header(request, "authorization"),
+          spec.capability,
+          deps.portalSessions,
+        );
+  let workspaceId: string | undefined = session?.workspaceId;
+  if (spec.auth !== "public" && !session) {
     const parsed = parseBearer(header(request, "authorization"));
     authorize(await deps.workspaces.getKey(parsed.workspaceId, parsed.hash), spec.auth);
     workspaceId = parsed.workspaceId;
@@ -511,6 +622,8 @@ export async function handleApiRequest(
         params: params as PathParams<RouteKey>,
         query: parsedQuery as ParsedQuery<RouteKey>,
         body: body as ParsedBody<RouteKey>,
+        session,
+        scope: Scope.of(session),
         deps,
       }),
     );

@@ -5,6 +5,7 @@ import { loadConfig, networkPolicy } from "../../shared/config.ts";
 import { deliverBatchMetrics } from "../../shared/delivery-metrics.ts";
 import { createHttpSender } from "../../shared/http/sender.ts";
 import { jsonLogger, withLogContext } from "../../shared/log.ts";
+import { writeMetrics } from "../../shared/metrics.ts";
 import { SqsDeliveryQueue } from "../../shared/queue/delivery-queue.ts";
 import { RecentSubscriptions } from "../../shared/recent-subscriptions.ts";
 import { createKeyring } from "../../shared/secrets/keyring.ts";
@@ -87,7 +88,7 @@ const deliver = middy<SQSEvent, SQSBatchResponse>().handler(async (event, contex
     remainingMs: () => context.getRemainingTimeInMillis(),
   });
   // One EMF document per batch: CloudWatch turns it into metrics, no API call.
-  console.log(deliverBatchMetrics(result, records[0]?.lane ?? "main"));
+  writeMetrics(deliverBatchMetrics(result, records[0]?.lane ?? "main"));
   return { batchItemFailures: result.failures.map((itemIdentifier) => ({ itemIdentifier })) };
 });
 

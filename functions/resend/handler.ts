@@ -4,7 +4,7 @@ import { createDocumentClient, createSqsClient } from "../../shared/aws.ts";
 import { loadConfig } from "../../shared/config.ts";
 import { ValidationError } from "../../shared/errors.ts";
 import { jsonLogger, withLogContext } from "../../shared/log.ts";
-import { emfLine } from "../../shared/metrics.ts";
+import { emfLine, writeMetrics } from "../../shared/metrics.ts";
 import { SqsDeliveryQueue } from "../../shared/queue/delivery-queue.ts";
 import { SqsHoldingQueue } from "../../shared/queue/holding-queue.ts";
 import { queueSettings } from "../../shared/retry.ts";
@@ -57,7 +57,7 @@ const resend = middy<unknown, JobResult>().handler(async (input) => {
   if (news) jsonLogger.info("resend job done", { ...result });
   if (swept && news) {
     // Only when there is news: the alarm on AbandonedClaims fires on any left behind.
-    console.log(
+    writeMetrics(
       emfLine(
         { Function: "resend", Job: "sweep" },
         {
@@ -69,7 +69,7 @@ const resend = middy<unknown, JobResult>().handler(async (input) => {
     );
   }
   if (result.action === "drain" || result.action === "replay") {
-    console.log(
+    writeMetrics(
       emfLine(
         { Function: "resend", Job: result.action },
         result.action === "drain"

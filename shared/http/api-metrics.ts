@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { emfLine, type Unit } from "../metrics.ts";
+import { emfLine, type Unit, writeMetrics } from "../metrics.ts";
 
 /**
  * The API function's metrics: for the routes that take events in, how many were accepted and
@@ -57,7 +57,7 @@ export function apiMetricsLine(
 
 /** Writes the API metrics of each request (after the answer, or the problem, is made). */
 export function apiMetrics(
-  write: (line: string) => void = (line) => console.log(line),
+  write: (line: string) => void = writeMetrics,
 ): MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> {
   const emit = (request: {
     event: APIGatewayProxyEventV2;

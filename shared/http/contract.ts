@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import type { Role } from "../roles.ts";
+import type { Capability, Role } from "../roles.ts";
 import {
   DeadLetterQuery,
   DeliveryListQuery,
@@ -9,6 +9,7 @@ import {
   EventTypesQuery,
   KeyCreate,
   MAX_BATCH_BYTES,
+  PortalSessionCreate,
   RedriveInput,
   ReplayInput,
   RotateSecretInput,
@@ -28,7 +29,14 @@ import * as R from "./resources.ts";
  *
  * Plain data and zod schemas, no Node built-ins: a browser can import it.
  */
-export type Tag = "meta" | "events" | "subscriptions" | "deliveries" | "dead letters" | "keys";
+export type Tag =
+  | "meta"
+  | "events"
+  | "subscriptions"
+  | "deliveries"
+  | "dead letters"
+  | "keys"
+  | "portal sessions";
 
 export interface HeaderSpec {
   description: string;
@@ -46,6 +54,11 @@ export interface ResponseSpec {
 export interface RouteSpec {
   /** Who may call it: no key at all, or a key with one of these roles. */
   auth: "public" | readonly Role[];
+  /**
+   * What a portal session (the web console, `POST /v1/portal-sessions`) needs to call it. A
+   * route that names none is for keys only: keys, portal sessions, ingest.
+   */
+  capability?: Capability;
   tag: Tag;
   operationId: string;
   summary: string;
@@ -104,6 +117,7 @@ const deliverySummaryExample = {
   createdAt: "2026-11-26T10:00:00.120Z",
   updatedAt: "2026-11-26T10:00:00.120Z",
   test: false,
+  reason: null,
 };
 const payloadExample =
   '{"event":"contact.created","data":{"id":"c_42","name":"Ada Lovelace"},"timestamp":"2026-11-26T10:00:00.000Z"}';
@@ -240,6 +254,7 @@ export const ROUTE_TABLE = {
   },
   "GET /v1/event-types": {
     auth: ["admin"],
+    capability: "read",
     tag: "events",
     operationId: "listEventTypes",
     summary: "The event catalog",
@@ -268,6 +283,7 @@ export const ROUTE_TABLE = {
   },
   "POST /v1/subscriptions": {
     auth: ["admin"],
+    capability: "manage",
     tag: "subscriptions",
     operationId: "createSubscription",
     summary: "Subscribe an endpoint",
@@ -295,6 +311,7 @@ export const ROUTE_TABLE = {
   },
   "GET /v1/subscriptions": {
     auth: ["admin"],
+    capability: "read",
     tag: "subscriptions",
     operationId: "listSubscriptions",
     summary: "List subscriptions",
@@ -305,6 +322,7 @@ export const ROUTE_TABLE = {
   },
   "GET /v1/subscriptions/{id}": {
     auth: ["admin"],
+    capability: "read",
     tag: "subscriptions",
     operationId: "getSubscription",
     summary: "One subscription",
@@ -315,6 +333,7 @@ export const ROUTE_TABLE = {
   },
   "PATCH /v1/subscriptions/{id}": {
     auth: ["admin"],
+    capability: "manage",
     tag: "subscriptions",
     operationId: "updateSubscription",
     summary: "Change a subscription",
@@ -339,6 +358,7 @@ export const ROUTE_TABLE = {
   },
   "DELETE /v1/subscriptions/{id}": {
     auth: ["admin"],
+    capability: "manage",
     tag: "subscriptions",
     operationId: "deleteSubscription",
     summary: "Delete a subscription",
@@ -349,6 +369,7 @@ export const ROUTE_TABLE = {
   },
   "POST /v1/subscriptions/{id}/rotate-secret": {
     auth: ["admin"],
+    capability: "manage",
     tag: "subscriptions",
     operationId: "rotateSecret",
     summary: "Rotate the signing secret",
@@ -370,6 +391,7 @@ export const ROUTE_TABLE = {
   },
   "POST /v1/subscriptions/{id}/test": {
     auth: ["admin"],
+    capability: "manage",
     tag: "subscriptions",
     operationId: "testSubscription",
     summary: "Send a test delivery now",
@@ -396,6 +418,7 @@ export const ROUTE_TABLE = {
   },
   "GET /v1/subscriptions/{id}/stats": {
     auth: ["admin"],
+    capability: "read",
     tag: "subscriptions",
     operationId: "getSubscriptionStats",
     summary: "A subscription's delivery statistics",
@@ -424,6 +447,7 @@ export const ROUTE_TABLE = {
   },
   "GET /v1/deliveries": {
     auth: ["admin"],
+    capability: "read",
     tag: "deliveries",
     operationId: "listDeliveries",
     summary: "List deliveries",
@@ -438,6 +462,7 @@ export const ROUTE_TABLE = {
   },
   "GET /v1/deliveries/{id}": {
     auth: ["admin"],
+    capability: "read",
     tag: "deliveries",
     operationId: "getDelivery",
     summary: "One delivery",
@@ -449,7 +474,6 @@ export const ROUTE_TABLE = {
         ...deliverySummaryExample,
         generation: 0,
         failedAt: null,
-        reason: null,
         deferrals: 0,
         deferredUntil: null,
         deferReason: null,
@@ -476,6 +500,7 @@ export const ROUTE_TABLE = {
   },
   "POST /v1/deliveries/{id}/resend": {
     auth: ["admin"],
+    capability: "resend",
     tag: "deliveries",
     operationId: "resendDelivery",
     summary: "Resend a delivery",
@@ -492,6 +517,7 @@ export const ROUTE_TABLE = {
   },
   "POST /v1/deliveries/replay": {
     auth: ["admin"],
+    capability: "resend",
     tag: "deliveries",
     operationId: "replayDeliveries",
     summary: "Resend a time window",
@@ -513,6 +539,7 @@ export const ROUTE_TABLE = {
   },
   "GET /v1/dlq": {
     auth: ["admin"],
+    capability: "read",
     tag: "dead letters",
     operationId: "getDeadLetters",
     summary: "Dead letters",
@@ -530,6 +557,7 @@ export const ROUTE_TABLE = {
   },
   "POST /v1/dlq/redrive": {
     auth: ["admin"],
+    capability: "resend",
     tag: "dead letters",
     operationId: "redriveDeadLetters",
     summary: "Redrive dead letters",
@@ -544,6 +572,62 @@ export const ROUTE_TABLE = {
         left: 0,
         leftExact: true,
         nextCursor: null,
+      }),
+    },
+  },
+  "POST /v1/portal-sessions": {
+    auth: ["admin"],
+    tag: "portal sessions",
+    operationId: "createPortalSession",
+    summary: "Open a portal session",
+    description:
+      "A short-lived token for the web console, so an application (the CRM) can embed it without handing its admin key to a browser: open `/console#session=<token>` in an iframe or a window. The session may do what its `capabilities` say (`read`: see subscriptions, deliveries and dead letters; `manage`: create, change, rotate, test and delete subscriptions; `resend`: resend deliveries, replay, redrive) and, with `subscriptionIds`, only on those subscriptions and their deliveries. It lives `ttlSeconds` (default an hour, at most a day). The token is shown in this answer only; only its hash is stored.",
+    body: {
+      schema: PortalSessionCreate,
+      required: true,
+      example: { capabilities: ["read", "resend"], subscriptionIds: [SUB_ID], ttlSeconds: 3600 },
+    },
+    responses: {
+      201: json("Created; `token` is in this answer only.", R.PortalSessionCreated, {
+        id: "ses_01JDX7B1C2D3E4F5G6H7J8K9M0",
+        token: "whp_acme_9b1d0c5e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d",
+        workspaceId: "acme",
+        capabilities: ["read", "resend"],
+        subscriptionIds: [SUB_ID],
+        expiresAt: "2026-11-26T11:00:00.000Z",
+        consolePath:
+          "/console#session=whp_acme_9b1d0c5e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d",
+      }),
+    },
+  },
+  "DELETE /v1/portal-sessions/{id}": {
+    auth: ["admin"],
+    tag: "portal sessions",
+    operationId: "revokePortalSession",
+    summary: "End a portal session",
+    description:
+      "Ends the session at once, before it expires (the CRM's user signed out, say): its token is refused from the next request on.",
+    params: { id: "The session's id (`ses_…`), from its creation's answer." },
+    responses: { 204: { description: "Ended." } },
+    refusals: {
+      404: "No such portal session in this workspace (or it has expired and been removed).",
+    },
+  },
+  "GET /v1/whoami": {
+    auth: ["admin"],
+    capability: "read",
+    tag: "portal sessions",
+    operationId: "whoAmI",
+    summary: "Who is calling",
+    description:
+      "What the caller's credential is and may do: an admin key (every capability, the whole workspace), or a portal session (its capabilities, its subscriptions, when it ends). The web console shows only what the caller may do.",
+    responses: {
+      200: json("The caller.", R.Caller, {
+        workspaceId: "acme",
+        kind: "portal-session",
+        capabilities: ["read", "resend"],
+        subscriptionIds: [SUB_ID],
+        expiresAt: "2026-11-26T11:00:00.000Z",
       }),
     },
   },
@@ -596,8 +680,8 @@ export type PublicRouteKey = {
 
 export const PROBLEM_TITLES: Record<number, string> = {
   400: "Bad request: malformed JSON, an empty body, or a body where none belongs.",
-  401: "No key, or a malformed, unknown or revoked key.",
-  403: "The key's role may not use this route.",
+  401: "No key, or a malformed, unknown or revoked key; or an unknown or expired portal session.",
+  403: "The key's role, or the portal session's capabilities or subscriptions, do not allow this.",
   404: "Not found.",
   409: "Conflict.",
   413: "The body is above 256 KiB.",

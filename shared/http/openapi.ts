@@ -166,12 +166,18 @@ const TAGS: Array<{ name: Tag | "webhooks"; description: string }> = [
   { name: "deliveries", description: "Every event for every subscription, with each attempt." },
   { name: "dead letters", description: "Deliveries that failed for good, and resending them." },
   { name: "keys", description: "The workspace's API keys." },
+  {
+    name: "portal sessions",
+    description: "Short-lived tokens for the web console, embedded in another application.",
+  },
   { name: "meta", description: "Health and this document." },
 ];
 
 const DESCRIPTION = `Signed, retried, inspectable webhook delivery for the Customermates CRM.
 
 **Keys.** Every route but \`/health\` and \`/v1/openapi.json\` needs \`Authorization: Bearer <key>\`. A key (\`whk_<workspace>_<secret>\`) belongs to one workspace and has a role: \`ingest\` may only post events, \`admin\` may do everything in its workspace (each operation lists its roles in \`x-roles\`). Another workspace's ids answer 404.
+
+**Portal sessions.** \`POST /v1/portal-sessions\` gives a browser (the web console, embedded in the CRM) a short-lived token (\`whp_<workspace>_<secret>\`), sent like a key, instead of a key. It may call the routes whose \`x-capability\` it holds (\`read\`, \`manage\`, \`resend\`); routes with none are for keys only. A session limited to some subscriptions sees only those and their deliveries.
 
 **Errors** are RFC 9457 \`application/problem+json\` documents (\`Problem\`); a 422 names each wrong field in \`errors\`. Bad input never gets a 500 and never leaves a partial write.
 
@@ -271,7 +277,7 @@ export function buildOpenApiDocument(): OpenApiDocument {
           type: "http",
           scheme: "bearer",
           description:
-            "An API key, `whk_<workspace>_<secret>`: `npm start` prints the local stack's; `webhooks keys create` makes more.",
+            "An API key, `whk_<workspace>_<secret>`: `npm start` prints the local stack's; `webhooks keys create` makes more. Or a portal session token, `whp_<workspace>_<secret>` (`POST /v1/portal-sessions`).",
         },
       },
     },
@@ -348,10 +354,15 @@ function operation(spec: RouteSpec, schemas: SchemaSet) {
     description:
       spec.auth === "public"
         ? `${spec.description}`
-        : `${spec.description}\n\nRoles: ${roles.map((r) => `\`${r}\``).join(", ")}.`,
+        : `${spec.description}\n\nRoles: ${roles.map((r) => `\`${r}\``).join(", ")}. ${
+            spec.capability
+              ? `Portal sessions: with \`${spec.capability}\`.`
+              : "Not open to portal sessions."
+          }`,
     tags: [spec.tag],
     ...(spec.auth === "public" ? { security: [] } : {}),
     "x-roles": roles,
+    ...(spec.auth === "public" ? {} : { "x-capability": spec.capability ?? null }),
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(spec.body
       ? {

@@ -2,7 +2,7 @@ import * as z from "zod/mini";
 import { ACTIONS, ENTITIES, EVENT_CATEGORIES } from "../catalog.ts";
 import { OPERATIONAL_ACTIONS, OPERATIONAL_SUBJECTS } from "../events.ts";
 import { ID_PATTERNS } from "../ids.ts";
-import { ROLES } from "../roles.ts";
+import { CAPABILITIES, ROLES } from "../roles.ts";
 import { DeliveryStatusSchema, EventNameSchema } from "../schemas.ts";
 import "../validation.ts";
 
@@ -23,6 +23,7 @@ export const DeliveryIdValue = pattern(
   "A delivery id: the same on every attempt and resend (`webhook-id`).",
 );
 export const KeyIdValue = pattern(ID_PATTERNS.key, "An API key's id.");
+export const PortalSessionIdValue = pattern(ID_PATTERNS.portalSession, "A portal session's id.");
 
 export const Health = z.strictObject({ status: z.literal("ok") });
 
@@ -124,16 +125,6 @@ export const DeliverySummary = z.strictObject({
   createdAt: time,
   updatedAt: time,
   test: z.boolean().check(z.describe("A test send (POST /v1/subscriptions/{id}/test).")),
-});
-
-export const DeliveryList = z.strictObject({
-  data: z.array(DeliverySummary),
-  nextCursor: z.nullable(z.string()),
-});
-
-export const Delivery = z.extend(DeliverySummary, {
-  generation: count,
-  failedAt: z.nullable(time),
   reason: z.nullable(
     z
       .enum([
@@ -148,6 +139,16 @@ export const Delivery = z.extend(DeliverySummary, {
       ])
       .check(z.describe("Why the latest run ended without success (failed or canceled).")),
   ),
+});
+
+export const DeliveryList = z.strictObject({
+  data: z.array(DeliverySummary),
+  nextCursor: z.nullable(z.string()),
+});
+
+export const Delivery = z.extend(DeliverySummary, {
+  generation: count,
+  failedAt: z.nullable(time),
   deferrals: count.check(
     z.describe(
       "Due attempts put off without being made because the endpoint had no room (they cost no step of the schedule).",
@@ -174,6 +175,47 @@ export const ApiKeyCreated = z.extend(ApiKey, {
   key: z.string().check(z.describe("The key itself: shown in this answer only.")),
 });
 export const ApiKeyList = z.strictObject({ data: z.array(ApiKey) });
+
+const CapabilityValue = z.enum(CAPABILITIES as ["read", "manage", "resend"]);
+const SessionScope = z.nullable(
+  z
+    .array(SubscriptionIdValue)
+    .check(
+      z.describe("The only subscriptions it may see and act on; null: all of the workspace's."),
+    ),
+);
+
+export const PortalSessionCreated = z.strictObject({
+  id: PortalSessionIdValue,
+  token: z
+    .string()
+    .check(
+      z.describe(
+        "The session token (`whp_<workspace>_<secret>`), a bearer like a key: shown in this answer only.",
+      ),
+    ),
+  workspaceId: z.string(),
+  capabilities: z.array(CapabilityValue),
+  subscriptionIds: SessionScope,
+  expiresAt: time,
+  consolePath: z
+    .string()
+    .check(
+      z.describe(
+        "Where the console opens with this session, relative to the console's origin: `/console#session=<token>`.",
+      ),
+    ),
+});
+
+export const Caller = z.strictObject({
+  workspaceId: z.string(),
+  kind: z
+    .enum(["key", "portal-session"])
+    .check(z.describe("An admin key, or a portal session (POST /v1/portal-sessions).")),
+  capabilities: z.array(CapabilityValue).check(z.describe("An admin key has all three.")),
+  subscriptionIds: SessionScope,
+  expiresAt: z.nullable(time.check(z.describe("When the session ends (null for a key)."))),
+});
 
 export const EventAccepted = z.strictObject({
   id: z.string(),
@@ -336,3 +378,5 @@ export type ApiKeyBody = z.output<typeof ApiKey>;
 export type ProblemBody = z.output<typeof Problem>;
 export type EventBatchItemBody = z.output<typeof EventBatchItem>;
 export type TestSendBody = z.output<typeof TestSendResult>;
+export type CallerBody = z.output<typeof Caller>;
+export type PortalSessionBody = z.output<typeof PortalSessionCreated>;

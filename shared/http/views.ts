@@ -67,6 +67,7 @@ export function deliverySummaryView(delivery: Delivery): DeliverySummaryBody {
     createdAt: delivery.createdAt,
     updatedAt: delivery.updatedAt,
     test: delivery.test === true,
+    reason: delivery.reason ?? null,
   };
 }
 
@@ -103,7 +104,6 @@ export function deliveryView(delivery: Delivery, event: StoredEvent | undefined)
     /** Resends so far: attempts of the same run share it. */
     generation: delivery.generation,
     failedAt: delivery.failedAt ?? null,
-    reason: delivery.reason ?? null,
     /** Due attempts put off because the endpoint had no room (see README "Isolation"). */
     deferrals: delivery.deferrals ?? 0,
     deferredUntil: delivery.deferredUntil ?? null,

@@ -9,6 +9,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
  * | subscription  | WS#<ws>                | SUB#<id>       |
  * | event         | WS#<ws>#EVT#<eventId>  | EVENT          |
  * | delivery      | WS#<ws>#DLV#<shard>    | <deliveryId>   |
+ * | portal session| WS#<ws>#PORTAL         | SESSION#<sha256>|
  *
  * Every key starts with the workspace, so no query can reach across workspaces. A workspace's
  * deliveries are spread over DELIVERY_SHARDS partitions by a hash of their id, so one busy
@@ -49,6 +50,11 @@ export const key = {
   /** A subscription's delivery statistics, one item per hour. */
   stats: (workspaceId: string, subscriptionId: string) =>
     `WS#${workspaceId}#STATS#${subscriptionId}`,
+  /** Outside the `WS#<ws>` partition, so ingest's read of keys and subscriptions never loads them. */
+  portalSession: (workspaceId: string, hash: string) => ({
+    pk: `WS#${workspaceId}#PORTAL`,
+    sk: `SESSION#${hash}`,
+  }),
 } as const;
 
 /** `WS#<ws>…` → `<ws>` (workspace ids have no `#`). */

@@ -1,8 +1,11 @@
 import type { Delivery, DeliveryStatus, StoredEvent } from "../domain.ts";
 import { NotFoundError, ValidationError } from "../errors.ts";
-import { ID_PATTERNS } from "../ids.ts";
+import { deliveryIdBound, ID_PATTERNS } from "../ids.ts";
 import type { DeliveryStore, EventStore } from "../ports.ts";
 import type { DeliveryListQuery } from "../schemas.ts";
+
+/** The latest time a ULID can hold (its 48-bit millisecond field). */
+const MAX_TIME = 2 ** 48 - 1;
 
 export interface DeliveryList {
   items: Delivery[];
@@ -12,7 +15,10 @@ export interface DeliveryList {
 /** Newest first; the cursor is opaque to clients and scoped to the caller's workspace. */
 export async function listDeliveries(
   workspaceId: string,
-  input: DeliveryListQuery,
+  input: Omit<DeliveryListQuery, "subscriptionId"> & {
+    /** One subscription, or any of several (a portal session's scope). */
+    subscriptionId?: string | readonly string[] | undefined;
+  },
   store: DeliveryStore,
 ): Promise<DeliveryList> {
   const after = input.cursor === undefined ? undefined : decodeCursor(input.cursor);
@@ -23,6 +29,14 @@ export async function listDeliveries(
       subscriptionId: input.subscriptionId,
       event: input.event,
       test: input.test,
+      // Delivery ids start with their event's acceptance time: a time window is a key range.
+      idRange:
+        input.from === undefined && input.to === undefined
+          ? undefined
+          : {
+              from: deliveryIdBound(input.from === undefined ? 0 : Date.parse(input.from), "min"),
+              to: deliveryIdBound(input.to === undefined ? MAX_TIME : Date.parse(input.to), "max"),
+            },
     },
     input.limit ?? 20,
     after,

@@ -207,7 +207,8 @@ async function eachSettled<T, R>(
 }
 
 export interface DeadLetterFilter {
-  subscriptionId?: string | undefined;
+  /** One subscription, or any of several (a portal session's scope). */
+  subscriptionId?: string | readonly string[] | undefined;
   event?: DeliveryMessage["n"] | undefined;
 }
 
@@ -281,7 +282,7 @@ export interface ReplayWindow {
   /** ISO times: deliveries of events accepted in [from, to]. */
   from: string;
   to: string;
-  subscriptionId?: string | undefined;
+  subscriptionId?: string | readonly string[] | undefined;
   statuses?: readonly DeliveryStatus[] | undefined;
   limit: number;
   /** A position to continue after (from a previous call's `next`). */
@@ -328,8 +329,9 @@ export async function replayWindow(
   return { ...tally, next: page.next ?? null };
 }
 
-export interface DrainFilter extends DeadLetterFilter {
+export interface DrainFilter extends Omit<DeadLetterFilter, "subscriptionId"> {
   workspaceId?: string | undefined;
+  subscriptionId?: string | undefined;
 }
 
 export interface DrainResult {

@@ -127,6 +127,17 @@ describe("the API, against its OpenAPI document", () => {
     });
     expect(rotated.status).toBe(200);
     secret = rotated.body.secret;
+    const stats = await api(
+      stack.url,
+      "GET",
+      `/v1/subscriptions/${ids.healthy}/stats?window=7d`,
+      admin(),
+    );
+    expect(stats.body).toMatchObject({ subscriptionId: ids.healthy, window: "7d", attempts: 0 });
+    expect(
+      (await api(stack.url, "GET", `/v1/subscriptions/${ids.healthy}/stats?window=1y`, admin()))
+        .status,
+    ).toBe(422);
     expect(secret).toMatch(/^whsec_/);
   });
 
@@ -277,7 +288,7 @@ describe("the API, against its OpenAPI document", () => {
     );
   });
 
-  it("keys, and deleting a subscription", async () => {
+  it("keys, portal sessions, and deleting a subscription", async () => {
     const key = await api(stack.url, "POST", "/v1/keys", {
       ...admin(),
       body: { role: "ingest", name: "contract" },
@@ -285,6 +296,15 @@ describe("the API, against its OpenAPI document", () => {
     expect(key.status).toBe(201);
     expect((await api(stack.url, "GET", "/v1/keys", admin())).status).toBe(200);
     expect((await api(stack.url, "DELETE", `/v1/keys/${key.body.id}`, admin())).status).toBe(204);
+    const portal = await api(stack.url, "POST", "/v1/portal-sessions", {
+      ...admin(),
+      body: { capabilities: ["read"], subscriptionIds: [ids.healthy] },
+    });
+    expect(portal.status).toBe(201);
+    const who = await api(stack.url, "GET", "/v1/whoami", { key: portal.body.token });
+    expect(who.body).toMatchObject({ kind: "portal-session", subscriptionIds: [ids.healthy] });
+    const ended = await api(stack.url, "DELETE", `/v1/portal-sessions/${portal.body.id}`, admin());
+    expect(ended.status).toBe(204);
     expect(
       (await api(stack.url, "DELETE", `/v1/subscriptions/${ids.failing}`, admin())).status,
     ).toBe(204);

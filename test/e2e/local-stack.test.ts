@@ -27,6 +27,23 @@ describe("npm start (bin/local.ts)", () => {
       expect(first.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(first.adminKey).toMatch(/^whk_demo_[0-9a-f]{64}$/);
       expect((await api(first.url, "GET", "/health")).body).toEqual({ status: "ok" });
+      // The web console, built by npm start when needed, on the API's origin.
+      expect(first.output()).toContain(`Console      ${first.url}/console`);
+      const page = await fetch(`${first.url}/console`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+      expect(page.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+      const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
+      const asset = await fetch(`${first.url}${script}`);
+      expect(asset.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+      expect(asset.headers.get("cache-control")).toContain("immutable");
+      for (const outside of [
+        "/console/../.data/local-keys.json",
+        "/console/assets/..%2f..%2f.data%2flocal-keys.json",
+      ]) {
+        expect((await fetch(`${first.url}${outside}`)).status, outside).toBe(404);
+      }
+      expect((await fetch(`${first.url}/console/assets/nope.js`)).status).toBe(404);
       const created = await api(first.url, "POST", "/v1/subscriptions", {
         key: first.adminKey,
         body: { url: `${receiver.url}/in`, events: ["task.created"] },

@@ -238,10 +238,15 @@ describe("keys and workspaces: every route × every wrong key", () => {
     const subscriptions = await api(stack.url, "GET", "/v1/subscriptions", { key: stack.adminKey });
     const deliveries = await api(stack.url, "GET", "/v1/deliveries", { key: stack.adminKey });
     const keys = await api(stack.url, "GET", "/v1/keys", { key: stack.adminKey });
+    const session = await api(stack.url, "POST", "/v1/portal-sessions", {
+      key: stack.adminKey,
+      body: { capabilities: ["read"] },
+    });
     const ours = {
       id: subscriptions.body.data[0].id as string,
       delivery: deliveries.body.data[0].id as string,
       key: keys.body.data[0].id as string,
+      session: session.body.id as string,
     };
     const requests: Record<RouteKey, { path: string; body?: unknown; other: number }> = {
       "GET /health": { path: "/health", other: 200 },
@@ -297,6 +302,16 @@ describe("keys and workspaces: every route × every wrong key", () => {
       },
       "GET /v1/dlq": { path: "/v1/dlq", other: 200 },
       "POST /v1/dlq/redrive": { path: "/v1/dlq/redrive", body: {}, other: 200 },
+      "POST /v1/portal-sessions": {
+        path: "/v1/portal-sessions",
+        body: { capabilities: ["read"] },
+        other: 201,
+      },
+      "GET /v1/whoami": { path: "/v1/whoami", other: 200 },
+      "DELETE /v1/portal-sessions/{id}": {
+        path: `/v1/portal-sessions/${ours.session}`,
+        other: 404,
+      },
       "POST /v1/keys": { path: "/v1/keys", body: { role: "admin" }, other: 201 },
       "GET /v1/keys": { path: "/v1/keys", other: 200 },
       "DELETE /v1/keys/{id}": { path: `/v1/keys/${ours.key}`, other: 404 },
@@ -306,19 +321,32 @@ describe("keys and workspaces: every route × every wrong key", () => {
     const demoItems = async () =>
       JSON.stringify(
         (await scanTable()).filter(
-          (i) => String(i.pk).startsWith("WS#demo") && !String(i.pk).includes("#EVT#"),
+          // Events are counted below; statistics are the deliver function's own writes, made
+          // up to a second after earlier deliveries, whatever this test does.
+          (i) =>
+            String(i.pk).startsWith("WS#demo") &&
+            !String(i.pk).includes("#EVT#") &&
+            !String(i.pk).includes("#STATS#"),
         ),
       );
     const demoEvents = async () =>
       (await scanTable()).filter((i) => String(i.pk).startsWith("WS#demo#EVT#")).length;
     const [before, eventsBefore] = [await demoItems(), await demoEvents()];
 
+    // A portal session of the other workspace, with every capability.
+    const otherSession = await api(stack.url, "POST", "/v1/portal-sessions", {
+      key: otherAdmin,
+      body: { capabilities: ["read", "manage", "resend"] },
+    });
+    expect(otherSession.status).toBe(201);
     const credentials = {
       "no key": undefined,
       "a bad key": generateApiKey("demo"),
       "a revoked key": revoked,
       "the ingest key": stack.ingestKey,
       "another workspace's admin key": otherAdmin,
+      "a made-up portal token": `whp_demo_${"ab".repeat(32)}`,
+      "another workspace's portal session": otherSession.body.token as string,
     };
     const seen: string[] = [];
     for (const routeKey of ROUTE_KEYS) {
@@ -332,18 +360,24 @@ describe("keys and workspaces: every route × every wrong key", () => {
         const expected =
           ROUTES[routeKey].auth === "public"
             ? 200
-            : who === "another workspace's admin key"
-              ? other
-              : who === "the ingest key"
-                ? routeKey === "POST /v1/events"
-                  ? 202
-                  : 403
-                : 401;
+            : who === "another workspace's portal session"
+              ? (ROUTES[routeKey] as { capability?: string }).capability
+                ? other
+                : 403
+              : who === "another workspace's admin key"
+                ? other
+                : who === "the ingest key"
+                  ? routeKey === "POST /v1/events"
+                    ? 202
+                    : routeKey === "POST /v1/events/batch"
+                      ? 200
+                      : 403
+                  : 401;
         seen.push(`${routeKey} with ${who}: ${answer.status}`);
         expect(answer.status, `${routeKey} with ${who}`).toBe(expected);
         if (expected >= 400)
           expect(answer.headers.get("content-type")).toBe("application/problem+json");
-        if (who === "another workspace's admin key") {
+        if (who.startsWith("another workspace's")) {
           // Nothing of ours shows, beyond an id the caller sent itself ...
           for (const id of Object.values(ours).filter((id) => !path.includes(id))) {
             expect(answer.text, `${routeKey} leaks an id`).not.toContain(id);
@@ -362,9 +396,10 @@ describe("keys and workspaces: every route × every wrong key", () => {
         }
       }
     }
-    expect(seen).toHaveLength(ROUTE_KEYS.length * 5);
+    expect(seen).toHaveLength(ROUTE_KEYS.length * Object.keys(credentials).length);
     expect(await demoItems()).toBe(before);
-    // The one write any of these keys may do in this workspace: the ingest key posting an event.
-    expect(await demoEvents()).toBe(eventsBefore + 1);
+    // The writes any of these keys may do in this workspace: the ingest key posting an event,
+    // and a batch of one.
+    expect(await demoEvents()).toBe(eventsBefore + 2);
   });
 });

@@ -299,7 +299,7 @@ export class FakeDeliveryStore implements DeliveryStore {
       .filter((item) => workspaceOf(item.pk as string) === workspaceId)
       .map((item) => itemToDelivery(workspaceId, structuredClone(item)))
       .filter((d) => !statuses || statuses.includes(d.status))
-      .filter((d) => !filter.subscriptionId || d.subscriptionId === filter.subscriptionId)
+      .filter((d) => inSubscriptions(filter.subscriptionId, d.subscriptionId))
       .filter((d) => !filter.event || d.event === filter.event)
       .filter((d) => filter.test === undefined || (d.test === true) === filter.test)
       .filter((d) => !filter.idRange || (d.id >= filter.idRange.from && d.id <= filter.idRange.to))
@@ -312,7 +312,7 @@ export class FakeDeliveryStore implements DeliveryStore {
   #deadLetterItems(workspaceId: string, filter: Pick<DeliveryFilter, "subscriptionId" | "event">) {
     return [...this.items.values()]
       .filter((item) => (item.dlqPk as string | undefined)?.startsWith(`WS#${workspaceId}#DEAD#`))
-      .filter((item) => !filter.subscriptionId || item.subscriptionId === filter.subscriptionId)
+      .filter((item) => inSubscriptions(filter.subscriptionId, item.subscriptionId as string))
       .filter((item) => !filter.event || item.event === filter.event)
       .sort((a, b) => ((a.dlqSk as string) < (b.dlqSk as string) ? -1 : 1));
   }
@@ -392,3 +392,8 @@ export const ok = (
   bodyTruncated: false,
   durationMs: 3,
 });
+
+/** A filter's subscription: none (any), one id, or any of several. */
+function inSubscriptions(wanted: string | readonly string[] | undefined, id: string): boolean {
+  return wanted === undefined || [wanted].flat().includes(id);
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SettingsError } from "../../infra/settings.ts";
-import { render, synth } from "./synth.ts";
+import { render, serviceFunctions, synth } from "./synth.ts";
 
 const TABLE = "webhooks-prod-restored-20261130";
 const KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -64,7 +64,7 @@ describe("adopting an existing table and KMS key", () => {
   });
 
   it("points every function's environment, and the outputs, at them", () => {
-    const functions = Object.values(template.findResources("AWS::Lambda::Function"));
+    const functions = Object.values(serviceFunctions(template));
     expect(functions).toHaveLength(3);
     for (const fn of functions) {
       expect(fn.Properties.Environment.Variables).toMatchObject({

@@ -37,3 +37,22 @@ export const render = (value: unknown): string => {
   if (v.Ref) return `\${${v.Ref}}`;
   throw new Error(`cannot render ${JSON.stringify(value)}`);
 };
+
+/** The console's copying function: CDK's BucketDeployment handler (infra/console.ts). */
+const isConsoleCopier = (logicalId: string) => logicalId.startsWith("CustomCDKBucketDeployment");
+
+/**
+ * The service's own functions (API, deliver, resend): every Lambda function of the template but
+ * the one CDK's BucketDeployment adds to copy the web console into its bucket at deploy time.
+ */
+export function serviceFunctions(template: Template) {
+  return Object.fromEntries(
+    Object.entries(template.findResources("AWS::Lambda::Function")).filter(
+      ([id]) => !isConsoleCopier(id),
+    ),
+  );
+}
+
+export function consoleCopiers(template: Template) {
+  return Object.keys(template.findResources("AWS::Lambda::Function")).filter(isConsoleCopier);
+}

@@ -81,6 +81,7 @@ describe("benchmark arithmetic", () => {
     const rows = summarize({
       cost: { options: {}, scenarios: [perDeliveryAt(0.3, 1.3)] },
       bundles: [{ name: "DeliverFunction", bytes: 401 * 1024, loadMs: 1, parts: [], runs: 1 }],
+      console: { files: [], bytes: 400 * 1024, gzipBytes: 120 * 1024, withinBudget: true },
       latency: { options: { rate: 100 }, latency: { p99: BUDGETS.p99Ms }, lost: 0 },
     });
     const verdict = Object.fromEntries(rows.map((row) => [row.figure.split(" (")[0], row.pass]));
@@ -90,7 +91,14 @@ describe("benchmark arithmetic", () => {
       "DynamoDB write units per delivery": true,
       "AWS cost per million deliveries": false,
       "End-to-end p99 at 100 events/s": true,
+      "Web console: JavaScript + CSS, gzipped": true,
     });
+    const heavy = summarize({
+      console: { files: [], bytes: 0, gzipBytes: 151 * 1024, withinBudget: false },
+    });
+    expect(heavy).toEqual([
+      expect.objectContaining({ value: "151.0 KB", budget: "≤ 150 KB", pass: false }),
+    ]);
   });
 
   it("judges the noisy-neighbour runs against the clean one: ≤ 2× its p99, under a second, nothing missing", () => {
