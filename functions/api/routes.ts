@@ -123,6 +123,11 @@ const handlers: Handlers = {
     body: (await deps.openApiDocument()) as SuccessBody<"GET /v1/openapi.json">,
   }),
 
+  "GET /v1/meta/egress-ips": async ({ deps }) => ({
+    status: 200,
+    body: { egressIps: [...deps.config.egressIps], static: deps.config.egressIps.length > 0 },
+  }),
+
   "POST /v1/events": async ({ request, workspaceId, snapshot, body, deps }) => {
     parseOrThrow(eventSpec(body.event).data, body.data, "data");
     const id = idempotentId(body.id, header(request, "idempotency-key"));

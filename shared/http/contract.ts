@@ -139,6 +139,20 @@ export const ROUTE_TABLE = {
       }),
     },
   },
+  "GET /v1/meta/egress-ips": {
+    auth: ["admin", "ingest"],
+    tag: "meta",
+    operationId: "getEgressIps",
+    summary: "Where deliveries come from",
+    description:
+      "The public IP addresses deliveries leave from, for receivers to allow-list in their firewalls. `static: true` when the deployment sends from fixed addresses (its VPC option); otherwise `static: false` and the list is empty: deliveries come from AWS addresses that change. Both roles may read it: the CRM's integration (with its ingest key) may show it to customers setting up a receiver. It is the same for every workspace of a deployment.",
+    responses: {
+      200: json("The addresses.", R.EgressIps, {
+        egressIps: ["203.0.113.10", "203.0.113.11"],
+        static: true,
+      }),
+    },
+  },
   "POST /v1/events": {
     auth: ["ingest", "admin"],
     tag: "events",

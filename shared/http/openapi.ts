@@ -166,12 +166,12 @@ const TAGS: Array<{ name: Tag | "webhooks"; description: string }> = [
   { name: "deliveries", description: "Every event for every subscription, with each attempt." },
   { name: "dead letters", description: "Deliveries that failed for good, and resending them." },
   { name: "keys", description: "The workspace's API keys." },
-  { name: "meta", description: "Health and this document." },
+  { name: "meta", description: "Health, this document, and where deliveries come from." },
 ];
 
 const DESCRIPTION = `Signed, retried, inspectable webhook delivery for the Customermates CRM.
 
-**Keys.** Every route but \`/health\` and \`/v1/openapi.json\` needs \`Authorization: Bearer <key>\`. A key (\`whk_<workspace>_<secret>\`) belongs to one workspace and has a role: \`ingest\` may only post events, \`admin\` may do everything in its workspace (each operation lists its roles in \`x-roles\`). Another workspace's ids answer 404.
+**Keys.** Every route but \`/health\` and \`/v1/openapi.json\` needs \`Authorization: Bearer <key>\`. A key (\`whk_<workspace>_<secret>\`) belongs to one workspace and has a role: \`ingest\` may only post events (and read the egress IPs), \`admin\` may do everything in its workspace (each operation lists its roles in \`x-roles\`). Another workspace's ids answer 404.
 
 **Errors** are RFC 9457 \`application/problem+json\` documents (\`Problem\`); a 422 names each wrong field in \`errors\`. Bad input never gets a 500 and never leaves a partial write.
 

@@ -230,6 +230,25 @@ export const RedriveResult = z.strictObject({
   nextCursor: z.nullable(z.string()),
 });
 
+export const EgressIps = z.strictObject({
+  egressIps: z.array(
+    z
+      .string()
+      .check(
+        z.describe(
+          "A public IP address deliveries leave from (IPv4 or IPv6), for receivers to allow-list.",
+        ),
+      ),
+  ),
+  static: z
+    .boolean()
+    .check(
+      z.describe(
+        "True when deliveries leave from exactly these addresses (the deployment's VPC option); false, with no addresses, when they leave from AWS addresses that change.",
+      ),
+    ),
+});
+
 export const TestSendResult = z.strictObject({
   deliveryId: DeliveryIdValue,
   eventId: z.string(),
