@@ -62,8 +62,11 @@ export interface DeadLetterSummary {
   /** Failed deliveries counted (all of them when `exact`, else at least this many). */
   count: number;
   exact: boolean;
-  /** The dead letter of the oldest event. */
-  oldest?: DeadLetter | undefined;
+  /**
+   * The dead letter of the oldest event among those counted: the oldest of all when `exact`
+   * or unfiltered (every shard's oldest entry is read first).
+   */
+  oldest?: Pick<DeadLetter, "id" | "failedAt"> | undefined;
 }
 
 export interface DeliveryStore {
@@ -93,7 +96,7 @@ export interface DeliveryStore {
     limit: number,
     after?: string,
   ): Promise<Page<DeadLetter>>;
-  /** Counts dead letters, reading at most about `budget` index entries. */
+  /** Counts dead letters and finds the oldest, reading at most about `budget` index entries. */
   summarizeDeadLetters(
     workspaceId: string,
     filter: Pick<DeliveryFilter, "subscriptionId" | "event">,

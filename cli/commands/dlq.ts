@@ -43,8 +43,13 @@ export function deadLetterCommands(program: Command, cli: Cli): void {
         ...(opts.event ? { event: opts.event as EventName } : {}),
       };
       const before = await api.call("GET /v1/dlq", { query: filter });
-      const goal = Math.min(before.depth, opts.limit ?? Number.POSITIVE_INFINITY);
-      const bar = goal > 0 ? cli.progress(command, "redrive", goal) : undefined;
+      const limit: number = opts.limit ?? Number.POSITIVE_INFINITY;
+      // A depth that is only a floor (beyond the API's count budget) is no place to stop:
+      // the cursor says when every dead letter has been seen.
+      const goal = before.depthExact ? Math.min(before.depth, limit) : limit;
+      const barTotal = Math.min(goal, Math.max(before.depth, 1));
+      const bar =
+        goal > 0 && before.depth > 0 ? cli.progress(command, "redrive", barTotal) : undefined;
       const total = {
         moved: 0,
         skipped: 0,
@@ -67,6 +72,7 @@ export function deadLetterCommands(program: Command, cli: Cli): void {
         total.errors.push(...page.errors);
         total.left = page.left;
         total.leftExact = page.leftExact;
+        if (seen() > barTotal && seen() <= goal) bar?.setTotal(seen());
         bar?.update(Math.min(goal, seen()));
         cursor = page.nextCursor ?? undefined;
       } while (cursor && total.moved < goal);

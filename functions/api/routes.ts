@@ -44,6 +44,7 @@ import { ingestEvent } from "../../shared/use-cases/ingest-event.ts";
 import { createKey, revokeKey } from "../../shared/use-cases/keys.ts";
 import {
   deadLetterSummary,
+  REDRIVE_LEFT_BUDGET,
   redriveWorkspace,
   replayWindow,
   resendDelivery,
@@ -314,7 +315,12 @@ const handlers: Handlers = {
       },
       resendDeps(deps),
     );
-    const left = await deadLetterSummary(workspaceId, filter, resendDeps(deps));
+    const left = await deadLetterSummary(
+      workspaceId,
+      filter,
+      resendDeps(deps),
+      REDRIVE_LEFT_BUDGET,
+    );
     return {
       status: 200,
       body: {
