@@ -12,7 +12,7 @@ import { DeliveryQueue } from "./delivery-queue.ts";
 import { HouseFunction } from "./house-function.ts";
 import { Network } from "./network.ts";
 import { apiBurstLimit, DEFAULT_VPC_AZS, type Settings } from "./settings.ts";
-import { Store } from "./store.ts";
+import { Store, WRITE_SCOPES } from "./store.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const DELIVER_TIMEOUT = Duration.seconds(60);
@@ -83,8 +83,11 @@ export class WebhooksStack extends Stack {
       logRetention: settings.logRetentionDays,
       placement: network?.placement,
     });
-    // Reads its batch; writes attempts (PutItem with a condition) and endpoint health.
-    store.grant(deliver, ["BatchGetItem", "GetItem", "PutItem", "UpdateItem"]);
+    // Reads its batch; writes attempts (PutItem with a condition, delivery records only) and
+    // endpoint health (UpdateItem of the health fields only: never a URL, a secret, a key).
+    store.grant(deliver, ["BatchGetItem", "GetItem"]);
+    store.grant(deliver, ["PutItem"], { leadingKeys: WRITE_SCOPES.deliveries });
+    store.grant(deliver, ["UpdateItem"], { attributes: WRITE_SCOPES.health });
     queues.deadLetterQueue.grantSendMessages(deliver);
     store.grantSecrets(deliver, "kms:Decrypt");
     // Maximum concurrency on the event source (not reserved concurrency) is what keeps Lambda
@@ -116,10 +119,14 @@ export class WebhooksStack extends Stack {
       timeout: Duration.minutes(5),
       logRetention: settings.logRetentionDays,
     });
-    // Reads deliveries, events and subscriptions, claims deliveries (PutItem with a
-    // condition), extends events; Query for replays, the dead-letter index and the sweep.
-    store.grant(resend, ["GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem"], {
-      deadLetterIndex: true,
+    // Reads deliveries, events and subscriptions; Query for replays, the dead-letter index and
+    // the sweep. Claims deliveries (PutItem with a condition, delivery records only) and
+    // extends events (UpdateItem of an event's expiry only).
+    store.grant(resend, ["GetItem", "BatchGetItem", "Query"], { deadLetterIndex: true });
+    store.grant(resend, ["PutItem"], { leadingKeys: WRITE_SCOPES.deliveries });
+    store.grant(resend, ["UpdateItem"], {
+      leadingKeys: WRITE_SCOPES.events,
+      attributes: WRITE_SCOPES.eventExpiry,
     });
     queues.queue.grantSendMessages(resend);
     queues.deadLetterQueue.grantConsumeMessages(resend);

@@ -236,6 +236,77 @@ describe("WebhooksStack", () => {
     );
   });
 
+  it("lets the deliver and resend functions write only what they write: delivery records, health fields, an event's expiry", () => {
+    interface Statement {
+      Action: string | string[];
+      Resource: unknown;
+      Condition?: Record<string, Record<string, unknown>>;
+    }
+    const statementsOf = (fragment: string) =>
+      Object.values(template.findResources("AWS::IAM::Policy"))
+        .filter((p) => String(p.Properties.Roles[0].Ref).startsWith(fragment))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+    const dynamoWrites = (fragment: string) =>
+      statementsOf(fragment)
+        .filter((s) =>
+          [s.Action].flat().some((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a)),
+        )
+        .map((s) => ({ actions: [s.Action].flat().sort(), condition: s.Condition }));
+    const noneBack = { "dynamodb:ReturnValues": "NONE" };
+    expect(dynamoWrites("DeliverFunctionRole")).toEqual([
+      {
+        actions: ["dynamodb:PutItem"],
+        condition: {
+          "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["WS#*#DLV#??"] },
+          StringEqualsIfExists: noneBack,
+        },
+      },
+      {
+        actions: ["dynamodb:UpdateItem"],
+        condition: {
+          "ForAllValues:StringEquals": {
+            "dynamodb:Attributes": [
+              "pk",
+              "sk",
+              "failingSince",
+              "lastFailureAt",
+              "recentFailures",
+              "recentSince",
+              "slowUntil",
+              "enabled",
+              "disabledReason",
+              "disabledAt",
+            ],
+          },
+          StringEqualsIfExists: noneBack,
+        },
+      },
+    ]);
+    expect(dynamoWrites("ResendFunctionRole")).toEqual([
+      {
+        actions: ["dynamodb:PutItem"],
+        condition: {
+          "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["WS#*#DLV#??"] },
+          StringEqualsIfExists: noneBack,
+        },
+      },
+      {
+        actions: ["dynamodb:UpdateItem"],
+        condition: {
+          "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["WS#*#EVT#*"] },
+          "ForAllValues:StringEquals": { "dynamodb:Attributes": ["pk", "sk", "expiresAt"] },
+          StringEqualsIfExists: noneBack,
+        },
+      },
+    ]);
+    // Neither may delete anything, or write in batches.
+    for (const role of ["DeliverFunctionRole", "ResendFunctionRole"]) {
+      const actions = statementsOf(role).flatMap((s) => [s.Action].flat());
+      expect(actions).not.toContain("dynamodb:DeleteItem");
+      expect(actions).not.toContain("dynamodb:BatchWriteItem");
+    }
+  });
+
   it("seals secrets with a rotated KMS key, kept with the table, usable only for workspaces' data keys", () => {
     template.hasResource("AWS::KMS::Key", {
       DeletionPolicy: "Retain",
