@@ -6,6 +6,7 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import type { Construct } from "constructs";
 import { type FunctionSettings, functionEnvironment } from "../shared/config.ts";
 import { oldestMessageAlarmSeconds } from "../shared/retry.ts";
+import { STACK_OUTPUTS } from "../shared/stack-outputs.ts";
 import { Alarms } from "./alarms.ts";
 import { Api } from "./api.ts";
 import { DeliveryQueue } from "./delivery-queue.ts";
@@ -165,9 +166,10 @@ export class WebhooksStack extends Stack {
       email: settings.alarmEmail,
     });
 
-    new CfnOutput(this, "ApiUrl", { value: http.httpApi.apiEndpoint });
+    // The outputs the CLI's --stack and `npm run smoke` read (shared/stack-outputs.ts).
+    new CfnOutput(this, STACK_OUTPUTS.apiUrl, { value: http.httpApi.apiEndpoint });
     new CfnOutput(this, "AlarmTopicArn", { value: alarms.topic.topicArn });
-    new CfnOutput(this, "TableName", { value: store.table.tableName });
+    new CfnOutput(this, STACK_OUTPUTS.table, { value: store.table.tableName });
     // With TableName, what a later stack needs to adopt the data (existingKmsKeyArn).
     new CfnOutput(this, "SecretsKeyArn", { value: store.secretsKey.keyArn });
     new CfnOutput(this, "QueueUrl", { value: queues.queue.queueUrl });
@@ -175,7 +177,7 @@ export class WebhooksStack extends Stack {
     new CfnOutput(this, "StrandedQueueUrl", { value: queues.strandedQueue.queueUrl });
     new CfnOutput(this, "ApiFunctionName", { value: api.functionName });
     new CfnOutput(this, "DeliverFunctionName", { value: deliver.functionName });
-    new CfnOutput(this, "ResendFunctionName", { value: resend.functionName });
+    new CfnOutput(this, STACK_OUTPUTS.resendFunction, { value: resend.functionName });
     if (network) {
       new CfnOutput(this, "EgressIps", {
         description: "Public IPs deliveries leave from, for receivers to allow-list",

@@ -1,5 +1,6 @@
 import { type Command, Option } from "commander";
 import type { EventName } from "../../shared/catalog.ts";
+import { STACK_OUTPUTS } from "../../shared/stack-outputs.ts";
 import type { Cli } from "../context.ts";
 import { invokeResend } from "../operator.ts";
 import { eventOption, positive } from "../options.ts";
@@ -95,12 +96,21 @@ export function deadLetterCommands(program: Command, cli: Cli): void {
     .addOption(eventOption("only this event"))
     .option("--limit <n>", "at most this many", positive(10_000), 1000)
     .addOption(
-      new Option("--function <name>", "the resend function")
+      new Option(
+        "--function <name>",
+        "the resend function (with --stack: the stack's, unless given here)",
+      )
         .env("WEBHOOKS_RESEND_FUNCTION")
         .default(DEFAULT_RESEND_FUNCTION),
     )
     .action(async (opts, command: Command) => {
-      const result = await invokeResend(cli.globals(command), cli.env, opts.function, {
+      const name = cli.fromStack(
+        command,
+        "function",
+        STACK_OUTPUTS.resendFunction,
+        opts.function as string,
+      );
+      const result = await invokeResend(cli.globals(command), cli.env, name, {
         action: "drain",
         limit: opts.limit,
         ...(opts.workspace ? { workspaceId: opts.workspace } : {}),

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { apiBurstLimit, readSettings, SettingsError } from "../../infra/settings.ts";
 import { ROUTE_KEYS } from "../../shared/http/routes.ts";
 import { oldestMessageAlarmSeconds, queueSettings } from "../../shared/retry.ts";
+import { STACK_OUTPUTS } from "../../shared/stack-outputs.ts";
 import { synth } from "./synth.ts";
 
 const { template, settings } = synth();
@@ -517,6 +518,8 @@ describe("WebhooksStack", () => {
   });
 
   it("outputs what operators and the CLI need", () => {
+    // What `webhooks --stack` and `npm run smoke` read back.
+    for (const name of Object.values(STACK_OUTPUTS)) template.hasOutput(name, {});
     for (const name of [
       "ApiUrl",
       "TableName",
