@@ -6,14 +6,10 @@
  * --api-url, the receiver's secret from WEBHOOK_SECRET (what the sample receiver reads).
  */
 import { Command, Option } from "commander";
-import { apiUrlOption, isLoopbackUrl } from "../cli/options.ts";
-import { runSmoke } from "../cli/smoke.ts";
+import { apiUrlOption } from "../cli/options.ts";
+import { runSmoke, smokeTarget } from "../cli/smoke.ts";
 import { describeDeployment } from "../cli/stack.ts";
 import { stripControls } from "../cli/terminal.ts";
-import { STACK_OUTPUTS } from "../shared/stack-outputs.ts";
-
-/** The local stack's resend function (local/stack.ts). */
-const LOCAL_RESEND_FUNCTION = "webhooks-resend";
 
 const program = new Command()
   .name("npm run smoke --")
@@ -71,34 +67,28 @@ const adminKey =
   env.WEBHOOKS_API_KEY || fail("set WEBHOOKS_API_KEY to an admin key of the workspace to test");
 const ingestKey =
   env.WEBHOOKS_INGEST_KEY || fail("set WEBHOOKS_INGEST_KEY to an ingest key of the same workspace");
-let apiUrl = opts.apiUrl;
-let resendFunction = opts.function;
-if (opts.stack) {
-  try {
-    const deployment = await describeDeployment(opts.stack);
-    // Command line first, then the stack.
-    if (program.getOptionValueSource("apiUrl") !== "cli") {
-      apiUrl = apiUrlOption(deployment.output(STACK_OUTPUTS.apiUrl));
-    }
-    if (program.getOptionValueSource("function") !== "cli") {
-      resendFunction = deployment.output(STACK_OUTPUTS.resendFunction);
-    }
-  } catch (error) {
-    fail((error as Error).message);
-  }
-}
-apiUrl ??= "http://127.0.0.1:3000";
-resendFunction ??= isLoopbackUrl(apiUrl)
-  ? LOCAL_RESEND_FUNCTION
-  : fail("name the resend function: --stack <name>, or --function <ResendFunctionName>");
+const given = (value: string | undefined, option: string) =>
+  value === undefined
+    ? undefined
+    : { value, fromCommandLine: program.getOptionValueSource(option) === "cli" };
+const target = await smokeTarget(
+  {
+    stack: opts.stack,
+    apiUrl: given(opts.apiUrl, "apiUrl"),
+    resendFunction: given(opts.function, "function"),
+  },
+  (stack) => describeDeployment(stack),
+).then(
+  (found) => ({ ...found, apiUrl: apiUrlOption(found.apiUrl) }),
+  (error: Error) => fail(error.message),
+);
 
 const checks = await runSmoke({
-  apiUrl,
+  ...target,
   adminKey,
   ingestKey,
   receiverUrl: opts.receiverUrl,
   receiverSecret: env.WEBHOOK_SECRET || undefined,
-  resendFunction: resendFunction as string,
   env,
   deliveryTimeoutMs: opts.timeout * 1000,
   // Receivers' and the API's words, printed without control characters.

@@ -7,7 +7,10 @@ import { newUlid } from "../shared/ids.ts";
 import { parseBearer } from "../shared/keys.ts";
 import { SAMPLE_RECEIVER_HEADER } from "../shared/sample-receiver.ts";
 import { hexSignature } from "../shared/signing.ts";
+import { STACK_OUTPUTS, type StackOutput } from "../shared/stack-outputs.ts";
 import { invokeResend } from "./operator.ts";
+import { isLoopbackUrl } from "./options.ts";
+import { type Deployment, StackError } from "./stack.ts";
 
 /**
  * `npm run smoke`: checks a running deployment end to end, as a customer and an operator would
@@ -35,6 +38,41 @@ export interface SmokeOptions {
   print: (line: string) => void;
   /** Between polls of the delivery (ms). */
   pollMs?: number;
+}
+
+/** The local stack's resend function (local/stack.ts). */
+const LOCAL_RESEND_FUNCTION = "webhooks-resend";
+const LOCAL_API = "http://127.0.0.1:3000";
+
+/**
+ * Where the smoke test goes: what the command line names first, then the stack's outputs
+ * (`--stack`), then the environment; the local stack by default. A deployment elsewhere needs
+ * its resend function named (`--stack`, or `--function`).
+ */
+export async function smokeTarget(
+  given: {
+    stack?: string | undefined;
+    apiUrl?: { value: string; fromCommandLine: boolean } | undefined;
+    resendFunction?: { value: string; fromCommandLine: boolean } | undefined;
+  },
+  describe: (stack: string) => Promise<Deployment>,
+): Promise<{ apiUrl: string; resendFunction: string }> {
+  const deployment = given.stack ? await describe(given.stack) : undefined;
+  const pick = (
+    option: { value: string; fromCommandLine: boolean } | undefined,
+    output: StackOutput,
+  ) =>
+    option?.fromCommandLine ? option.value : deployment ? deployment.output(output) : option?.value;
+  const apiUrl = pick(given.apiUrl, STACK_OUTPUTS.apiUrl) ?? LOCAL_API;
+  const resendFunction =
+    pick(given.resendFunction, STACK_OUTPUTS.resendFunction) ??
+    (isLoopbackUrl(apiUrl) ? LOCAL_RESEND_FUNCTION : undefined);
+  if (!resendFunction) {
+    throw new StackError(
+      "name the resend function: --stack <name>, or --function <ResendFunctionName>",
+    );
+  }
+  return { apiUrl, resendFunction };
 }
 
 export interface SmokeCheck {
