@@ -390,14 +390,16 @@ async function mergeShards(table: Table, options: MergeOptions): Promise<Page<It
     // Every shard that may still hold the next item must have something buffered.
     const empty = readers.filter((reader) => reader.buffer.length === 0 && !reader.done);
     if (empty.length > 0 && scanned >= LIST_SCAN_BUDGET) {
-      // Out of budget: everything before the least advanced of the shards still to read is
-      // known, so hand that out, and continue from there next time.
-      const frontier = empty
+      // Out of budget: every shard not read to its end is known up to where it was read to,
+      // whether or not it still holds items, so everything up to the least advanced of them is
+      // known: hand that out, and continue from there next time.
+      const frontier = readers
+        .filter((reader) => !reader.done)
         .map((reader) => reader.reached as string)
-        .reduce((least, position) => (before(least, position) ? position : least));
+        .reduce((least, position) => (before(least, position) ? least : position));
       const safe = readers
         .flatMap((reader) => reader.buffer)
-        .filter((item) => before(item[sk] as string, frontier))
+        .filter((item) => !before(frontier, item[sk] as string))
         .sort((a, b) => (before(a[sk] as string, b[sk] as string) ? -1 : 1));
       for (const item of safe) {
         items.push(item);
