@@ -125,7 +125,9 @@ export class DynamoWorkspaceStore implements WorkspaceStore, SubscriptionHealth 
         }),
       );
     } catch (error) {
-      // Not revoked: it counts again (if this fails too, the next recount finds it active).
+      // Not revoked: it counts again. If this fails too, the key stays out of the admin count
+      // (a recount never adds an admin key back): the safe way round, as a later revoke of
+      // another admin key may then be refused although this one is still active.
       if (admin) await this.#rejoin(workspaceId, keyId).catch(() => {});
       throw error;
     }
