@@ -10,6 +10,7 @@ import { timingSafeEqual } from "node:crypto";
 import { createServer, type ServerResponse } from "node:http";
 import { parseArgs } from "node:util";
 import { Webhook } from "standardwebhooks";
+import { SAMPLE_RECEIVER_HEADER } from "../shared/sample-receiver.ts";
 import { hexSignature } from "../shared/signing.ts";
 
 const { values } = parseArgs({
@@ -80,7 +81,10 @@ const server = createServer((req, res) => {
     const label = `${headers["x-webhook-event"] ?? "?"} ${headers["webhook-id"] ?? "?"}`;
     if (!verdict.ok) {
       console.log(`${stamp}  401  ${label}  REJECTED: ${verdict.reason}`);
-      res.writeHead(401, { "content-type": "application/json" });
+      res.writeHead(401, {
+        "content-type": "application/json",
+        [SAMPLE_RECEIVER_HEADER]: "rejected",
+      });
       res.end(JSON.stringify({ error: verdict.reason }));
       return;
     }
@@ -92,7 +96,11 @@ const server = createServer((req, res) => {
         console.log(body.toString("utf8"));
       }
     }
-    res.writeHead(status, { "content-type": "application/json" });
+    // Says what it checked, so that the delivery's record shows it (`npm run smoke` reads it).
+    res.writeHead(status, {
+      "content-type": "application/json",
+      [SAMPLE_RECEIVER_HEADER]: secret ? "verified" : "unsigned",
+    });
     res.end(JSON.stringify({ received: status < 300 }));
   });
 });

@@ -98,13 +98,23 @@ export class Store extends Construct {
 
   /**
    * Grants exactly these DynamoDB actions on the table, plus the dead-letter index when asked:
-   * never `index/*`, never an action the function does not call.
+   * never `index/*`, never an action the function does not call. Writes can be narrowed
+   * further (fine-grained access control): to items whose partition key matches one of
+   * `leadingKeys` (IAM wildcards: `*` any characters, `#` included; `?` one), and to the
+   * top-level attributes `attributes` names — the key attributes and what the function
+   * writes or tests in a condition. A narrowed write may not ask for other attributes back
+   * (`ReturnValues` NONE).
    */
   grant(
     grantee: IGrantable,
     actions: readonly string[],
-    options: { deadLetterIndex?: boolean } = {},
+    options: {
+      deadLetterIndex?: boolean;
+      leadingKeys?: readonly string[];
+      attributes?: readonly string[];
+    } = {},
   ) {
+    const narrowed = options.leadingKeys !== undefined || options.attributes !== undefined;
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
         actions: actions.map((action) => `dynamodb:${action}`),
@@ -112,7 +122,57 @@ export class Store extends Construct {
           this.table.tableArn,
           ...(options.deadLetterIndex ? [`${this.table.tableArn}/index/${DEAD_LETTER_INDEX}`] : []),
         ],
+        ...(narrowed
+          ? {
+              conditions: {
+                ...(options.leadingKeys
+                  ? { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": options.leadingKeys } }
+                  : {}),
+                ...(options.attributes
+                  ? { "ForAllValues:StringEquals": { "dynamodb:Attributes": options.attributes } }
+                  : {}),
+                StringEqualsIfExists: { "dynamodb:ReturnValues": "NONE" },
+              },
+            }
+          : {}),
       }),
     );
   }
 }
+
+/**
+ * What the deliver and resend functions may write, as IAM can say it (SECURITY.md, "What each
+ * function may write"). Partition keys are `WS#<ws>…` (shared/store/table.ts); workspace and
+ * event ids hold no `#`, but an IAM wildcard matches `#` too, so `WS#*#DLV#??` also matches
+ * partitions nothing ever reads (`WS#a#EVT#b#DLV#01`): harmless, and the tightest pattern IAM
+ * has. A subscription's partition (`WS#<ws>`) cannot be told from any other by a pattern, so
+ * the deliver function's updates are narrowed by attribute instead: only the health fields.
+ */
+export const WRITE_SCOPES = {
+  /** Delivery records: `WS#<ws>#DLV#<two-digit shard>`. */
+  deliveries: ["WS#*#DLV#??"],
+  /** Events: `WS#<ws>#EVT#<eventId>`. */
+  events: ["WS#*#EVT#*"],
+  /** The endpoint health the deliver function keeps on a subscription, and the key attributes. */
+  health: [
+    "pk",
+    "sk",
+    "failingSince",
+    "lastFailureAt",
+    "recentFailures",
+    "recentSince",
+    "slowUntil",
+    "enabled",
+    "disabledReason",
+    "disabledAt",
+  ],
+  /**
+   * The service's own events (`webhook.*` ids, which the CRM may not use): raised by the deliver
+   * function and the sweep. A CRM event's partition is never among them.
+   */
+  operationalEvents: ["WS#*#EVT#webhook.*"],
+  /** Subscription statistics: `WS#<ws>#STATS#<subscription>`, added to by the deliver function. */
+  stats: ["WS#*#STATS#*"],
+  /** An event's expiry, which a resend pushes out. */
+  eventExpiry: ["pk", "sk", TTL_ATTRIBUTE],
+} as const;

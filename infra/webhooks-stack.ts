@@ -11,6 +11,7 @@ import {
   functionEnvironment,
 } from "../shared/config.ts";
 import { oldestMessageAlarmSeconds } from "../shared/retry.ts";
+import { STACK_OUTPUTS } from "../shared/stack-outputs.ts";
 import { Alarms } from "./alarms.ts";
 import { Api } from "./api.ts";
 import { Console } from "./console.ts";
@@ -25,7 +26,7 @@ import {
   SettingsError,
   wafRegionProblem,
 } from "./settings.ts";
-import { Store } from "./store.ts";
+import { Store, WRITE_SCOPES } from "./store.ts";
 import { RateLimitAcl } from "./waf.ts";
 
 const root = resolve(import.meta.dirname, "..");
@@ -110,10 +111,17 @@ export class WebhooksStack extends Stack {
       logRetention: settings.logRetentionDays,
       placement: network?.placement,
     });
-    // Reads its batch; writes attempts (PutItem with a condition) and endpoint health.
-    // Query: a workspace's subscriptions, read when an operational event (an endpoint failing,
-    // disabled, recovered; a delivery exhausted) is raised — a change of state, never per delivery.
-    store.grant(deliver, ["BatchGetItem", "GetItem", "PutItem", "UpdateItem", "Query"]);
+    // Reads its batch; Query: a workspace's subscriptions, read when an operational event (an
+    // endpoint failing, disabled, recovered; a delivery exhausted) is raised — a change of state,
+    // never per delivery. Writes attempts (PutItem with a condition, delivery records), the
+    // operational events it raises (PutItem of events), endpoint health (UpdateItem of the health
+    // fields only: never a URL, a secret, a key) and subscription statistics (their own items).
+    store.grant(deliver, ["BatchGetItem", "GetItem", "Query"]);
+    store.grant(deliver, ["PutItem"], {
+      leadingKeys: [...WRITE_SCOPES.deliveries, ...WRITE_SCOPES.operationalEvents],
+    });
+    store.grant(deliver, ["UpdateItem"], { attributes: WRITE_SCOPES.health });
+    store.grant(deliver, ["UpdateItem"], { leadingKeys: WRITE_SCOPES.stats });
     queues.deadLetterQueue.grantSendMessages(deliver);
     // Operational events are delivered like any other: their fan-out goes to the main queue.
     queues.queue.grantSendMessages(deliver);
@@ -147,10 +155,18 @@ export class WebhooksStack extends Stack {
       timeout: Duration.minutes(5),
       logRetention: settings.logRetentionDays,
     });
-    // Reads deliveries, events and subscriptions, claims deliveries (PutItem with a
-    // condition), extends events; Query for replays, the dead-letter index and the sweep.
-    store.grant(resend, ["GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem"], {
-      deadLetterIndex: true,
+    // Reads deliveries, events and subscriptions; Query for replays, the dead-letter index and
+    // the sweep. Claims deliveries (PutItem with a condition, delivery records only) and
+    // extends events (UpdateItem of an event's expiry only).
+    store.grant(resend, ["GetItem", "BatchGetItem", "Query"], { deadLetterIndex: true });
+    // Delivery records (claims, cancels, stranded runs), and the operational events the sweep
+    // raises when it fails a stranded run.
+    store.grant(resend, ["PutItem"], {
+      leadingKeys: [...WRITE_SCOPES.deliveries, ...WRITE_SCOPES.operationalEvents],
+    });
+    store.grant(resend, ["UpdateItem"], {
+      leadingKeys: WRITE_SCOPES.events,
+      attributes: WRITE_SCOPES.eventExpiry,
     });
     queues.queue.grantSendMessages(resend);
     queues.deadLetterQueue.grantConsumeMessages(resend);
@@ -214,7 +230,8 @@ export class WebhooksStack extends Stack {
       alarms: alarms.alarms,
     });
 
-    new CfnOutput(this, "ApiUrl", { value: http.httpApi.apiEndpoint });
+    // The outputs the CLI's --stack and `npm run smoke` read (shared/stack-outputs.ts).
+    new CfnOutput(this, STACK_OUTPUTS.apiUrl, { value: http.httpApi.apiEndpoint });
     new CfnOutput(this, "DashboardUrl", {
       description: "The CloudWatch dashboard: ingest, deliveries, latency, queues, alarms",
       value: dashboard.url,
@@ -224,7 +241,7 @@ export class WebhooksStack extends Stack {
       value: webConsole.url,
     });
     new CfnOutput(this, "AlarmTopicArn", { value: alarms.topic.topicArn });
-    new CfnOutput(this, "TableName", { value: store.table.tableName });
+    new CfnOutput(this, STACK_OUTPUTS.table, { value: store.table.tableName });
     // With TableName, what a later stack needs to adopt the data (existingKmsKeyArn).
     new CfnOutput(this, "SecretsKeyArn", { value: store.secretsKey.keyArn });
     new CfnOutput(this, "QueueUrl", { value: queues.queue.queueUrl });
@@ -232,7 +249,7 @@ export class WebhooksStack extends Stack {
     new CfnOutput(this, "StrandedQueueUrl", { value: queues.strandedQueue.queueUrl });
     new CfnOutput(this, "ApiFunctionName", { value: api.functionName });
     new CfnOutput(this, "DeliverFunctionName", { value: deliver.functionName });
-    new CfnOutput(this, "ResendFunctionName", { value: resend.functionName });
+    new CfnOutput(this, STACK_OUTPUTS.resendFunction, { value: resend.functionName });
     if (network) {
       new CfnOutput(this, "EgressIps", {
         description: "Public IPs deliveries leave from, for receivers to allow-list",

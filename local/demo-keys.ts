@@ -30,11 +30,6 @@ export async function ensureDemoKeys(
   for (const role of ["admin", "ingest"] as const) {
     const name = `local-${role}`;
     const hash = hashApiKey(keys[role]);
-    for (const stale of existing.filter(
-      (k) => k.name === name && k.hash !== hash && !k.revokedAt,
-    )) {
-      await store.revokeKey(DEMO_WORKSPACE, stale.id, now);
-    }
     if (!existing.some((k) => k.hash === hash && !k.revokedAt)) {
       await store.putKey({
         id: newKeyId(),
@@ -45,6 +40,15 @@ export async function ensureDemoKeys(
         hint: keyHint(keys[role]),
         createdAt: now,
       });
+    }
+  }
+  // The keys replaced, once their successors exist (the last admin key is never revoked).
+  for (const role of ["admin", "ingest"] as const) {
+    const hash = hashApiKey(keys[role]);
+    for (const stale of existing.filter(
+      (k) => k.name === `local-${role}` && k.hash !== hash && !k.revokedAt,
+    )) {
+      await store.revokeKey(DEMO_WORKSPACE, stale.id, now);
     }
   }
   return keys;

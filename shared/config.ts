@@ -131,6 +131,8 @@ export interface Config {
   allowedCidrs: readonly Cidr[];
   /** Ports besides 443 that deliveries may use. */
   allowedPorts: readonly number[];
+  /** The public IPs deliveries leave from (the VPC option); empty when they are not fixed. */
+  egressIps: readonly string[];
   /** Where subscription secrets' data keys come from: exactly one of the two. */
   secretKeys: { kmsKeyId: string } | { keyFile: string };
   responseBodyLimit: number;
@@ -184,6 +186,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowLoopbackHttp: env_.WEBHOOKS_ALLOW_LOOPBACK_HTTP,
     allowedCidrs: Object.freeze(env_.WEBHOOKS_ALLOWED_CIDRS),
     allowedPorts: Object.freeze(env_.WEBHOOKS_ALLOWED_PORTS),
+    egressIps: Object.freeze(env_.WEBHOOKS_EGRESS_IPS),
     responseBodyLimit: env_.WEBHOOKS_RESPONSE_BODY_LIMIT,
     retentionSeconds: env_.WEBHOOKS_RETENTION_DAYS * 86_400,
     connectTimeoutMs: env_.WEBHOOKS_CONNECT_TIMEOUT_MS,

@@ -66,8 +66,11 @@ export interface DeadLetterSummary {
   /** Failed deliveries counted (all of them when `exact`, else at least this many). */
   count: number;
   exact: boolean;
-  /** The dead letter of the oldest event. */
-  oldest?: DeadLetter | undefined;
+  /**
+   * The dead letter of the oldest event among those counted: the oldest of all when `exact`
+   * or unfiltered (every shard's oldest entry is read first).
+   */
+  oldest?: Pick<DeadLetter, "id" | "failedAt"> | undefined;
 }
 
 export interface DeliveryStore {
@@ -97,7 +100,7 @@ export interface DeliveryStore {
     limit: number,
     after?: string,
   ): Promise<Page<DeadLetter>>;
-  /** Counts dead letters, reading at most about `budget` index entries. */
+  /** Counts dead letters and finds the oldest, reading at most about `budget` index entries. */
   summarizeDeadLetters(
     workspaceId: string,
     filter: Pick<DeliveryFilter, "subscriptionId" | "event">,
@@ -140,15 +143,30 @@ export type SubscriptionChanges = Partial<
   resetHealth?: boolean;
 };
 
+export interface KeyRevocation {
+  outcome: "revoked" | "already-revoked" | "last-admin";
+  /** The key as it is now. */
+  key: ApiKey;
+}
+
 export interface WorkspaceStore {
   getKey(workspaceId: string, hash: string): Promise<ApiKey | undefined>;
   listKeys(workspaceId: string): Promise<ApiKey[]>;
-  /** Creates the key; false if a key with that hash already exists. */
-  putKey(apiKey: ApiKey): Promise<boolean>;
-  revokeKey(workspaceId: string, keyId: string, at: string): Promise<ApiKey | undefined>;
+  /**
+   * Creates the key: "limit" if the workspace already has `maxActive` active keys (checked
+   * and counted in one conditional write, so concurrent creates cannot pass it together),
+   * "exists" if a key with that hash already exists.
+   */
+  putKey(apiKey: ApiKey, maxActive?: number): Promise<"created" | "exists" | "limit">;
+  /**
+   * Revokes a key (undefined: no such key). Refuses ("last-admin") the workspace's last
+   * active admin key, however many revokes run at once.
+   */
+  revokeKey(workspaceId: string, keyId: string, at: string): Promise<KeyRevocation | undefined>;
   listSubscriptions(workspaceId: string): Promise<Subscription[]>;
   getSubscription(workspaceId: string, id: string): Promise<Subscription | undefined>;
-  createSubscription(subscription: Subscription): Promise<void>;
+  /** Creates the subscription: "limit" if the workspace already has `max` (as for keys). */
+  createSubscription(subscription: Subscription, max?: number): Promise<"created" | "limit">;
   /**
    * Writes the changed fields only, if nobody else changed the subscription since
    * `previousUpdatedAt`; false otherwise. Health fields are never written here.

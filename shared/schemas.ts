@@ -33,13 +33,14 @@ export const CrmEventNameSchema = z.enum(CRM_EVENT_NAMES as [CrmEventName, ...Cr
 });
 
 /** Client-chosen event ids double as idempotency keys. */
-export const EventId = z
-  .string()
-  .check(
-    z.minLength(1),
-    z.maxLength(128),
-    z.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, "must be letters, digits and . _ : - only"),
-  );
+export const EventId = z.string().check(
+  z.minLength(1),
+  z.maxLength(128),
+  z.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]*$/, "must be letters, digits and . _ : - only"),
+  // The service's own (operational) events have ids of their own kind; keeping the prefix
+  // for them is what lets IAM tell them from the CRM's (infra/store.ts, WRITE_SCOPES).
+  z.refine((id) => !id.startsWith("webhook."), "must not start with 'webhook.' (reserved)"),
+);
 
 export const EventInput = z.strictObject({
   event: CrmEventNameSchema,

@@ -1,5 +1,6 @@
 import { type Command, Option } from "commander";
 import type { EventName } from "../../shared/catalog.ts";
+import { STACK_OUTPUTS } from "../../shared/stack-outputs.ts";
 import type { Cli } from "../context.ts";
 import { invokeResend } from "../operator.ts";
 import { eventOption, positive } from "../options.ts";
@@ -43,8 +44,13 @@ export function deadLetterCommands(program: Command, cli: Cli): void {
         ...(opts.event ? { event: opts.event as EventName } : {}),
       };
       const before = await api.call("GET /v1/dlq", { query: filter });
-      const goal = Math.min(before.depth, opts.limit ?? Number.POSITIVE_INFINITY);
-      const bar = goal > 0 ? cli.progress(command, "redrive", goal) : undefined;
+      const limit: number = opts.limit ?? Number.POSITIVE_INFINITY;
+      // A depth that is only a floor (beyond the API's count budget) is no place to stop:
+      // the cursor says when every dead letter has been seen.
+      const goal = before.depthExact ? Math.min(before.depth, limit) : limit;
+      const barTotal = Math.min(goal, Math.max(before.depth, 1));
+      const bar =
+        goal > 0 && before.depth > 0 ? cli.progress(command, "redrive", barTotal) : undefined;
       const total = {
         moved: 0,
         skipped: 0,
@@ -67,6 +73,7 @@ export function deadLetterCommands(program: Command, cli: Cli): void {
         total.errors.push(...page.errors);
         total.left = page.left;
         total.leftExact = page.leftExact;
+        if (seen() > barTotal && seen() <= goal) bar?.setTotal(seen());
         bar?.update(Math.min(goal, seen()));
         cursor = page.nextCursor ?? undefined;
       } while (cursor && total.moved < goal);
@@ -89,12 +96,21 @@ export function deadLetterCommands(program: Command, cli: Cli): void {
     .addOption(eventOption("only this event"))
     .option("--limit <n>", "at most this many", positive(10_000), 1000)
     .addOption(
-      new Option("--function <name>", "the resend function")
+      new Option(
+        "--function <name>",
+        "the resend function (with --stack: the stack's, unless given here)",
+      )
         .env("WEBHOOKS_RESEND_FUNCTION")
         .default(DEFAULT_RESEND_FUNCTION),
     )
     .action(async (opts, command: Command) => {
-      const result = await invokeResend(cli.globals(command), cli.env, opts.function, {
+      const name = cli.fromStack(
+        command,
+        "function",
+        STACK_OUTPUTS.resendFunction,
+        opts.function as string,
+      );
+      const result = await invokeResend(cli.globals(command), cli.env, name, {
         action: "drain",
         limit: opts.limit,
         ...(opts.workspace ? { workspaceId: opts.workspace } : {}),

@@ -1,6 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { apiKeyView } from "../../shared/http/views.ts";
 import { ROLES, type Role, WORKSPACE_ID } from "../../shared/roles.ts";
+import { STACK_OUTPUTS } from "../../shared/stack-outputs.ts";
 import { createKey, revokeKey } from "../../shared/use-cases/keys.ts";
 import type { Cli } from "../context.ts";
 import { directWorkspaceStore } from "../operator.ts";
@@ -19,6 +20,12 @@ export function keyCommands(program: Command, cli: Cli): void {
   const direct = (command: Command) => {
     const opts = command.opts();
     if (!opts.table) return undefined;
+    // A bare --table: the --stack deployment's table.
+    const table =
+      opts.table === true ? cli.stackOutput(STACK_OUTPUTS.table) : (opts.table as string);
+    if (table === undefined) {
+      throw new InvalidArgumentError("--table without a name needs --stack <name> to read it from");
+    }
     if (!opts.workspace || !WORKSPACE_ID.test(opts.workspace)) {
       throw new InvalidArgumentError(
         "--table needs --workspace <id> (lowercase letters, digits, -)",
@@ -26,12 +33,15 @@ export function keyCommands(program: Command, cli: Cli): void {
     }
     return {
       workspaceId: opts.workspace as string,
-      store: directWorkspaceStore(cli.env, opts.table),
+      store: directWorkspaceStore(cli.env, table),
     };
   };
   const keyTarget = (c: Command) =>
     c
-      .option("--table <name>", "write to this DynamoDB table instead of calling the API")
+      .option(
+        "--table [name]",
+        "write to this DynamoDB table instead of calling the API (a bare --table: the --stack deployment's)",
+      )
       .option("--workspace <id>", "the workspace (with --table)");
 
   keyTarget(keys.command("create"))

@@ -62,6 +62,7 @@ import {
 } from "../../shared/use-cases/portal-sessions.ts";
 import {
   deadLetterSummary,
+  REDRIVE_LEFT_BUDGET,
   redriveWorkspace,
   replayWindow,
   resendDelivery,
@@ -150,6 +151,11 @@ const handlers: Handlers = {
   "GET /v1/openapi.json": async ({ deps }) => ({
     status: 200,
     body: (await deps.openApiDocument()) as SuccessBody<"GET /v1/openapi.json">,
+  }),
+
+  "GET /v1/meta/egress-ips": async ({ deps }) => ({
+    status: 200,
+    body: { egressIps: [...deps.config.egressIps], static: deps.config.egressIps.length > 0 },
   }),
 
   "POST /v1/events": async ({ request, workspaceId, body, deps }) => {
@@ -461,7 +467,12 @@ const handlers: Handlers = {
       },
       resendDeps(deps),
     );
-    const left = await deadLetterSummary(workspaceId, filter, resendDeps(deps));
+    const left = await deadLetterSummary(
+      workspaceId,
+      filter,
+      resendDeps(deps),
+      REDRIVE_LEFT_BUDGET,
+    );
     return {
       status: 200,
       body: {

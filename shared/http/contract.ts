@@ -167,6 +167,20 @@ export const ROUTE_TABLE = {
       }),
     },
   },
+  "GET /v1/meta/egress-ips": {
+    auth: ["admin", "ingest"],
+    tag: "meta",
+    operationId: "getEgressIps",
+    summary: "Where deliveries come from",
+    description:
+      "The public IP addresses deliveries leave from, for receivers to allow-list in their firewalls. `static: true` when the deployment sends from fixed addresses (its VPC option); otherwise `static: false` and the list is empty: deliveries come from AWS addresses that change. Both roles may read it: the CRM's integration (with its ingest key) may show it to customers setting up a receiver. It is the same for every workspace of a deployment.",
+    responses: {
+      200: json("The addresses.", R.EgressIps, {
+        egressIps: ["203.0.113.10", "203.0.113.11"],
+        static: true,
+      }),
+    },
+  },
   "POST /v1/events": {
     auth: ["ingest", "admin"],
     tag: "events",
@@ -544,7 +558,7 @@ export const ROUTE_TABLE = {
     operationId: "getDeadLetters",
     summary: "Dead letters",
     description:
-      "How many of the workspace's deliveries failed for good and wait to be resent, and the oldest.",
+      "How many of the workspace's deliveries failed for good and wait to be resent, and the oldest. The work is bounded whatever the depth: one read of at most 10,000 index entries; past that, `depth` is a floor and `depthExact` is false.",
     query: DeadLetterQuery,
     responses: {
       200: json("The summary.", R.DeadLetterSummary, {
@@ -562,7 +576,7 @@ export const ROUTE_TABLE = {
     operationId: "redriveDeadLetters",
     summary: "Redrive dead letters",
     description:
-      "Resends one page (`limit`, at most 100) of the workspace's dead letters, oldest first; call again with `cursor` for the next. Safe to run twice at once.",
+      "Resends one page (`limit`, at most 100) of the workspace's dead letters, oldest first; call again with `cursor` for the next, until `nextCursor` is null (a page may move none and still have a cursor: a filtered page reads at most 2,000 index entries). Every dead letter is reached exactly once. Safe to run twice at once.",
     body: { schema: RedriveInput, required: false, example: { limit: 100 } },
     responses: {
       200: json("What this page did, and what is left.", R.RedriveResult, {

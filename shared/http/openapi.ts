@@ -170,12 +170,12 @@ const TAGS: Array<{ name: Tag | "webhooks"; description: string }> = [
     name: "portal sessions",
     description: "Short-lived tokens for the web console, embedded in another application.",
   },
-  { name: "meta", description: "Health and this document." },
+  { name: "meta", description: "Health, this document, and where deliveries come from." },
 ];
 
 const DESCRIPTION = `Signed, retried, inspectable webhook delivery for the Customermates CRM.
 
-**Keys.** Every route but \`/health\` and \`/v1/openapi.json\` needs \`Authorization: Bearer <key>\`. A key (\`whk_<workspace>_<secret>\`) belongs to one workspace and has a role: \`ingest\` may only post events, \`admin\` may do everything in its workspace (each operation lists its roles in \`x-roles\`). Another workspace's ids answer 404.
+**Keys.** Every route but \`/health\` and \`/v1/openapi.json\` needs \`Authorization: Bearer <key>\`. A key (\`whk_<workspace>_<secret>\`) belongs to one workspace and has a role: \`ingest\` may only post events (and read the egress IPs), \`admin\` may do everything in its workspace (each operation lists its roles in \`x-roles\`). Another workspace's ids answer 404.
 
 **Portal sessions.** \`POST /v1/portal-sessions\` gives a browser (the web console, embedded in the CRM) a short-lived token (\`whp_<workspace>_<secret>\`), sent like a key, instead of a key. It may call the routes whose \`x-capability\` it holds (\`read\`, \`manage\`, \`resend\`); routes with none are for keys only. A session limited to some subscriptions sees only those and their deliveries.
 

@@ -259,9 +259,17 @@ export const ReplayResult = z.strictObject({
 });
 
 export const DeadLetterSummary = z.strictObject({
-  depth: count,
-  depthExact: z.boolean(),
-  oldestFailedAt: z.nullable(time),
+  depth: count.check(
+    z.describe(
+      "Dead letters counted: all of them when `depthExact`, else a floor. A request reads at most 10,000 entries of the dead-letter index, whatever the depth.",
+    ),
+  ),
+  depthExact: z
+    .boolean()
+    .check(z.describe("False when there are more dead letters than the request counted.")),
+  oldestFailedAt: nullableTime(
+    "When the dead letter of the oldest event failed: of all of them, or, filtered and not `depthExact`, of those counted.",
+  ),
   oldestAgeSeconds: z.nullable(count),
 });
 
@@ -269,9 +277,34 @@ export const RedriveResult = z.strictObject({
   moved: count,
   skipped: count,
   errors: z.array(ItemError),
-  left: count,
+  left: count.check(
+    z.describe(
+      "Dead letters matching the filter still there after this page: exact when `leftExact`, else a floor (a page counts at most 1,000).",
+    ),
+  ),
   leftExact: z.boolean(),
-  nextCursor: z.nullable(z.string()),
+  nextCursor: z.nullable(
+    z.string().check(z.describe("Pass back as `cursor` for the next page; null at the end.")),
+  ),
+});
+
+export const EgressIps = z.strictObject({
+  egressIps: z.array(
+    z
+      .string()
+      .check(
+        z.describe(
+          "A public IP address deliveries leave from (IPv4 or IPv6), for receivers to allow-list.",
+        ),
+      ),
+  ),
+  static: z
+    .boolean()
+    .check(
+      z.describe(
+        "True when deliveries leave from exactly these addresses (the deployment's VPC option); false, with no addresses, when they leave from AWS addresses that change.",
+      ),
+    ),
 });
 
 export const TestSendResult = z.strictObject({

@@ -174,6 +174,13 @@ export class DynamoDeliveryStore implements DeliveryStore {
     return { items: page.items.map(itemToDeadLetter), next: page.next };
   }
 
+  /**
+   * One pass over the dead-letter index: every shard is read from its oldest entry, at most
+   * `budget / SHARDS` entries each (DynamoDB's Limit counts entries read, before the filter),
+   * keys and `failedAt` only. The count is what that pass matched — exact when every shard was
+   * read to its end — and the oldest is the oldest entry among those counted: the workspace's
+   * oldest when unfiltered (every shard's first entry is read), the oldest counted otherwise.
+   */
   async summarizeDeadLetters(
     workspaceId: string,
     filter: Pick<DeliveryFilter, "subscriptionId" | "event">,
@@ -181,7 +188,7 @@ export class DynamoDeliveryStore implements DeliveryStore {
   ): Promise<DeadLetterSummary> {
     const perShard = Math.max(1, Math.ceil(budget / SHARDS.length));
     const { conditions, names, values } = filterExpression(filter);
-    const counts = await Promise.all(
+    const shards = await Promise.all(
       SHARDS.map(async (shard) => {
         const page = await this.#table.client.send(
           new QueryCommand({
@@ -189,20 +196,31 @@ export class DynamoDeliveryStore implements DeliveryStore {
             IndexName: DEAD_LETTER_INDEX,
             KeyConditionExpression: "dlqPk = :pk",
             FilterExpression: conditions.length ? conditions.join(" AND ") : undefined,
-            ExpressionAttributeNames: conditions.length ? names : undefined,
+            ProjectionExpression: "#sk, #failedAt",
+            ExpressionAttributeNames: { ...names, "#sk": "sk", "#failedAt": "failedAt" },
             ExpressionAttributeValues: { ":pk": key.deadLetters(workspaceId, shard), ...values },
-            Select: "COUNT",
             Limit: perShard,
           }),
         );
-        return { count: page.Count ?? 0, more: page.LastEvaluatedKey !== undefined };
+        return {
+          count: page.Count ?? 0,
+          more: page.LastEvaluatedKey !== undefined,
+          first: page.Items?.[0],
+        };
       }),
     );
-    const oldest = await this.listDeadLetters(workspaceId, filter, 1);
+    const oldest = shards
+      .flatMap((shard) => (shard.first ? [shard.first] : []))
+      .reduce<Item | undefined>(
+        (least, item) => (!least || (item.sk as string) < (least.sk as string) ? item : least),
+        undefined,
+      );
     return {
-      count: counts.reduce((sum, shard) => sum + shard.count, 0),
-      exact: counts.every((shard) => !shard.more),
-      oldest: oldest.items[0],
+      count: shards.reduce((sum, shard) => sum + shard.count, 0),
+      exact: shards.every((shard) => !shard.more),
+      oldest: oldest
+        ? { id: oldest.sk as string, failedAt: oldest.failedAt as string | undefined }
+        : undefined,
     };
   }
 
@@ -374,14 +392,16 @@ async function mergeShards(table: Table, options: MergeOptions): Promise<Page<It
     // Every shard that may still hold the next item must have something buffered.
     const empty = readers.filter((reader) => reader.buffer.length === 0 && !reader.done);
     if (empty.length > 0 && scanned >= LIST_SCAN_BUDGET) {
-      // Out of budget: everything before the least advanced of the shards still to read is
-      // known, so hand that out, and continue from there next time.
-      const frontier = empty
+      // Out of budget: every shard not read to its end is known up to where it was read to,
+      // whether or not it still holds items, so everything up to the least advanced of them is
+      // known: hand that out, and continue from there next time.
+      const frontier = readers
+        .filter((reader) => !reader.done)
         .map((reader) => reader.reached as string)
-        .reduce((least, position) => (before(least, position) ? position : least));
+        .reduce((least, position) => (before(least, position) ? least : position));
       const safe = readers
         .flatMap((reader) => reader.buffer)
-        .filter((item) => before(item[sk] as string, frontier))
+        .filter((item) => !before(frontier, item[sk] as string))
         .sort((a, b) => (before(a[sk] as string, b[sk] as string) ? -1 : 1));
       for (const item of safe) {
         items.push(item);

@@ -10,6 +10,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
  * | event         | WS#<ws>#EVT#<eventId>  | EVENT          |
  * | delivery      | WS#<ws>#DLV#<shard>    | <deliveryId>   |
  * | portal session| WS#<ws>#PORTAL         | SESSION#<sha256>|
+ * | limits        | WS#<ws>#LIMITS         | LIMITS         |
  *
  * Every key starts with the workspace, so no query can reach across workspaces. A workspace's
  * deliveries are spread over DELIVERY_SHARDS partitions by a hash of their id, so one busy
@@ -45,6 +46,8 @@ export const key = {
     pk: key.deliveries(workspaceId, shardOf(deliveryId)),
     sk: deliveryId,
   }),
+  /** The workspace's limits item: which keys and subscriptions count against its limits. */
+  limits: (workspaceId: string) => ({ pk: `WS#${workspaceId}#LIMITS`, sk: "LIMITS" }),
   deadLetters: (workspaceId: string, shard: number) => `WS#${workspaceId}#DEAD#${two(shard)}`,
   sweep: (shard: number) => `SWEEP#${two(shard)}`,
   /** A subscription's delivery statistics, one item per hour. */

@@ -8,7 +8,7 @@ export function authorize(key: ApiKey | undefined, allowed: readonly Role[]): Ap
   if (!allowed.includes(key.role)) {
     throw new ForbiddenError(
       key.role === "ingest"
-        ? "An ingest key may only post events (POST /v1/events); use an admin key."
+        ? "An ingest key may only post events (POST /v1/events) and read the egress IPs; use an admin key."
         : `This route needs one of these roles: ${allowed.join(", ")}.`,
     );
   }

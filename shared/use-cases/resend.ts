@@ -216,25 +216,38 @@ export interface DeadLetterView {
   /** Failed deliveries waiting to be resent (at least this many when not `depthExact`). */
   depth: number;
   depthExact: boolean;
-  /** The dead letter of the oldest event: when it failed, and how long ago. */
+  /**
+   * The dead letter of the oldest event — of all when unfiltered or `depthExact`, else of
+   * those counted —: when it failed, and how long ago.
+   */
   oldestFailedAt: string | null;
   oldestAgeSeconds: number | null;
 }
 
-/** Index entries GET /v1/dlq reads at most to count (a counter costs every failure a write). */
+/**
+ * Index entries GET /v1/dlq reads at most to count: a bounded read per request instead of a
+ * counter, which would cost every failure and every resend a write of its own.
+ */
 export const DEAD_LETTER_COUNT_BUDGET = 10_000;
 
-/** A workspace's view of its dead letters, from its dead-letter index, with bounded work. */
+/**
+ * Index entries a redrive page reads at most to say what is `left` after it: a tenth of the
+ * count's budget, so that a page's own resends, not its count, are most of its work.
+ */
+export const REDRIVE_LEFT_BUDGET = 1_000;
+
+/**
+ * A workspace's view of its dead letters, from its dead-letter index, with bounded work: at
+ * most `budget` index entries read, in one Query per shard. `depth` is exact when
+ * `depthExact`, else a floor; `oldest…` is the oldest of those counted (of all, unfiltered).
+ */
 export async function deadLetterSummary(
   workspaceId: string,
   filter: DeadLetterFilter,
   deps: Pick<ResendDeps, "deliveries" | "now">,
+  budget = DEAD_LETTER_COUNT_BUDGET,
 ): Promise<DeadLetterView> {
-  const summary = await deps.deliveries.summarizeDeadLetters(
-    workspaceId,
-    filter,
-    DEAD_LETTER_COUNT_BUDGET,
-  );
+  const summary = await deps.deliveries.summarizeDeadLetters(workspaceId, filter, budget);
   const oldestFailedAt = summary.oldest?.failedAt ?? null;
   const now = (deps.now ?? Date.now)();
   return {
@@ -264,11 +277,16 @@ export async function redriveWorkspace(
   deps: ResendDeps,
 ): Promise<RedriveResult> {
   const found = await deps.deliveries.listDeadLetters(workspaceId, filter, page.limit, page.after);
+  // The page's records in BatchGetItem calls of a hundred, not a GetItem each.
+  const records = await deps.deliveries.getMany(
+    found.items.map((item) => ({ workspaceId, deliveryId: item.id })),
+  );
   const tally = emptyTally();
   const subscriptionCache = new Map<string, boolean | null>();
   const results = await eachSettled(found.items, 10, (item: DeadLetter) =>
     resendDelivery(workspaceId, item.id, deps, {
       expectedGeneration: item.generation,
+      record: records.get(contextKey(workspaceId, item.id)) ?? null,
       subscriptionCache,
     }),
   );

@@ -41,12 +41,6 @@ export async function createSubscription(
   deps: SubscriptionDeps,
 ): Promise<WithSecret> {
   await assertDestination(input.url, deps);
-  const existing = await deps.store.listSubscriptions(workspaceId);
-  if (existing.length >= deps.maxSubscriptions) {
-    throw new ConflictError(
-      `This workspace already has ${existing.length} subscriptions, the most it may have; delete one first.`,
-    );
-  }
   const at = new Date((deps.now ?? Date.now)()).toISOString();
   const id = newSubscriptionId();
   const secret = input.secret ?? (input.generateSecret ? generateSecret() : null);
@@ -62,7 +56,13 @@ export async function createSubscription(
     createdAt: at,
     updatedAt: at,
   };
-  await deps.store.createSubscription(subscription);
+  // The limit is checked and counted in one conditional write (shared/store/limits.ts), so
+  // concurrent creates cannot pass it together.
+  if ((await deps.store.createSubscription(subscription, deps.maxSubscriptions)) === "limit") {
+    throw new ConflictError(
+      `This workspace already has ${deps.maxSubscriptions} subscriptions, the most it may have; delete one first.`,
+    );
+  }
   return { subscription, secret };
 }
 

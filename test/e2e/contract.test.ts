@@ -62,6 +62,14 @@ describe("the API, against its OpenAPI document", () => {
     expect(served.body).toEqual(committed);
   });
 
+  it("tells both roles where deliveries come from: nowhere fixed on a stack without the VPC option", async () => {
+    for (const key of [stack.adminKey, stack.ingestKey]) {
+      const answer = await api(stack.url, "GET", "/v1/meta/egress-ips", { key });
+      expect(answer.status).toBe(200);
+      expect(answer.body).toEqual({ egressIps: [], static: false });
+    }
+  });
+
   it("lists the catalog: fifteen events, each with a schema its example matches", async () => {
     const catalog = await api(stack.url, "GET", "/v1/event-types", admin());
     expect(catalog.status).toBe(200);

@@ -179,6 +179,7 @@ describe("a session's capabilities", () => {
     );
     expect(keysOnly.sort()).toEqual(
       [
+        "GET /v1/meta/egress-ips",
         "POST /v1/events",
         "POST /v1/events/batch",
         "POST /v1/keys",

@@ -248,18 +248,26 @@ describe("keys and workspaces: every route × every wrong key", () => {
       key: keys.body.data[0].id as string,
       session: session.body.id as string,
     };
-    const requests: Record<RouteKey, { path: string; body?: unknown; other: number }> = {
+    // `other`: the answer to another workspace's admin key; `ingest`: to this workspace's
+    // ingest key, on the routes that role may use.
+    const requests: Record<
+      RouteKey,
+      { path: string; body?: unknown; other: number; ingest?: number }
+    > = {
       "GET /health": { path: "/health", other: 200 },
       "GET /v1/openapi.json": { path: "/v1/openapi.json", other: 200 },
+      "GET /v1/meta/egress-ips": { path: "/v1/meta/egress-ips", other: 200, ingest: 200 },
       "POST /v1/events": {
         path: "/v1/events",
         body: { event: "task.deleted", data: { id: "t" } },
         other: 202,
+        ingest: 202,
       },
       "POST /v1/events/batch": {
         path: "/v1/events/batch",
         body: { events: [{ event: "task.deleted", data: { id: "t" } }] },
         other: 200,
+        ingest: 200,
       },
       "GET /v1/event-types": { path: "/v1/event-types", other: 200 },
       "POST /v1/subscriptions": {
@@ -351,7 +359,7 @@ describe("keys and workspaces: every route × every wrong key", () => {
     const seen: string[] = [];
     for (const routeKey of ROUTE_KEYS) {
       const [method] = routeKey.split(" ") as [string];
-      const { path, body, other } = requests[routeKey];
+      const { path, body, other, ingest } = requests[routeKey];
       for (const [who, key] of Object.entries(credentials)) {
         const answer = await api(stack.url, method, path, {
           ...(key ? { key } : {}),
@@ -367,11 +375,7 @@ describe("keys and workspaces: every route × every wrong key", () => {
               : who === "another workspace's admin key"
                 ? other
                 : who === "the ingest key"
-                  ? routeKey === "POST /v1/events"
-                    ? 202
-                    : routeKey === "POST /v1/events/batch"
-                      ? 200
-                      : 403
+                  ? (ingest ?? 403)
                   : 401;
         seen.push(`${routeKey} with ${who}: ${answer.status}`);
         expect(answer.status, `${routeKey} with ${who}`).toBe(expected);

@@ -115,15 +115,25 @@ export class FakeWorkspaceStore implements WorkspaceStore, SubscriptionHealth {
   async listKeys(workspaceId: string) {
     return this.keys.filter((k) => k.workspaceId === workspaceId);
   }
-  async putKey(apiKey: ApiKey) {
-    if (this.keys.some((k) => k.hash === apiKey.hash)) return false;
+  // The limits, as the DynamoDB store keeps them: checked and changed in one step (this fake
+  // runs one call at a time, which is what the limits item's conditional writes achieve).
+  async putKey(apiKey: ApiKey, maxActive = Number.POSITIVE_INFINITY) {
+    if (this.keys.some((k) => k.hash === apiKey.hash)) return "exists" as const;
+    const active = this.keys.filter((k) => k.workspaceId === apiKey.workspaceId && !k.revokedAt);
+    if (active.length >= maxActive) return "limit" as const;
     this.keys.push(apiKey);
-    return true;
+    return "created" as const;
   }
   async revokeKey(workspaceId: string, keyId: string, at: string) {
     const key = this.keys.find((k) => k.workspaceId === workspaceId && k.id === keyId);
-    if (key) key.revokedAt ??= at;
-    return key;
+    if (!key) return undefined;
+    if (key.revokedAt) return { outcome: "already-revoked" as const, key };
+    const admins = this.keys.filter(
+      (k) => k.workspaceId === workspaceId && k.role === "admin" && !k.revokedAt,
+    );
+    if (key.role === "admin" && admins.length === 1) return { outcome: "last-admin" as const, key };
+    key.revokedAt = at;
+    return { outcome: "revoked" as const, key };
   }
   async listSubscriptions(workspaceId: string) {
     return [...this.subscriptions.values()]
@@ -134,8 +144,12 @@ export class FakeWorkspaceStore implements WorkspaceStore, SubscriptionHealth {
     const found = this.subscriptions.get(id);
     return found?.workspaceId === workspaceId ? structuredClone(found) : undefined;
   }
-  async createSubscription(subscription: Subscription) {
+  async createSubscription(subscription: Subscription, max = Number.POSITIVE_INFINITY) {
+    if ((await this.listSubscriptions(subscription.workspaceId)).length >= max) {
+      return "limit" as const;
+    }
     this.subscriptions.set(subscription.id, structuredClone(subscription));
+    return "created" as const;
   }
   async updateSubscription(
     workspaceId: string,

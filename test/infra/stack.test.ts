@@ -7,6 +7,7 @@ import { apiBurstLimit, readSettings, SettingsError } from "../../infra/settings
 import { deliverCacheMsFor } from "../../shared/config.ts";
 import { ROUTE_KEYS } from "../../shared/http/routes.ts";
 import { oldestMessageAlarmSeconds, queueSettings } from "../../shared/retry.ts";
+import { STACK_OUTPUTS } from "../../shared/stack-outputs.ts";
 import { consoleCopiers, serviceFunctions, synth } from "./synth.ts";
 
 const { template, settings } = synth();
@@ -189,6 +190,7 @@ describe("WebhooksStack", () => {
       "dynamodb:PutItem",
       "dynamodb:Query",
       "dynamodb:UpdateItem",
+      "dynamodb:UpdateItem",
       "kms:Decrypt",
       "logs:CreateLogStream",
       "logs:PutLogEvents",
@@ -257,6 +259,88 @@ describe("WebhooksStack", () => {
     expect(JSON.stringify(template.findResources("AWS::IAM::Role"))).not.toContain(
       "ManagedPolicyArns",
     );
+  });
+
+  it("lets the deliver and resend functions write only what they write: delivery records, operational events, health fields, statistics, an event's expiry", () => {
+    interface Statement {
+      Action: string | string[];
+      Resource: unknown;
+      Condition?: Record<string, Record<string, unknown>>;
+    }
+    const statementsOf = (fragment: string) =>
+      Object.values(template.findResources("AWS::IAM::Policy"))
+        .filter((p) => String(p.Properties.Roles[0].Ref).startsWith(fragment))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+    const dynamoWrites = (fragment: string) =>
+      statementsOf(fragment)
+        .filter((s) =>
+          [s.Action].flat().some((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a)),
+        )
+        .map((s) => ({ actions: [s.Action].flat().sort(), condition: s.Condition }));
+    const noneBack = { "dynamodb:ReturnValues": "NONE" };
+    expect(dynamoWrites("DeliverFunctionRole")).toEqual([
+      {
+        actions: ["dynamodb:PutItem"],
+        condition: {
+          "ForAllValues:StringLike": {
+            "dynamodb:LeadingKeys": ["WS#*#DLV#??", "WS#*#EVT#webhook.*"],
+          },
+          StringEqualsIfExists: noneBack,
+        },
+      },
+      {
+        actions: ["dynamodb:UpdateItem"],
+        condition: {
+          "ForAllValues:StringEquals": {
+            "dynamodb:Attributes": [
+              "pk",
+              "sk",
+              "failingSince",
+              "lastFailureAt",
+              "recentFailures",
+              "recentSince",
+              "slowUntil",
+              "enabled",
+              "disabledReason",
+              "disabledAt",
+            ],
+          },
+          StringEqualsIfExists: noneBack,
+        },
+      },
+      {
+        actions: ["dynamodb:UpdateItem"],
+        condition: {
+          "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["WS#*#STATS#*"] },
+          StringEqualsIfExists: noneBack,
+        },
+      },
+    ]);
+    expect(dynamoWrites("ResendFunctionRole")).toEqual([
+      {
+        actions: ["dynamodb:PutItem"],
+        condition: {
+          "ForAllValues:StringLike": {
+            "dynamodb:LeadingKeys": ["WS#*#DLV#??", "WS#*#EVT#webhook.*"],
+          },
+          StringEqualsIfExists: noneBack,
+        },
+      },
+      {
+        actions: ["dynamodb:UpdateItem"],
+        condition: {
+          "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["WS#*#EVT#*"] },
+          "ForAllValues:StringEquals": { "dynamodb:Attributes": ["pk", "sk", "expiresAt"] },
+          StringEqualsIfExists: noneBack,
+        },
+      },
+    ]);
+    // Neither may delete anything, or write in batches.
+    for (const role of ["DeliverFunctionRole", "ResendFunctionRole"]) {
+      const actions = statementsOf(role).flatMap((s) => [s.Action].flat());
+      expect(actions).not.toContain("dynamodb:DeleteItem");
+      expect(actions).not.toContain("dynamodb:BatchWriteItem");
+    }
   });
 
   it("seals secrets with a rotated KMS key, kept with the table, usable only for workspaces' data keys", () => {
@@ -469,6 +553,8 @@ describe("WebhooksStack", () => {
   });
 
   it("outputs what operators and the CLI need", () => {
+    // What `webhooks --stack` and `npm run smoke` read back.
+    for (const name of Object.values(STACK_OUTPUTS)) template.hasOutput(name, {});
     for (const name of [
       "ApiUrl",
       "TableName",

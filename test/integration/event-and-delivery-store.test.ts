@@ -1,4 +1,5 @@
-import { ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { BatchWriteCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { ulid } from "ulid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Attempt, Delivery, StoredEvent, Subscription } from "../../shared/domain.ts";
 import { deliveryIdFor, newSubscriptionId, newUlid } from "../../shared/ids.ts";
@@ -7,7 +8,8 @@ import { contextKey } from "../../shared/ports.ts";
 import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
 import { DynamoEventStore } from "../../shared/store/event-store.ts";
 import { DYNAMO_ITEM_LIMIT, itemSize } from "../../shared/store/item-size.ts";
-import { RECORD_BUDGET } from "../../shared/store/items.ts";
+import { deliveryToItem, RECORD_BUDGET } from "../../shared/store/items.ts";
+import { shardOf } from "../../shared/store/table.ts";
 import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
 import { type LocalAws, startLocalAws } from "../helpers/aws-local.ts";
 
@@ -283,6 +285,72 @@ describe("DynamoDeliveryStore (dynalite)", () => {
     } while (after);
     expect(pages).toBeGreaterThan(1);
     expect(seen).toEqual([...matching].sort().reverse());
+  });
+
+  it("a filtered dead-letter list that runs out of its budget skips nothing: every shard resumes where it was read to", async () => {
+    // 80 dead letters in each of the 32 shards, oldest first; in shard 0 the 31st and the 36th
+    // are the filter's. The first page reads 31 entries of every shard — shard 0's 31st
+    // matches —, then more of the others, and runs out of its budget: shard 0 has been read
+    // only to its 31st, so the page must not go past it, or its 36th is never seen.
+    const live = newSubscriptionId();
+    const paused = newSubscriptionId();
+    const perShard = new Map<number, number>();
+    const items: Record<string, unknown>[] = [];
+    const wanted: string[] = [];
+    for (let i = 0; items.length < 80 * 32; i++) {
+      const id = deliveryIdFor(ulid(T0 + i * 1000), paused);
+      const shard = shardOf(id);
+      const index = perShard.get(shard) ?? 0;
+      if (index === 80) continue;
+      perShard.set(shard, index + 1);
+      // The filter is on the subscription attribute; the id alone decides the shard.
+      const match = shard === 0 && (index === 30 || index === 35);
+      if (match) wanted.push(id);
+      const at = new Date(T0 + i * 1000).toISOString();
+      const delivery: Delivery = {
+        id,
+        workspaceId: "ws-frontier",
+        eventId: `evt_${i}`,
+        event: "contact.updated",
+        subscriptionId: match ? live : paused,
+        status: "failed",
+        generation: 0,
+        rev: 1,
+        runAttempts: 1,
+        attemptCount: 1,
+        attempts: [],
+        attemptsOmitted: 1,
+        createdAt: at,
+        updatedAt: at,
+        reason: "exhausted",
+        failedAt: at,
+      };
+      items.push(deliveryToItem(delivery, RETENTION));
+    }
+    for (let offset = 0; offset < items.length; offset += 25) {
+      await aws.documents.send(
+        new BatchWriteCommand({
+          RequestItems: {
+            [aws.tableName]: items
+              .slice(offset, offset + 25)
+              .map((Item) => ({ PutRequest: { Item } })),
+          },
+        }),
+      );
+    }
+    const seen: string[] = [];
+    let after: string | undefined;
+    do {
+      const page = await deliveries.listDeadLetters(
+        "ws-frontier",
+        { subscriptionId: live },
+        100,
+        after,
+      );
+      seen.push(...page.items.map((d) => d.id));
+      after = page.next;
+    } while (after);
+    expect(seen).toEqual(wanted);
   });
 
   it("summarizes dead letters with bounded work, saying when the count is not exact", async () => {

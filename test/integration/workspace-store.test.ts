@@ -54,12 +54,19 @@ describe("DynamoWorkspaceStore (dynalite)", () => {
 
   it("finds a key by hash, refuses a second key with the same hash, and revokes by id", async () => {
     const admin = key("gamma");
-    expect(await store.putKey(admin)).toBe(true);
-    expect(await store.putKey(admin)).toBe(false);
+    expect(await store.putKey(admin)).toBe("created");
+    expect(await store.putKey(admin)).toBe("exists");
     expect(await store.getKey("gamma", admin.hash)).toEqual(admin);
     expect(await store.getKey("delta", admin.hash)).toBeUndefined();
+    // Never the last admin key …
+    expect((await store.revokeKey("gamma", admin.id, "2026-11-26T11:00:00.000Z"))?.outcome).toBe(
+      "last-admin",
+    );
+    // … but any other.
+    await store.putKey(key("gamma"));
     const revoked = await store.revokeKey("gamma", admin.id, "2026-11-26T11:00:00.000Z");
-    expect(revoked?.revokedAt).toBe("2026-11-26T11:00:00.000Z");
+    expect(revoked?.outcome).toBe("revoked");
+    expect(revoked?.key.revokedAt).toBe("2026-11-26T11:00:00.000Z");
     expect((await store.getKey("gamma", admin.hash))?.revokedAt).toBe("2026-11-26T11:00:00.000Z");
     expect(await store.revokeKey("gamma", "key_nope", "x")).toBeUndefined();
   });

@@ -239,6 +239,17 @@ describe("API handler", () => {
     });
   });
 
+  it("keeps event ids starting with 'webhook.' for the service's own events", async () => {
+    const response = await call(
+      apiEvent("POST", "/v1/events", { key: ingest, body: { ...event, id: "webhook.x" } }),
+    );
+    expect(response.statusCode).toBe(422);
+    expect(json(response).errors).toEqual([
+      { field: "id", detail: "must not start with 'webhook.' (reserved)" },
+    ]);
+    expect(writes()).toBe(0);
+  });
+
   it("an admin key may post events too", async () => {
     expect(
       (await call(apiEvent("POST", "/v1/events", { key: admin, body: event }))).statusCode,
