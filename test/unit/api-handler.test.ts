@@ -245,7 +245,7 @@ describe("API handler", () => {
     );
     expect(response.statusCode).toBe(422);
     expect(json(response).errors).toEqual([
-      { field: "id", detail: "must not start with 'webhook.' (reserved)" },
+      { field: "id", detail: "must not start with 'webhook.' (reserved)." },
     ]);
     expect(writes()).toBe(0);
   });
