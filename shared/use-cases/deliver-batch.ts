@@ -272,7 +272,12 @@ export async function deliverBatch(
         // Every line logged for this delivery names it, its event and its workspace.
         return await withLogContext(
           { workspaceId: message.w, eventId: message.e, deliveryId: message.d },
-          () => deliverOne(record, message, context, deps, options, { failedRuns, attempts }),
+          () =>
+            deliverOne(record, message, context, deps, options, {
+              failedRuns,
+              attempts,
+              copied: new Set(fresh.keys()),
+            }),
         );
       } catch (error) {
         deps.log.error("delivery step failed; the message will be retried", {
@@ -383,7 +388,12 @@ async function deliverOne(
   context: DeliveryContext,
   deps: DeliverDeps,
   options: DeliverOptions,
-  batch: { failedRuns: Map<string, Delivery>; attempts: AttemptSample[] },
+  batch: {
+    failedRuns: Map<string, Delivery>;
+    attempts: AttemptSample[];
+    /** Subscriptions this batch took from the instance's copy rather than the table. */
+    copied: ReadonlySet<string>;
+  },
 ): Promise<Disposition | "dead-letter" | "forward"> {
   const { failedRuns } = batch;
   const now = deps.now ?? Date.now;
@@ -393,7 +403,13 @@ async function deliverOne(
   // the write then expects no record.
   const prev = context.deliveries.get(contextKey(message.w, message.d));
   const event = context.events.get(contextKey(message.w, message.e));
-  const subscription = context.subscriptions.get(contextKey(message.w, message.s));
+  let subscription = context.subscriptions.get(contextKey(message.w, message.s));
+  if (batch.copied.has(contextKey(message.w, message.s)) && !subscription?.enabled) {
+    // A copy says disabled or deleted: it may be a moment old, and an admin who just enabled
+    // the subscription and replayed what it missed must not see those canceled again. Only the
+    // table's word cancels a delivery.
+    subscription = await refreshSubscription(message, context, deps);
+  }
   const lane = record.lane ?? "main";
   const endpoint = contextKey(message.w, message.s);
   const decision = onReceive({
@@ -468,6 +484,29 @@ async function deliverOne(
     // (attempt() finishes the permit as soon as the answer is in; this covers a throw before.)
     deps.gate.finish(permit, false, true);
   }
+}
+
+/** The subscription as the table has it now; the copies (the instance's, the batch's) follow. */
+async function refreshSubscription(
+  message: DeliveryMessage,
+  context: DeliveryContext,
+  deps: DeliverDeps,
+): Promise<Subscription | undefined> {
+  const key = contextKey(message.w, message.s);
+  const read = await deps.store.loadContext([
+    {
+      workspaceId: message.w,
+      deliveryId: message.d,
+      eventId: message.e,
+      subscriptionId: message.s,
+      withRecord: false,
+    },
+  ]);
+  const subscription = read.subscriptions.get(key);
+  deps.recent?.put(key, subscription, (deps.now ?? Date.now)());
+  if (subscription) context.subscriptions.set(key, subscription);
+  else context.subscriptions.delete(key);
+  return subscription;
 }
 
 /** How often a message waiting for a place at its endpoint looks again. */

@@ -713,6 +713,27 @@ describe("subscriptions read recently (RecentSubscriptions)", () => {
     expect((await store.get(WS, body.d))?.status).toBe("canceled");
   });
 
+  it("never cancels on a copy: a subscription enabled a moment ago is sent to at once", async () => {
+    await addSubscription(subId(1), { enabled: false });
+    const reads = countReads();
+    const sender = new ScriptedSender(() => ok());
+    const d = deps(sender, { recent: new RecentSubscriptions({ ttlMs: 60_000 }) });
+    const first = another();
+    await deliverBatch([first], d, plenty);
+    expect((await store.get(WS, (JSON.parse(first.body) as DeliveryMessage).d))?.status).toBe(
+      "canceled",
+    );
+    // Enabled again (and, say, its missed deliveries replayed): the copy still says disabled.
+    await addSubscription(subId(1), { enabled: true });
+    await deliverBatch([another()], d, plenty);
+    expect(sender.requests).toHaveLength(1);
+    expect(reads.n).toBe(2);
+    // The copy was brought up to date: the next batch reads nothing.
+    await deliverBatch([another()], d, plenty);
+    expect(sender.requests).toHaveLength(2);
+    expect(reads.n).toBe(2);
+  });
+
   it("reads again at once after it wrote the endpoint's health", async () => {
     await addSubscription(subId(1));
     const reads = countReads();
@@ -729,20 +750,21 @@ describe("subscriptions read recently (RecentSubscriptions)", () => {
     expect(reads.n).toBe(3);
   });
 
-  it("remembers a deleted subscription as deleted, and never reads with ttl 0", async () => {
+  it("checks a copy saying deleted against the table before canceling, and never keeps one with ttl 0", async () => {
     const reads = countReads();
     const sender = new ScriptedSender(() => ok());
     const d = deps(sender, { recent: new RecentSubscriptions({ ttlMs: 1000 }) });
     await deliverBatch([another()], d, plenty);
     await deliverBatch([another()], d, plenty);
-    expect(reads.n).toBe(1);
+    expect(reads.n).toBe(2);
     expect(sender.requests).toHaveLength(0);
 
     await addSubscription(subId(1));
     const none = deps(sender, { recent: new RecentSubscriptions({ ttlMs: 0 }) });
     await deliverBatch([another()], none, plenty);
     await deliverBatch([another()], none, plenty);
-    expect(reads.n).toBe(3);
+    expect(reads.n).toBe(4);
+    expect(sender.requests).toHaveLength(2);
   });
 });
 
