@@ -178,11 +178,12 @@ export async function runFaults(options: FaultOptions): Promise<Account> {
   const note = (what: string) => {
     injected[what] = (injected[what] ?? 0) + 1;
   };
-  // Faults run during the storm; healing turns them off. The storm's first invocations get
-  // one of each crash for sure, so that even a short run exercises every kind.
+  // Faults run during the storm; healing turns them off. Each kind of crash happens once for
+  // sure, the first time its moment comes in the storm (then at random), so that even a short
+  // run on a busy machine exercises every kind.
   let storm = false;
-  let invocations = 0;
-  const certain = (n: number) => storm && invocations === n;
+  const owed = new Set(["start", "before-reporting", "after-post", "deadline"]);
+  const certain = (kind: string) => storm && owed.delete(kind);
   const poisoned = new Set<string>();
 
   // AWS calls fail at random before they are sent, or are sent and lose their answer; inside
@@ -202,12 +203,12 @@ export async function runFaults(options: FaultOptions): Promise<Account> {
       const inDeliver = currentInvocation() === "deliver";
       if (storm && inDeliver) {
         const record = name === "PutCommand" && String(command.input?.Item?.pk).includes("#DLV#");
-        if (record && (certain(5) || pick() < options.crashRate / 3)) {
+        if (record && (certain("after-post") || pick() < options.crashRate / 3)) {
           note("crash between a POST and its record");
           killCurrentInvocation();
           throw new Error("Injected: the invocation died after its POST");
         }
-        if (name === "BatchGetCommand" && (certain(6) || pick() < options.crashRate / 4)) {
+        if (name === "BatchGetCommand" && (certain("deadline") || pick() < options.crashRate / 4)) {
           note("invocation killed at its deadline");
           await new Promise((resolve) => setTimeout(resolve, 7_000));
         }
@@ -238,7 +239,6 @@ export async function runFaults(options: FaultOptions): Promise<Account> {
   const wrapDeliver =
     (handler: SqsHandler): SqsHandler =>
     async (event, context) => {
-      if (storm) invocations++;
       if (storm) {
         const carriesPoison = event.Records.some((r) =>
           poisoned.has((JSON.parse(r.body) as { d?: string }).d ?? ""),
@@ -247,13 +247,13 @@ export async function runFaults(options: FaultOptions): Promise<Account> {
           note("poisoned invocation");
           throw new Error("Injected: a poisoned message crashed the invocation");
         }
-        if (certain(2) || pick() < options.crashRate / 3) {
+        if (certain("start") || pick() < options.crashRate / 3) {
           note("crash at start");
           throw new Error("Injected: invocation crashed at start");
         }
       }
       const result = await handler(event, context);
-      if (certain(4) || (storm && pick() < options.crashRate / 3)) {
+      if (certain("before-reporting") || (storm && pick() < options.crashRate / 3)) {
         note("crash before reporting");
         throw new Error("Injected: invocation crashed before reporting");
       }
