@@ -41,6 +41,8 @@ export interface Scenario {
   batch?: number;
   /** How long the receiver takes to answer, when not the run's `receiverMs`. */
   receiverMs?: number;
+  /** Events per second, when not the run's `rate`. */
+  rate?: number;
 }
 
 export interface CostOptions {
@@ -112,6 +114,7 @@ export interface CostReport {
 
 const SCENARIOS: Scenario[] = [
   { name: "fan-out 1", fanOut: 1, events: 100, receiver: "ok" },
+  { name: "fan-out 1, 100 events/s", fanOut: 1, events: 500, receiver: "ok", rate: 100 },
   { name: "fan-out 1, batches of 100", fanOut: 1, events: 1000, receiver: "ok", batch: 100 },
   { name: "fan-out 10", fanOut: 10, events: 60, receiver: "ok" },
   { name: "fan-out 50", fanOut: 50, events: 12, receiver: "ok" },
@@ -380,6 +383,8 @@ export async function runCost(options: CostOptions): Promise<CostReport> {
       // The sweep is a fixed cost of a deployment (every 5 minutes on AWS), not of a delivery:
       // left out of the runs, priced on its own in BENCHMARKS.md.
       WEBHOOKS_LOCAL_SWEEP_SECONDS: "3600",
+      // Statistics written as often as on AWS (the local stack's default is every second).
+      WEBHOOKS_STATS_FLUSH_SECONDS: "10",
       WEBHOOKS_LOCAL_ADMIN_KEY: undefined,
       WEBHOOKS_LOCAL_INGEST_KEY: undefined,
     },
@@ -435,9 +440,10 @@ export async function runCost(options: CostOptions): Promise<CostReport> {
       const perRequest = scenario.batch ?? 1;
       for (let i = 0; i < scenario.events; i += perRequest) {
         // Single events at the rate; batches one a second.
+        const rate = scenario.rate ?? options.rate;
         const wait =
           start +
-          (perRequest > 1 ? (i / perRequest) * 1000 : (i * 1000) / options.rate) -
+          (perRequest > 1 ? (i / perRequest) * 1000 : (i * 1000) / rate) -
           performance.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         sends.push(

@@ -175,7 +175,7 @@ export async function startLocalStack(
     WEBHOOKS_ALLOW_LOOPBACK_HTTP: "true",
     WEBHOOKS_SECRET_KEY_FILE: secretKeyFile,
     // Statistics a second behind, rather than ten: one process, and people watching.
-    WEBHOOKS_STATS_FLUSH_SECONDS: process.env.WEBHOOKS_STATS_FLUSH_SECONDS ?? "1",
+    WEBHOOKS_STATS_FLUSH_SECONDS: env.WEBHOOKS_STATS_FLUSH_SECONDS ?? "1",
   });
   delete process.env.WEBHOOKS_KMS_KEY_ID;
   delete process.env.AWS_PROFILE;
