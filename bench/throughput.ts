@@ -127,6 +127,7 @@ export async function deliverPath(url: string, signed: boolean) {
   };
   let attempts = 0;
   let failures = 0;
+  let deferred = 0;
   const sender = createHttpSender({
     // The https sink listens on loopback, on a port of its own.
     policy: {
@@ -156,6 +157,12 @@ export async function deliverPath(url: string, signed: boolean) {
         return context;
       },
       async put(record: Delivery) {
+        // A deferral (the endpoint gate had no room: a starved machine answering slowly) is
+        // not a delivery and not a failure: counted apart, and not in the rate.
+        if (record.status === "pending" && record.deferredUntil) {
+          deferred++;
+          return true;
+        }
         attempts++;
         if (record.status !== "succeeded") failures++;
         return true;
@@ -227,7 +234,7 @@ export async function deliverPath(url: string, signed: boolean) {
       const result = await deliverBatch(batch, deps, { remainingMs: () => 900_000 });
       return size - result.failures.length;
     },
-    counts: () => ({ attempts, failures }),
+    counts: () => ({ attempts, failures, deferred }),
     close: () => sender.close(),
   };
 }
@@ -257,6 +264,8 @@ export type Protocol = "http" | "https";
 export interface ProtocolResult {
   perCpuSecond: Record<ClientName, number[]>;
   perSecond: Record<ClientName, number[]>;
+  /** Deliveries the endpoint gate put off (a starved machine): not counted as delivered. */
+  deferred: number;
   /**
    * Per-round ratios (requests per CPU-second): the deliver path to the signed floor (the
    * budget), and every client to the raw undici loop.
@@ -443,6 +452,7 @@ async function measure(
     },
     rawPostMicros: 1e6 / median(perCpuSecond.undici),
     failures: failures + path.counts().failures + unsigned.counts().failures,
+    deferred: path.counts().deferred + unsigned.counts().deferred,
   };
 }
 
@@ -515,6 +525,9 @@ export function formatThroughput(report: ThroughputReport): string {
     );
   }
   lines.push(`  non-200 answers                 ${report.failures}`);
+  lines.push(
+    `  deferred by the endpoint gate   ${(report.https?.deferred ?? 0) + report.http.deferred} (not counted as delivered)`,
+  );
   return lines.join("\n");
 }
 
