@@ -724,9 +724,9 @@ async function keepHealth(
   deps: DeliverDeps,
 ) {
   const { workspaceId, id } = subscription;
-  const at = new Date(now).toISOString();
   try {
     if (!verdict.verdict.ok && verdict.verdict.kind === "gone") {
+      const at = new Date(now).toISOString();
       // Standard Webhooks: 410 Gone means stop. Disabled at once, with the reason.
       deps.recent?.forget(contextKey(workspaceId, id));
       const reason = `The endpoint answered 410 Gone at ${at}: it asks for nothing more to be sent. Enable the subscription again to resume.`;
@@ -747,6 +747,7 @@ async function keepHealth(
         return;
       case "healthy":
         if (await deps.health.markHealthy(workspaceId, id)) {
+          const at = new Date(now).toISOString();
           await deps.operational?.recovered(subscription, subscription.failingSince ?? at, at);
         }
         return;
