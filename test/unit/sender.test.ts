@@ -36,6 +36,17 @@ function resolvesTo(address: string): HttpSenderOptions["lookup"] {
   }) as unknown as HttpSenderOptions["lookup"];
 }
 
+/** A resolver that answers every name with all of `addresses`, in this order (a multi-address DNS answer). */
+function resolvesToAll(...addresses: string[]): HttpSenderOptions["lookup"] {
+  const answer = addresses.map(
+    (address): LookupAddress => ({ address, family: address.includes(":") ? 6 : 4 }),
+  );
+  return ((_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    if (options.all) callback(null, answer);
+    else callback(null, answer[0]?.address, answer[0]?.family);
+  }) as unknown as HttpSenderOptions["lookup"];
+}
+
 const body = '{"event":"contact.created","data":{},"timestamp":"2026-11-26T10:00:00Z"}';
 
 describe("HTTP sender", () => {
@@ -170,6 +181,55 @@ describe("HTTP sender", () => {
         "Destination refused: innocent.example resolves to a non-public address.",
       );
       expect(target.connections).toBe(0);
+    });
+
+    // Every address of a multi-address answer is checked, not only the one connected to first.
+    // The allowed addresses here are loopback ones (plain http to `*.localhost` is allowed in
+    // the local stack, and the name still goes through the resolver), so that a guard that
+    // checked only some of them would connect to the test server instead of the network.
+    it.each([
+      ["last", ["127.0.0.1", "127.0.0.2", "10.0.0.1"]],
+      ["among others", ["127.0.0.1", "169.254.169.254", "127.0.0.3"]],
+      ["second of two", ["127.0.0.1", "fd00:ec2::254"]],
+      ["IPv4-mapped", ["127.0.0.1", "::ffff:192.168.1.1"]],
+    ])(
+      "one private address %s in a multi-address answer refuses the name, with no connection",
+      async (_where, addresses) => {
+        const target = await server();
+        const result = await sender({ lookup: resolvesToAll(...addresses) }).send({
+          url: `http://multi.localhost:${target.port}/`,
+          headers: {},
+          body,
+        });
+        expect(result).toMatchObject({
+          kind: "error",
+          errorClass: "destination_refused",
+          message: "Destination refused: multi.localhost resolves to a non-public address.",
+        });
+        expect(target.connections).toBe(0);
+        expect(target.requests).toHaveLength(0);
+      },
+    );
+
+    it("a name whose every address is allowed is connected to", async () => {
+      const target = await server();
+      const result = await sender({
+        lookup: resolvesToAll("127.0.0.1", "127.0.0.2", "127.0.0.3"),
+      }).send({ url: `http://multi.localhost:${target.port}/`, headers: {}, body });
+      expect(result).toMatchObject({ kind: "response", status: 200 });
+      expect(target.requests).toHaveLength(1);
+    });
+
+    it("a name with no addresses at all is an error, not a connection", async () => {
+      const result = await sender({ lookup: resolvesToAll() }).send({
+        url: "http://nothing.localhost/",
+        headers: {},
+        body,
+      });
+      expect(result).toMatchObject({
+        kind: "error",
+        message: "nothing.localhost has no addresses",
+      });
     });
 
     it("a name that resolves to 10.0.0.1 is refused, even in the local stack", async () => {
