@@ -6,6 +6,7 @@
  * neither killed nor listed as equivalent (`--allow-unlisted` lets a local run finish anyway).
  */
 import { readFileSync } from "node:fs";
+import { relative } from "node:path";
 import { parseArgs } from "node:util";
 import type { MutantResult } from "@stryker-mutator/api/core";
 import { type Scope, strykerOptions, TARGETS } from "./config.ts";
@@ -64,8 +65,10 @@ function originalCode(result: MutantResult): string {
   ].join("\n");
 }
 
+const where = (result: MutantResult) => relative(process.cwd(), result.fileName);
+
 const matches = (result: MutantResult, entry: Equivalent) =>
-  entry.file === result.fileName &&
+  entry.file === where(result) &&
   entry.mutator === result.mutatorName &&
   entry.replacement === result.replacement &&
   entry.original === originalCode(result);
@@ -77,14 +80,14 @@ const timedOut = count("Timeout");
 const survivors = results.filter((r) => r.status === "Survived" || r.status === "NoCoverage");
 const unlisted = survivors.filter((r) => !equivalents.some((entry) => matches(r, entry)));
 const inScope = (entry: Equivalent) =>
-  results.some((r) => r.fileName === entry.file && r.mutatorName === entry.mutator);
+  results.some((r) => where(r) === entry.file && r.mutatorName === entry.mutator);
 const stale = equivalents.filter(
   (entry) => inScope(entry) && !survivors.some((r) => matches(r, entry)),
 );
 
 for (const r of unlisted) {
   console.log(
-    `UNLISTED ${r.status.toLowerCase()}: ${r.fileName}:${r.location.start.line}:${r.location.start.column} ` +
+    `UNLISTED ${r.status.toLowerCase()}: ${where(r)}:${r.location.start.line}:${r.location.start.column} ` +
       `${r.mutatorName} ${JSON.stringify(originalCode(r))} -> ${JSON.stringify(r.replacement)}`,
   );
 }

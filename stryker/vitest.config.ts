@@ -1,17 +1,30 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * The suites Stryker runs against each mutant (see stryker/config.ts): unit and fuzz always,
- * the dynalite/fauxqs integration suite for the `shared` scope. Property-based suites keep
- * their CI run counts.
+ * The suites Stryker runs against each mutant (see stryker/config.ts). `shared`: unit, fuzz and
+ * the dynalite/fauxqs integration suite. `security`: the suites of the security-critical code
+ * only, which keeps CI's run short (a mutant of a module-level constant runs every test
+ * included here). Property-based suites keep their CI run counts.
  */
 const scope = process.env.STRYKER_SCOPE ?? "shared";
+
+export const SECURITY_TESTS = [
+  "test/unit/signing.test.ts",
+  "test/unit/ssrf.test.ts",
+  "test/unit/sender.test.ts",
+  "test/unit/request.test.ts",
+  "test/unit/keys.test.ts",
+  "test/unit/authenticate.test.ts",
+  "test/unit/route-grants.test.ts",
+  "test/unit/api-handler.test.ts",
+  "test/fuzz/**/*.test.ts",
+];
 
 export default defineConfig({
   test: {
     include:
       scope === "security"
-        ? ["test/unit/**/*.test.ts", "test/fuzz/**/*.test.ts"]
+        ? SECURITY_TESTS
         : ["test/unit/**/*.test.ts", "test/fuzz/**/*.test.ts", "test/integration/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
