@@ -1,6 +1,7 @@
 import type { LookupAddress } from "node:dns";
 import { afterEach, describe, expect, it } from "vitest";
 import { createHttpSender, type HttpSenderOptions } from "../../shared/http/sender.ts";
+import { parseCidrs } from "../../shared/ssrf.ts";
 import { startServer, type TestServer } from "../helpers/http-server.ts";
 
 const servers: TestServer[] = [];
@@ -230,6 +231,50 @@ describe("HTTP sender", () => {
         kind: "error",
         message: "nothing.localhost has no addresses",
       });
+    });
+
+    // Connecting to 0.0.0.0 reaches this host (127.0.0.1) on Linux, so an allow-list that
+    // lets 0.0.0.0 through must still not let plain http reach it.
+    it("plain http goes only to loopback, even to an allow-listed address", async () => {
+      const target = await server();
+      const result = await sender({
+        policy: { allowLoopbackHttp: true, allowedCidrs: parseCidrs("0.0.0.0/32") },
+        lookup: resolvesToAll("0.0.0.0"),
+      }).send({ url: `http://zero.localhost:${target.port}/`, headers: {}, body });
+      expect(result).toMatchObject({
+        kind: "error",
+        errorClass: "destination_refused",
+        message: "Destination refused: zero.localhost resolves to a non-public address.",
+      });
+      expect(target.connections).toBe(0);
+    });
+
+    it("https to an allow-listed address connects (and here fails its TLS handshake)", async () => {
+      const target = await server();
+      const result = await sender({
+        policy: {
+          allowLoopbackHttp: false,
+          allowedCidrs: parseCidrs("127.0.0.0/8"),
+          allowedPorts: [target.port],
+        },
+        lookup: resolvesToAll("127.0.0.1"),
+      }).send({ url: `https://tls.example:${target.port}/`, headers: {}, body });
+      expect(result).toMatchObject({ kind: "error", errorClass: "tls_error" });
+      expect(target.connections).toBe(1);
+    });
+
+    it("a resolver error is a DNS error, not a connection", async () => {
+      const failing = ((_host: string, _options: unknown, callback: (...a: unknown[]) => void) => {
+        callback(
+          Object.assign(new Error("getaddrinfo ENOTFOUND gone.localhost"), { code: "ENOTFOUND" }),
+        );
+      }) as unknown as HttpSenderOptions["lookup"];
+      const result = await sender({ lookup: failing }).send({
+        url: "http://gone.localhost/",
+        headers: {},
+        body,
+      });
+      expect(result).toMatchObject({ kind: "error", errorClass: "dns_error" });
     });
 
     it("a name that resolves to 10.0.0.1 is refused, even in the local stack", async () => {
