@@ -1,16 +1,15 @@
 /**
  * StrykerJS settings for `npm run test:mutation` (see README "Mutation testing"). Two scopes:
  *
- * - `shared`: the domain in shared/ (signing, the SSRF guard, the retry schedule, request
- *   parsing, authentication, the lifecycle, the use cases and the stores' condition logic),
- *   against the unit, fuzz and integration suites (the stores' conditions only mean something
- *   to DynamoDB, so dynalite judges them).
- * - `security`: only the security-critical code — signing, the SSRF guard (static and at
- *   connect time), the request body limits and authentication — against the unit and fuzz
- *   suites. CI runs this one (`npm test`) and fails below its target.
+ * - `security`: the security-critical code (signing, the SSRF guard, the request body limits,
+ *   authentication) against its own unit and fuzz suites. CI runs this one (`npm test`) and
+ *   fails below its target.
+ * - `shared`: that, and the domain around it (the retry schedule, the delivery lifecycle, the
+ *   use cases, the stores' condition logic) against the unit, fuzz and integration suites (a
+ *   store's conditions only mean something to DynamoDB, so dynalite judges them).
  *
  * End-to-end, infra, model and fault suites are left out: they run the code in child
- * processes, where a mutant is never active, so they would only add time.
+ * processes or over minutes, where a mutant is never active or takes too long to judge.
  */
 import { readFileSync } from "node:fs";
 import type { PartialStrykerOptions } from "@stryker-mutator/api/core";
@@ -20,56 +19,56 @@ export type Scope = "shared" | "security";
 export const TARGETS: Record<Scope, number> = { shared: 80, security: 90 };
 
 /**
- * The connect-time half of the SSRF guard lives in shared/http/sender.ts, beside the HTTP
- * client it guards. Only those functions are security-critical, so the range is found by name
- * each run rather than written down as line numbers that would go stale.
+ * Lines from the line starting with `first` to the closing brace of the declaration starting
+ * with `last` (Stryker's `file:start-end`, 1-based and inclusive). Found by name on every run,
+ * so that a range never goes stale the way written-down line numbers would.
  */
-function connectTimeGuard(): string {
-  const file = "shared/http/sender.ts";
+function declarations(file: string, first: string, last = first): string {
   const lines = readFileSync(file, "utf8").split("\n");
-  const start = lines.findIndex((line) => line.startsWith("function guardedConnector("));
-  const last = lines.findIndex((line) => line.startsWith("function guardedLookup("));
-  const end = lines.findIndex((line, index) => index > last && line === "}");
-  if (start < 0 || last < 0 || end < 0) {
-    throw new Error(
-      `${file}: guardedConnector … guardedLookup not found; update stryker/config.ts`,
-    );
+  const start = lines.findIndex((line) => line.startsWith(first));
+  const lastStart = lines.findIndex((line) => line.startsWith(last));
+  const end = lines.findIndex((line, index) => index > lastStart && line === "}");
+  if (start < 0 || lastStart < 0 || end < 0) {
+    throw new Error(`${file}: '${first}' … '${last}' not found; update stryker/config.ts`);
   }
-  // Stryker's ranges are 1-based and inclusive.
   return `${file}:${start + 1}-${end + 1}`;
 }
 
-export const SECURITY_FILES = [
-  "shared/signing.ts",
-  "shared/ssrf.ts",
-  "shared/http/request.ts",
-  "shared/keys.ts",
-  "shared/use-cases/authenticate.ts",
-];
+/**
+ * The security-critical code: signing, the SSRF guard (its static checks, and the connect-time
+ * half in shared/http/sender.ts, beside the HTTP client it guards), the request body limits and
+ * authentication.
+ */
+export function securityFiles(): string[] {
+  return [
+    "shared/signing.ts",
+    "shared/ssrf.ts",
+    declarations("shared/http/sender.ts", "function guardedConnector(", "function guardedLookup("),
+    "shared/http/request.ts",
+    "shared/keys.ts",
+    "shared/use-cases/authenticate.ts",
+  ];
+}
 
 /**
- * Left out of the `shared` scope, with the reason: none of them holds a decision of the
- * domain, and each is covered by suites that run it for real (infra, end-to-end).
+ * The domain beyond it: the retry schedule, the delivery lifecycle, the use cases, and the
+ * stores' condition logic (the guard a delivery write is made under, where a record sits in the
+ * dead-letter index and the sweep's watch list, the event store's conditions).
  */
-const NOT_DOMAIN = [
-  "shared/aws.ts", // AWS SDK clients, built once
-  "shared/lambda-credentials.ts", // the SDK's credential chain
-  "shared/version.ts", // a constant
-  "shared/log.ts", // log line formatting
-  "shared/metrics.ts", // EMF formatting, checked by test/unit/metrics.test.ts and the e2e suite
-  "shared/delivery-metrics.ts",
-  "shared/http/api-metrics.ts",
-  "shared/http/openapi.ts", // documentation, checked against docs/openapi.json
-  "shared/http/json-schema.ts", // documentation
-  "shared/http/client.ts", // the CLI's HTTP client
-  "shared/secrets/kms-keyring.ts", // KMS calls, only in AWS
-];
+export function domainFiles(): string[] {
+  return [
+    "shared/retry.ts",
+    "shared/lifecycle.ts",
+    "shared/use-cases/*.ts",
+    "!shared/use-cases/authenticate.ts",
+    declarations("shared/store/delivery-store.ts", "export function guardCondition("),
+    declarations("shared/store/items.ts", "export function deliveryToItem("),
+    "shared/store/event-store.ts",
+  ];
+}
 
 export function strykerOptions(scope: Scope): PartialStrykerOptions {
-  const mutate =
-    scope === "security"
-      ? [...SECURITY_FILES, connectTimeGuard()]
-      : ["shared/**/*.ts", ...NOT_DOMAIN.map((file) => `!${file}`)];
+  const mutate = scope === "security" ? securityFiles() : [...securityFiles(), ...domainFiles()];
   return {
     plugins: ["@stryker-mutator/vitest-runner", "@stryker-mutator/typescript-checker"],
     testRunner: "vitest",
@@ -82,7 +81,7 @@ export function strykerOptions(scope: Scope): PartialStrykerOptions {
     checkerNodeArgs: ["--import", "./stryker/typescript-api.ts"],
     coverageAnalysis: "perTest",
     mutate,
-    // A shared machine: never more than two test processes.
+    // A shared machine: one checker and one test runner by default.
     concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 2),
     timeoutMS: 10_000,
     timeoutFactor: 2,
