@@ -121,6 +121,12 @@ describe("request bodies", () => {
     expect(() => jsonBody(request("{nope"), anything)).toThrow(
       /^The body is not valid JSON: .+\.$/,
     );
+    try {
+      jsonBody(request("{nope"), anything);
+      expect.unreachable();
+    } catch (error) {
+      expect((error as Error).cause).toBeInstanceOf(SyntaxError);
+    }
   });
 
   it("of the wrong shape are a 422 per field", () => {

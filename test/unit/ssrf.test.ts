@@ -282,6 +282,8 @@ describe("isLoopback", () => {
     ["not an address", false],
     ["::[1", false],
     ["::1]x", false],
+    ["::]1", false],
+    ["127.0.0.]1", false],
   ])("%s: %s", (address, loopback) => {
     expect(isLoopback(address)).toBe(loopback);
   });
