@@ -2,8 +2,9 @@
  * `npm run test:mutation [-- --scope security] [-- --fresh]`: runs StrykerJS on one scope
  * (stryker/config.ts), writes the HTML report to reports/mutation/<scope>/index.html, lists
  * the survivors that stryker/equivalent.json does not explain, and ends with one line:
- * `mutation score: NN.N%`. Exits non-zero below the scope's target, or when a survivor is
- * neither killed nor listed as equivalent (`--allow-unlisted` lets a local run finish anyway).
+ * `mutation score: NN.N%` (reviewed equivalent mutants left out). Exits non-zero below the
+ * scope's target, or when a survivor is neither killed nor listed as equivalent
+ * (`--allow-unlisted` lets a local run finish anyway).
  */
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
@@ -42,7 +43,8 @@ const equivalents: Equivalent[] = JSON.parse(
 
 const started = performance.now();
 const options = strykerOptions(scope);
-if (values.fresh) options.force = true;
+// CI never reuses earlier results (it has none anyway: reports/ is not committed).
+if (values.fresh || process.env.CI) options.force = true;
 const results: MutantResult[] = await new Stryker(options).runMutationTest();
 const minutes = (performance.now() - started) / 60_000;
 
@@ -97,14 +99,19 @@ for (const entry of stale) {
   );
 }
 
+// The mutation score as the literature defines it: detected mutants over all mutants that are
+// not equivalent (killed / (total − equivalent)). Stryker's own score counts the reviewed
+// equivalents as survivors; it is printed too.
 const detected = killed + timedOut;
-const valid = detected + survivors.length;
-const score = valid === 0 ? 100 : (detected / valid) * 100;
+const percent = (part: number, whole: number) => (whole === 0 ? 100 : (part / whole) * 100);
+const score = percent(detected, detected + unlisted.length);
+const strykerScore = percent(detected, detected + survivors.length);
 console.log(
   `${scope}: ${results.length} mutants in ${minutes.toFixed(1)} min — killed ${killed}, timed out ${timedOut}, ` +
     `survived ${count("Survived")}, no coverage ${count("NoCoverage")} ` +
     `(${survivors.length - unlisted.length} listed as equivalent, ${unlisted.length} unlisted), ` +
     `type errors ${count("CompileError")}, runtime errors ${count("RuntimeError")}, ignored ${count("Ignored")}; ` +
+    `Stryker's score (equivalents counted as survivors) ${strykerScore.toFixed(1)}%; ` +
     `target ${TARGETS[scope]}%; report reports/mutation/${scope}/index.html`,
 );
 const failed = score < TARGETS[scope] || (unlisted.length > 0 && !values["allow-unlisted"]);
