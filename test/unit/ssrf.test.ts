@@ -151,6 +151,7 @@ describe("destination ports", () => {
   it("parses the allowed ports, naming a bad entry", () => {
     expect(parsePorts("")).toEqual([]);
     expect(parsePorts("8443, 9443")).toEqual([8443, 9443]);
+    expect(parsePorts(" 8443,,9443 ,")).toEqual([8443, 9443]);
     for (const bad of ["0", "65536", "http", "-1", "84.3", "0x50"]) {
       expect(() => parsePorts(`8443,${bad}`)).toThrow(`'${bad}' is not a port number (1-65535)`);
     }
@@ -196,6 +197,13 @@ describe("allow-listed ranges (private deployments)", () => {
 
   it("refuses a malformed range, naming it", () => {
     expect(() => parseCidrs("10.0.0.0/8, banana")).toThrow("'banana' is not a CIDR range");
+  });
+
+  it("skips empty entries (an empty setting, a trailing or doubled comma)", () => {
+    expect(parseCidrs("")).toEqual([]);
+    expect(
+      parseCidrs(" 10.0.0.0/8,, fd00::/8 ,").map(([address, bits]) => `${address}/${bits}`),
+    ).toEqual(["10.0.0.0/8", "fd00::/8"]);
   });
 });
 
