@@ -9,6 +9,7 @@ import { SqsHoldingQueue } from "../../shared/queue/holding-queue.ts";
 import { api, eventually } from "../helpers/api-client.ts";
 import { webhooks } from "../helpers/cli.ts";
 import { startServer, type TestServer } from "../helpers/http-server.ts";
+import { deliveryQueuesIdle } from "../helpers/queues.ts";
 
 /**
  * The failure path as an operator lives it, through the `webhooks` CLI: a receiver answers
@@ -143,7 +144,8 @@ describe("failure path through the CLI", () => {
       [1, "succeeded"],
     ]);
     expect(receiver.requests[3]?.headers["webhook-id"]).toBe(deliveryId);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Nothing left in the queues, so nothing more can arrive: still four.
+    await deliveryQueuesIdle();
     expect(receiver.requests).toHaveLength(4);
     expect(JSON.parse((await webhooks(["dlq", "status", "--json"], env)).stdout)).toMatchObject({
       depth: 0,
@@ -167,7 +169,7 @@ describe("failure path through the CLI", () => {
       left: 0,
     });
     expect(await sqsDeadLetters()).toEqual({ visible: 0, inFlight: 0 });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await deliveryQueuesIdle();
     expect(receiver.requests).toHaveLength(4);
   });
 

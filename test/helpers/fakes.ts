@@ -36,7 +36,7 @@ import {
   itemToDeadLetter,
   itemToDelivery,
 } from "../../shared/store/items.ts";
-import { type Item, key, workspaceOf } from "../../shared/store/table.ts";
+import { type Item, key, SHARDS, workspaceOf } from "../../shared/store/table.ts";
 
 export class FakeQueue implements DeliveryQueue, FanOutQueue {
   sent: DeliveryMessage[] = [];
@@ -80,7 +80,9 @@ export class FakeQueue implements DeliveryQueue, FanOutQueue {
     this.deadLetters.push(...bodies);
   }
   slowLane: string[] = [];
+  failSlowLane = false;
   async sendToSlowLane(bodies: readonly string[]) {
+    if (this.failSlowLane) throw new Error("the slow lane queue is down");
     this.slowLane.push(...bodies);
   }
 }
@@ -344,17 +346,35 @@ export class FakeDeliveryStore implements DeliveryStore {
     return { items, next: all.length > limit ? items.at(-1)?.id : undefined };
   }
 
+  /**
+   * As the store counts: each shard of the index read up to its share of the budget, the filter
+   * applied to what was read, and "not exact" wherever a shard's read stopped at its share
+   * (DynamoDB then hands back a LastEvaluatedKey, whether or not more follow).
+   */
   async summarizeDeadLetters(
     workspaceId: string,
     filter: Pick<DeliveryFilter, "subscriptionId" | "event">,
     budget: number,
   ) {
-    const all = this.#deadLetterItems(workspaceId, filter);
-    const first = all[0];
+    const perShard = Math.max(1, Math.ceil(budget / SHARDS.length));
+    const everything = this.#deadLetterItems(workspaceId, {});
+    const matching = new Set(this.#deadLetterItems(workspaceId, filter));
+    const shards = SHARDS.map((shard) => {
+      const read = everything
+        .filter((item) => item.dlqPk === key.deadLetters(workspaceId, shard))
+        .slice(0, perShard);
+      return {
+        count: read.filter((item) => matching.has(item)).length,
+        more: read.length >= perShard,
+      };
+    });
+    const first = [...matching][0];
     return {
-      count: Math.min(all.length, budget),
-      exact: all.length <= budget,
-      oldest: first ? itemToDeadLetter(structuredClone(first)) : undefined,
+      count: shards.reduce((sum, shard) => sum + shard.count, 0),
+      exact: shards.every((shard) => !shard.more),
+      oldest: first
+        ? { id: first.sk as string, failedAt: first.failedAt as string | undefined }
+        : undefined,
     };
   }
 

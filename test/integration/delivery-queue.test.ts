@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeliveryMessage } from "../../shared/domain.ts";
 import { decodeMessage, SqsDeliveryQueue } from "../../shared/queue/delivery-queue.ts";
 import { queueSettings } from "../../shared/retry.ts";
+import { eventually } from "../helpers/api-client.ts";
 import { type LocalAws, startLocalAws } from "../helpers/aws-local.ts";
 
 let aws: LocalAws;
@@ -68,8 +69,11 @@ describe("SqsDeliveryQueue (fauxqs)", () => {
     const [first] = await drain(aws.queueUrl, 30);
     await queue.changeVisibility([{ receiptHandle: first?.ReceiptHandle ?? "", seconds: 1 }]);
     expect(await drain(aws.queueUrl)).toHaveLength(0);
-    await new Promise((resolve) => setTimeout(resolve, 1200));
-    const [again] = await drain(aws.queueUrl);
+    // Back once its second is over: polled for, with a deadline, rather than slept for.
+    const [again] = await eventually(async () => {
+      const back = await drain(aws.queueUrl);
+      return back.length > 0 ? back : undefined;
+    }, 10_000);
     expect(again?.Body).toBe(first?.Body);
     expect(again?.Attributes?.ApproximateReceiveCount).toBe("2");
   });

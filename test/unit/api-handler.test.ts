@@ -356,6 +356,15 @@ describe("API handler", () => {
     expect(writes()).toBe(0);
   });
 
+  it("counts the 256 KiB in bytes: multi-byte text that fits in characters is refused with 413", async () => {
+    const big = { ...event, data: { id: "c_1", blob: "€".repeat(90_000) } };
+    expect(JSON.stringify(big).length).toBeLessThan(256 * 1024);
+    const response = await call(apiEvent("POST", "/v1/events", { key: ingest, body: big }));
+    expect(response.statusCode).toBe(413);
+    expect(json(response).detail).toMatch(/^The body is \d+ bytes; the most accepted is 262144/);
+    expect(writes()).toBe(0);
+  });
+
   it("answers unknown paths with 404 and wrong methods with 405 + Allow", async () => {
     const missing = await call(apiEvent("GET", "/v1/nothing", { key: admin }));
     expect(missing.statusCode).toBe(404);

@@ -6,7 +6,7 @@ import type { EndpointGate } from "../../shared/endpoint-gate.ts";
 import { deliveryIdFor } from "../../shared/ids.ts";
 import { claimed, confirmedQueued, guardOf } from "../../shared/lifecycle.ts";
 import { silentLogger } from "../../shared/log.ts";
-import { encodeMessage } from "../../shared/queue/delivery-queue.ts";
+import { decodeMessage, encodeMessage } from "../../shared/queue/delivery-queue.ts";
 import { RecentSubscriptions } from "../../shared/recent-subscriptions.ts";
 import { generateSecret } from "../../shared/signing.ts";
 import {
@@ -915,5 +915,47 @@ describe("a resend's claim confirmed while its first attempt is under way", () =
     const after = await stored(sub.id);
     expect(after).toMatchObject({ status: "succeeded", generation: 1, runAttempts: 1 });
     expect(after?.attempts.map((a) => [a.generation, a.outcome])).toEqual([[1, "succeeded"]]);
+  });
+});
+
+describe("the slow lane", () => {
+  it("moves a main-lane message of a slow endpoint to the slow lane, unsent, its owner kept", async () => {
+    const sub = await addSubscription(subId(1), {
+      slowUntil: new Date(clock + 60_000).toISOString(),
+    });
+    const sender = new ScriptedSender(() => ok(200));
+    const item = record(message(sub.id));
+    const result = await deliverBatch([item], deps(sender), plenty);
+
+    expect(result.failures).toEqual([]);
+    expect(sender.requests).toHaveLength(0);
+    expect(queue.slowLane.map((body) => decodeMessage(body))).toEqual([
+      { ...message(sub.id), o: item.messageId },
+    ]);
+    expect(queue.sent).toEqual([]);
+  });
+
+  it("leaves the message in the main lane, to move when it comes back, when the slow lane is down", async () => {
+    const sub = await addSubscription(subId(1), {
+      slowUntil: new Date(clock + 60_000).toISOString(),
+    });
+    queue.failSlowLane = true;
+    const item = record(message(sub.id));
+    const result = await deliverBatch([item], deps(new ScriptedSender(() => ok(200))), plenty);
+
+    expect(result.failures).toEqual([item.messageId]);
+    expect(queue.slowLane).toEqual([]);
+  });
+
+  it("delivers as usual once the endpoint is no longer slow", async () => {
+    const sub = await addSubscription(subId(1), {
+      slowUntil: new Date(clock - 1).toISOString(),
+    });
+    const sender = new ScriptedSender(() => ok(200));
+    const result = await deliverBatch([record(message(sub.id))], deps(sender), plenty);
+
+    expect(result.failures).toEqual([]);
+    expect(sender.requests).toHaveLength(1);
+    expect(queue.slowLane).toEqual([]);
   });
 });

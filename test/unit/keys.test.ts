@@ -30,4 +30,26 @@ describe("API keys", () => {
   it("hints show the workspace and 4 characters, nothing more", () => {
     expect(keyHint("whk_demo_abcdef0123456789abcdef0123456789")).toBe("whk_demo_abcd…");
   });
+
+  it("accept one-character workspaces and surrounding blanks, and nothing around the key", () => {
+    const secret = "a".repeat(32);
+    const short = `whk_a_${secret}`;
+    expect(parseBearer(`Bearer ${short}`)).toEqual({ workspaceId: "a", hash: hashApiKey(short) });
+    expect(parseBearer(`  Bearer ${short}  `).workspaceId).toBe("a");
+    for (const header of [
+      `Bearer x${short}`,
+      `Bearer ${short}!`,
+      `Bearer ${short}_extra`,
+      `Bearer whk_a-_${secret}`,
+      `Bearer ${short} more`,
+      `Token Bearer ${short}`,
+    ]) {
+      expect(() => parseBearer(header), header).toThrow(UnauthorizedError);
+    }
+  });
+
+  it("a hint of something that is not a key gives nothing away", () => {
+    expect(keyHint("not a key at all")).toBe("whk_…");
+    expect(keyHint(`whk_demo_${"b".repeat(31)}`)).toBe("whk_…");
+  });
 });

@@ -1,6 +1,7 @@
 import type { LookupAddress } from "node:dns";
 import { afterEach, describe, expect, it } from "vitest";
 import { createHttpSender, type HttpSenderOptions } from "../../shared/http/sender.ts";
+import { parseCidrs } from "../../shared/ssrf.ts";
 import { startServer, type TestServer } from "../helpers/http-server.ts";
 
 const servers: TestServer[] = [];
@@ -33,6 +34,17 @@ function resolvesTo(address: string): HttpSenderOptions["lookup"] {
     const family = address.includes(":") ? 6 : 4;
     if (options.all) callback(null, [{ address, family } satisfies LookupAddress]);
     else callback(null, address, family);
+  }) as unknown as HttpSenderOptions["lookup"];
+}
+
+/** A resolver that answers every name with all of `addresses`, in this order (a multi-address DNS answer). */
+function resolvesToAll(...addresses: string[]): HttpSenderOptions["lookup"] {
+  const answer = addresses.map(
+    (address): LookupAddress => ({ address, family: address.includes(":") ? 6 : 4 }),
+  );
+  return ((_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    if (options.all) callback(null, answer);
+    else callback(null, answer[0]?.address, answer[0]?.family);
   }) as unknown as HttpSenderOptions["lookup"];
 }
 
@@ -170,6 +182,99 @@ describe("HTTP sender", () => {
         "Destination refused: innocent.example resolves to a non-public address.",
       );
       expect(target.connections).toBe(0);
+    });
+
+    // Every address of a multi-address answer is checked, not only the one connected to first.
+    // The allowed addresses here are loopback ones (plain http to `*.localhost` is allowed in
+    // the local stack, and the name still goes through the resolver), so that a guard that
+    // checked only some of them would connect to the test server instead of the network.
+    it.each([
+      ["last", ["127.0.0.1", "127.0.0.2", "10.0.0.1"]],
+      ["among others", ["127.0.0.1", "169.254.169.254", "127.0.0.3"]],
+      ["second of two", ["127.0.0.1", "fd00:ec2::254"]],
+      ["IPv4-mapped", ["127.0.0.1", "::ffff:192.168.1.1"]],
+    ])(
+      "one private address %s in a multi-address answer refuses the name, with no connection",
+      async (_where, addresses) => {
+        const target = await server();
+        const result = await sender({ lookup: resolvesToAll(...addresses) }).send({
+          url: `http://multi.localhost:${target.port}/`,
+          headers: {},
+          body,
+        });
+        expect(result).toMatchObject({
+          kind: "error",
+          errorClass: "destination_refused",
+          message: "Destination refused: multi.localhost resolves to a non-public address.",
+        });
+        expect(target.connections).toBe(0);
+        expect(target.requests).toHaveLength(0);
+      },
+    );
+
+    it("a name whose every address is allowed is connected to", async () => {
+      const target = await server();
+      const result = await sender({
+        lookup: resolvesToAll("127.0.0.1", "127.0.0.2", "127.0.0.3"),
+      }).send({ url: `http://multi.localhost:${target.port}/`, headers: {}, body });
+      expect(result).toMatchObject({ kind: "response", status: 200 });
+      expect(target.requests).toHaveLength(1);
+    });
+
+    it("a name with no addresses at all is an error, not a connection", async () => {
+      const result = await sender({ lookup: resolvesToAll() }).send({
+        url: "http://nothing.localhost/",
+        headers: {},
+        body,
+      });
+      expect(result).toMatchObject({
+        kind: "error",
+        message: "nothing.localhost has no addresses",
+      });
+    });
+
+    // Connecting to 0.0.0.0 reaches this host (127.0.0.1) on Linux, so an allow-list that
+    // lets 0.0.0.0 through must still not let plain http reach it.
+    it("plain http goes only to loopback, even to an allow-listed address", async () => {
+      const target = await server();
+      const result = await sender({
+        policy: { allowLoopbackHttp: true, allowedCidrs: parseCidrs("0.0.0.0/32") },
+        lookup: resolvesToAll("0.0.0.0"),
+      }).send({ url: `http://zero.localhost:${target.port}/`, headers: {}, body });
+      expect(result).toMatchObject({
+        kind: "error",
+        errorClass: "destination_refused",
+        message: "Destination refused: zero.localhost resolves to a non-public address.",
+      });
+      expect(target.connections).toBe(0);
+    });
+
+    it("https to an allow-listed address connects (and here fails its TLS handshake)", async () => {
+      const target = await server();
+      const result = await sender({
+        policy: {
+          allowLoopbackHttp: false,
+          allowedCidrs: parseCidrs("127.0.0.0/8"),
+          allowedPorts: [target.port],
+        },
+        lookup: resolvesToAll("127.0.0.1"),
+      }).send({ url: `https://tls.example:${target.port}/`, headers: {}, body });
+      expect(result).toMatchObject({ kind: "error", errorClass: "tls_error" });
+      expect(target.connections).toBe(1);
+    });
+
+    it("a resolver error is a DNS error, not a connection", async () => {
+      const failing = ((_host: string, _options: unknown, callback: (...a: unknown[]) => void) => {
+        callback(
+          Object.assign(new Error("getaddrinfo ENOTFOUND gone.localhost"), { code: "ENOTFOUND" }),
+        );
+      }) as unknown as HttpSenderOptions["lookup"];
+      const result = await sender({ lookup: failing }).send({
+        url: "http://gone.localhost/",
+        headers: {},
+        body,
+      });
+      expect(result).toMatchObject({ kind: "error", errorClass: "dns_error" });
     });
 
     it("a name that resolves to 10.0.0.1 is refused, even in the local stack", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkAddress, checkUrl, parseCidrs, parsePorts } from "../../shared/ssrf.ts";
+import { checkAddress, checkUrl, isLoopback, parseCidrs, parsePorts } from "../../shared/ssrf.ts";
 
 const production = { allowLoopbackHttp: false };
 const local = { allowLoopbackHttp: true };
@@ -151,6 +151,7 @@ describe("destination ports", () => {
   it("parses the allowed ports, naming a bad entry", () => {
     expect(parsePorts("")).toEqual([]);
     expect(parsePorts("8443, 9443")).toEqual([8443, 9443]);
+    expect(parsePorts(" 8443,,9443 ,")).toEqual([8443, 9443]);
     for (const bad of ["0", "65536", "http", "-1", "84.3", "0x50"]) {
       expect(() => parsePorts(`8443,${bad}`)).toThrow(`'${bad}' is not a port number (1-65535)`);
     }
@@ -196,5 +197,102 @@ describe("allow-listed ranges (private deployments)", () => {
 
   it("refuses a malformed range, naming it", () => {
     expect(() => parseCidrs("10.0.0.0/8, banana")).toThrow("'banana' is not a CIDR range");
+  });
+
+  it("skips empty entries (an empty setting, a trailing or doubled comma)", () => {
+    expect(parseCidrs("")).toEqual([]);
+    expect(
+      parseCidrs(" 10.0.0.0/8,, fd00::/8 ,").map(([address, bits]) => `${address}/${bits}`),
+    ).toEqual(["10.0.0.0/8", "fd00::/8"]);
+  });
+});
+
+describe("what a refusal says, and the edges of each rule", () => {
+  it.each([
+    ["0.0.0.0", "0.0.0.0 is an unspecified address"],
+    ["::", ":: is an unspecified address"],
+    ["255.255.255.255", "255.255.255.255 is a broadcast address"],
+    ["224.0.0.1", "224.0.0.1 is a multicast address"],
+    ["100.64.0.1", "100.64.0.1 is a carrier-grade NAT address"],
+    ["10.0.0.1", "10.0.0.1 is a private address"],
+    ["fc00::1", "fc00::1 is a unique-local (private) address"],
+    ["240.0.0.1", "240.0.0.1 is a reserved address"],
+    ["2001:db8::1", "2001:db8::1 is a reserved address"],
+    ["fe80::1", "fe80::1 is a link-local address"],
+    ["::1", "::1 is a loopback address"],
+    ["64:ff9b::a00:1", "64:ff9b::a00:1 is a special-purpose address"],
+    ["2002:a00:1::", "2002:a00:1:: is a special-purpose address"],
+    ["100::1", "100::1 is a special-purpose address"],
+  ])("%s: %s", (address, reason) => {
+    expect(checkAddress(address, production)).toEqual({ ok: false, reason });
+  });
+
+  it("reads a bracketed IPv6 literal and drops a zone id, and nothing else", () => {
+    expect(checkAddress("[::1]", local)).toEqual({ ok: true });
+    expect(checkAddress("[2606:4700:4700::1111]", production)).toEqual({ ok: true });
+    expect(checkAddress("fe80::1%eth0", production)).toEqual({
+      ok: false,
+      reason: "fe80::1 is a link-local address",
+    });
+    const zoned = { ...production, allowedCidrs: parseCidrs("fe80::/10") };
+    expect(checkAddress("fe80::1%eth0", zoned)).toEqual({ ok: true });
+    // Brackets only at the ends; anything else is not an address at all.
+    for (const garbage of ["nope", "1.2.3.]4", "1.2.[3.4", "8.8.[8.8]"]) {
+      expect(checkAddress(garbage, production)).toEqual({
+        ok: false,
+        reason: `'${garbage}' is not an IP address`,
+      });
+    }
+  });
+
+  it("refuses credentials of any kind: a user, a password, or both", () => {
+    for (const url of [
+      "https://user@example.com/",
+      "https://:pass@example.com/",
+      "https://user:pass@example.com/",
+    ]) {
+      expect(checkUrl(url, production)).toEqual({
+        ok: false,
+        reason: "the URL must not contain credentials; use a signing secret instead",
+      });
+    }
+  });
+
+  it("plain http to anything but loopback says what the local stack allows", () => {
+    for (const url of ["http://example.com/", "http://8.8.8.8/", "http://10.0.0.1/"]) {
+      expect(checkUrl(url, local)).toEqual({
+        ok: false,
+        reason:
+          "the URL must use https (plain http is allowed only to loopback in the local stack)",
+      });
+      expect(checkUrl(url, production)).toEqual({ ok: false, reason: "the URL must use https" });
+    }
+  });
+
+  it("parses ports at both ends of the range, and refuses just past them", () => {
+    expect(parsePorts("1,65535")).toEqual([1, 65_535]);
+    expect(() => parsePorts("0")).toThrow("'0' is not a port number (1-65535)");
+    expect(() => parsePorts("65536")).toThrow("'65536' is not a port number (1-65535)");
+  });
+});
+
+describe("isLoopback", () => {
+  it.each([
+    ["127.0.0.1", true],
+    ["127.1.2.3", true],
+    ["::1", true],
+    ["[::1]", true],
+    ["::ffff:127.0.0.1", true],
+    ["8.8.8.8", false],
+    ["10.0.0.1", false],
+    ["::", false],
+    ["localhost", false],
+    ["not an address", false],
+    ["::[1", false],
+    ["::1]x", false],
+    ["::]1", false],
+    ["127.0.0.]1", false],
+  ])("%s: %s", (address, loopback) => {
+    expect(isLoopback(address)).toBe(loopback);
   });
 });
