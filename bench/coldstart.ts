@@ -73,6 +73,7 @@ import {
   type Timing,
 } from "./lib/coldstart-figures.ts";
 import { type FakeKms, startFakeKms } from "./lib/fake-kms.ts";
+import { formatOrigins, profileOrigins } from "./lib/profile-origins.ts";
 import { startRecorder } from "./lib/recorder.ts";
 import { handOver, type Spread, spread } from "./lib/stats.ts";
 
@@ -93,6 +94,9 @@ export interface ColdStartOptions {
   variant?: (typeof VARIANTS)[number] | undefined;
   profileDir?: string | undefined;
 }
+
+/** Cold starts profiled per bundle with COLDSTART_PROFILE (each as slow as several unprofiled). */
+const PROFILED_RUNS = 3;
 
 type Figure = keyof Timing;
 const FIGURES: Figure[] = ["totalMs", "bootMs", "importMs", "callMs", "cpuMs"];
@@ -122,6 +126,8 @@ export interface ColdStartReport {
   node: string;
   cpu: string;
   functions: FunctionResult[];
+  /** With COLDSTART_PROFILE: each function's profile by origin, next to its floor's. */
+  profiles?: string[];
 }
 
 /** The cold start of one bundle in a fresh process; the child writes its figures to a file. */
@@ -297,19 +303,39 @@ export async function runColdStart(options: ColdStartOptions): Promise<ColdStart
       }
     }
 
+    const profiles: string[] = [];
     if (options.profileDir) {
       await mkdir(options.profileDir, { recursive: true });
       for (const plan of plans) {
-        for (const subject of plan.subjects) {
-          const name = `${plan.scenario.key}-${subject.label.replace(/\W+/g, "-")}`;
-          await once(plan, subject, environment(plan.bundle, false), [
-            "--cpu-prof",
-            "--cpu-prof-interval=100",
-            `--cpu-prof-dir=${resolve(options.profileDir)}`,
-            `--cpu-prof-name=${name}.cpuprofile`,
-          ]);
-          // The bundle's source map, to read the profile by original file (it is deleted).
-          await copyFile(`${subject.file}.map`, join(options.profileDir, `${name}.mjs.map`));
+        // Several profiled cold starts of each bundle, alternating, averaged by origin.
+        const sums = plan.subjects.map(() => new Map<string, number>());
+        for (let i = 0; i < PROFILED_RUNS; i++) {
+          for (const [index, subject] of plan.subjects.entries()) {
+            const name = `${plan.scenario.key}-${subject.label.replace(/\W+/g, "-")}-${i + 1}`;
+            await once(plan, subject, environment(plan.bundle, false), [
+              "--cpu-prof",
+              "--cpu-prof-interval=100",
+              `--cpu-prof-dir=${resolve(options.profileDir)}`,
+              `--cpu-prof-name=${name}.cpuprofile`,
+            ]);
+            // The bundle's source map, to read the profile by original file (it is deleted).
+            await copyFile(`${subject.file}.map`, join(options.profileDir, `${name}.mjs.map`));
+            const origins = await profileOrigins(
+              join(options.profileDir, `${name}.cpuprofile`),
+              join(options.profileDir, `${name}.mjs.map`),
+            );
+            const sum = sums[index] as Map<string, number>;
+            for (const [origin, ms] of origins) sum.set(origin, (sum.get(origin) ?? 0) + ms);
+          }
+        }
+        const origins = sums.map(
+          (sum) => new Map([...sum].map(([origin, ms]) => [origin, ms / PROFILED_RUNS])),
+        );
+        const [fn, floor] = origins;
+        if (fn && floor) {
+          profiles.push(
+            `${plan.bundle.name}, CPU profiles of ${PROFILED_RUNS} cold starts each, averaged (${options.profileDir}):\n${formatOrigins(["function", "floor"], fn, floor)}`,
+          );
         }
       }
     }
@@ -344,6 +370,7 @@ export async function runColdStart(options: ColdStartOptions): Promise<ColdStart
       node: process.version,
       cpu: `${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}`,
       functions: plans.map((p) => p.result),
+      profiles,
     };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
@@ -700,6 +727,7 @@ export function formatColdStart(report: ColdStartReport): string {
       );
     }
   }
+  for (const profile of report.profiles ?? []) lines.push("", profile);
   return lines.join("\n");
 }
 
