@@ -99,7 +99,7 @@ export interface ColdStartOptions {
 const PROFILED_RUNS = 3;
 
 type Figure = keyof Timing;
-const FIGURES: Figure[] = ["totalMs", "bootMs", "importMs", "callMs", "cpuMs"];
+const FIGURES: Figure[] = ["totalMs", "bootMs", "importMs", "callMs", "cpuMs", "queuedMs"];
 
 export interface BundleResult {
   /** "function", "floor", or a variant ("house telemetry", "Powertools"). */
@@ -132,6 +132,15 @@ export interface ColdStartReport {
 
 /** The cold start of one bundle in a fresh process; the child writes its figures to a file. */
 const CHILD = `import { readFileSync, writeFileSync } from "node:fs";
+// Linux: the main thread's nanoseconds on a CPU, waiting for one, timeslices.
+const waited = () => {
+  try {
+    return Number(readFileSync("/proc/self/schedstat", "utf8").split(" ")[1]) / 1e6 || 0;
+  } catch {
+    return 0;
+  }
+};
+const waitedBefore = waited();
 const [bundle, eventFile, outFile, functionName] = process.argv.slice(2);
 const event = JSON.parse(readFileSync(eventFile, "utf8"));
 const deadline = Date.now() + 60000;
@@ -152,7 +161,8 @@ const imported = performance.now();
 const answer = await handler(event, context);
 const answered = performance.now();
 const cpu = process.cpuUsage();
-writeFileSync(outFile, JSON.stringify({ start, imported, answered, cpuMs: (cpu.user + cpu.system) / 1000, answer }));
+const queuedMs = waited() - waitedBefore;
+writeFileSync(outFile, JSON.stringify({ start, imported, answered, queuedMs, cpuMs: (cpu.user + cpu.system) / 1000, answer }));
 process.exit(0);
 `;
 
@@ -412,6 +422,7 @@ async function coldStart(
     start: number;
     imported: number;
     answered: number;
+    queuedMs: number;
     cpuMs: number;
     answer: unknown;
   };
@@ -420,6 +431,7 @@ async function coldStart(
   return {
     timing: {
       totalMs: out.answered,
+      queuedMs: out.queuedMs,
       bootMs: out.start,
       importMs: out.imported - out.start,
       callMs: out.answered - out.imported,
@@ -699,16 +711,18 @@ function scenarios(world: World): Record<FunctionKey, Scenario> {
 export function formatColdStart(report: ColdStartReport): string {
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
   const ms = (s: Spread) =>
-    `${s.median.toFixed(0)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`.padEnd(16);
+    `${s.median.toFixed(0)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`.padEnd(15);
+  const heads = ["cold start", "node start", "import", "first call", "CPU", "queued"];
   const lines = [
-    `Cold start: a fresh Node ${report.node} process configured as on Lambda imports the bundle and handles one event against the emulators; ms, median (range) of ${report.options.runs} interleaved runs; ${report.cpu}`,
+    `Cold start: a fresh Node ${report.node} process configured as on Lambda imports the bundle and handles one event against the emulators; ms, median (range) of ${report.options.runs} interleaved runs; ${report.cpu}.`,
+    "cold start: from process start to the answer (node start, import, first call); CPU: its user + system time to it; queued: how long of it its main thread waited for a CPU other processes held.",
   ];
   for (const fn of report.functions) {
     lines.push(
       "",
       `${fn.name}: ${fn.event}`,
       `  calls: ${countCalls(fn.calls)}`,
-      `  ${"".padEnd(16)}${"bytes".padStart(9)}  ${"cold start".padEnd(16)}${"node start".padEnd(16)}${"import".padEnd(16)}${"first call".padEnd(16)}${"CPU".padEnd(16)}`,
+      `  ${"".padEnd(16)}${"bytes".padStart(9)}  ${heads.map((h) => h.padEnd(15)).join("")}`,
     );
     for (const b of fn.bundles) {
       lines.push(

@@ -72,7 +72,7 @@ export function summarize(reports: Partial<Record<Part, unknown>>): Row[] {
       fn.bundles.find((b) => b.label === label)?.figures.totalMs.median ?? Number.NaN;
     if (!ratio) continue;
     rows.push({
-      figure: `${fn.name} cold start ÷ its floor (${median("function").toFixed(0)} ms vs ${median("floor").toFixed(0)} ms, medians of ${coldStart?.options.runs})`,
+      figure: `${fn.name} cold start ÷ its floor (${median("function").toFixed(0)} ms vs ${median("floor").toFixed(0)} ms, medians of ${coldStart?.options.runs}; CPU time ${ratio.cpuRatio.toFixed(2)}×)`,
       value: `${ratio.ratio.toFixed(2)}× (${ratio.rounds.min.toFixed(2)}–${ratio.rounds.max.toFixed(2)})`,
       budget: `≤ ${BUDGETS.coldStartRatio}×`,
       pass: ratio.ratio <= BUDGETS.coldStartRatio,

@@ -6,8 +6,16 @@ export const COLD_START_BUDGET = 1.15;
 
 /** One cold start, as the child process reports it (milliseconds). */
 export interface Timing {
-  /** From process start to the handler's answer: the cold start. */
+  /** From process start to the handler's answer: the cold start, the budget's figure. */
   totalMs: number;
+  /**
+   * Of that, how long the process's main thread — from its script's first line — was ready
+   * to run but waited for a CPU other processes held (Linux's /proc/self/schedstat; 0
+   * elsewhere): how much of the cold start a busy machine's other processes took. Reported,
+   * not subtracted: Node's own start, the emulators' waits and a virtual machine's stolen time
+   * cannot be told apart that way, and taking out only some of it gave no steadier figure.
+   */
+  queuedMs: number;
   /** Node's own start, up to the import. */
   bootMs: number;
   /** The import: loading and evaluating the bundle, building its clients. */
@@ -19,11 +27,15 @@ export interface Timing {
 }
 
 export interface Ratio {
-  /** The bundle's median cold start ÷ the floor's. */
+  /** The bundle's median cold start ÷ the floor's: the budget's ratio. */
   ratio: number;
   /** The same ratio within each round (the runs are interleaved round by round). */
   rounds: Spread;
-  /** The medians of CPU time to the answer, divided likewise. */
+  /**
+   * The medians of CPU time to the answer, divided likewise: on a busy machine the steadier
+   * figure (BENCHMARKS.md), and on Lambda, where a 256 MB function has a fraction of a CPU,
+   * the one a cold start's length follows.
+   */
   cpuRatio: number;
 }
 

@@ -107,10 +107,10 @@ describe("benchmark arithmetic", () => {
 
   it("divides cold starts by the floor's: medians, and round by round", () => {
     const floor = { samples: [100, 110, 90].map((ms) => timing(ms, ms / 2)) };
-    const bundle = { samples: [120, 110, 117].map((ms) => timing(ms, ms / 2)) };
+    const bundle = { samples: [120, 110, 117].map((ms) => timing(ms, ms / 3)) };
     const r = ratioTo(bundle, floor);
     expect(r.ratio).toBeCloseTo(117 / 100);
-    expect(r.cpuRatio).toBeCloseTo(117 / 100);
+    expect(r.cpuRatio).toBeCloseTo(117 / 3 / 50);
     expect(r.rounds.min).toBeCloseTo(1);
     expect(r.rounds.max).toBeCloseTo(1.3);
     expect(r.rounds.median).toBeCloseTo(1.2);
@@ -160,6 +160,7 @@ describe("benchmark arithmetic", () => {
 
 const timing = (totalMs: number, cpuMs: number): Timing => ({
   totalMs,
+  queuedMs: 0,
   bootMs: 20,
   importMs: totalMs / 2,
   callMs: totalMs / 2 - 20,
