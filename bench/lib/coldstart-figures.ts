@@ -37,6 +37,8 @@ export interface Ratio {
    * the one a cold start's length follows.
    */
   cpuRatio: number;
+  /** busyShare(): how much of the floor's cold start the waits for a CPU were. */
+  busy: number;
 }
 
 /** The median cold start against the floor's, and the same ratio round by round. */
@@ -51,6 +53,7 @@ export function ratioTo(
       bundle.samples.map((s, i) => s.totalMs / (floor.samples[i]?.totalMs ?? Number.NaN)),
     ),
     cpuRatio: median(of(bundle, "cpuMs")) / median(of(floor, "cpuMs")),
+    busy: busyShare(bundle, floor),
   };
 }
 
@@ -64,3 +67,20 @@ export function countCalls(calls: readonly string[]): string {
   for (const call of calls) counts.set(call, (counts.get(call) ?? 0) + 1);
   return [...counts].map(([call, n]) => (n > 1 ? `${call} ×${n}` : call)).join(", ");
 }
+
+/**
+ * Whether a run's clock figures are the neighbours' more than the bundles': the median time
+ * the function or its floor waited for a CPU (`queuedMs`), as a share of the floor's median
+ * cold start, above `limit`. On this project's shared machine the clock ratio then wanders
+ * (±20 % between runs) while the CPU ratio holds; a quiet run waits a few milliseconds.
+ */
+export function busyShare(
+  bundle: { samples: readonly Timing[] },
+  floor: { samples: readonly Timing[] },
+): number {
+  const queued = (b: { samples: readonly Timing[] }) => median(b.samples.map((s) => s.queuedMs));
+  return Math.max(queued(bundle), queued(floor)) / median(floor.samples.map((s) => s.totalMs));
+}
+
+/** Above this share of waiting, a run is reported as taken on a busy machine. */
+export const BUSY_SHARE = 0.1;

@@ -6,6 +6,8 @@ import { perDelivery } from "../../bench/cost.ts";
 import { BUDGETS, summarize } from "../../bench/index.ts";
 import { latencyHistogramSvg } from "../../bench/lib/chart.ts";
 import {
+  BUSY_SHARE,
+  busyShare,
   COLD_START_BUDGET,
   countCalls,
   ratioTo,
@@ -111,6 +113,10 @@ describe("benchmark arithmetic", () => {
     const r = ratioTo(bundle, floor);
     expect(r.ratio).toBeCloseTo(117 / 100);
     expect(r.cpuRatio).toBeCloseTo(117 / 3 / 50);
+    expect(r.busy).toBe(0);
+    const waited = { samples: floor.samples.map((s) => ({ ...s, queuedMs: 20 })) };
+    expect(busyShare(bundle, waited)).toBeCloseTo(0.2);
+    expect(busyShare(bundle, waited)).toBeGreaterThan(BUSY_SHARE);
     expect(r.rounds.min).toBeCloseTo(1);
     expect(r.rounds.max).toBeCloseTo(1.3);
     expect(r.rounds.median).toBeCloseTo(1.2);
