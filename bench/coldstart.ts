@@ -30,7 +30,11 @@
  *                                     and two metrics per invocation), once with the house
  *                                     logger and EMF line (shared/log.ts, shared/metrics.ts),
  *                                     once with Powertools' Logger and Metrics (issue 16)
- *   COLDSTART_PROFILE=dir             also write a CPU profile of one cold start of each bundle
+ *   COLDSTART_VARIANT=ingest-only     also the API's ingest alone, built from the same shared
+ *                                     modules (bench/variants/api-ingest-only.ts): the API
+ *                                     design's own floor
+ *   COLDSTART_PROFILE=dir             also profile three cold starts of each function and its
+ *                                     floor, and print their CPU by origin side by side
  */
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -87,7 +91,7 @@ export const FUNCTIONS = {
 } as const;
 type FunctionKey = keyof typeof FUNCTIONS;
 
-export const VARIANTS = ["powertools"] as const;
+export const VARIANTS = ["powertools", "ingest-only"] as const;
 
 export interface ColdStartOptions {
   runs: number;
@@ -238,6 +242,13 @@ export async function runColdStart(options: ColdStartOptions): Promise<ColdStart
         { label: "function", file: bundle.file, bytes: bundle.bytes },
         { label: "floor", ...floor },
       ];
+      if (options.variant === "ingest-only" && key === "api") {
+        const built = await buildLikeCdk(
+          "bench/variants/api-ingest-only.ts",
+          join(dir, "ingest-only", key),
+        );
+        subjects.push({ label: "ingest only", ...built });
+      }
       if (options.variant === "powertools") {
         for (const [label, wrapper] of [
           ["house telemetry", "bench/variants/house-telemetry.ts"],
