@@ -14,21 +14,31 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import Table from "cli-table3";
-import { BUNDLE_BUDGET_BYTES } from "../infra/bundles.ts";
-import type { BundleReport } from "./bundles.ts";
+import type { ColdStartReport } from "./coldstart.ts";
 import { CONSOLE_BUDGET_BYTES, type ConsoleReport } from "./console.ts";
 import type { CostReport } from "./cost.ts";
 import type { LoadReport } from "./latency.ts";
 import { latencyHistogramSvg } from "./lib/chart.ts";
+import { BUSY_SHARE, COLD_START_BUDGET } from "./lib/coldstart-figures.ts";
 import { formatSpread } from "./lib/stats.ts";
 import { type NoisyReport, noisyVerdict } from "./noisy.ts";
 import type { ThroughputReport } from "./throughput.ts";
 
-const PARTS = ["bundles", "console", "throughput", "cost", "latency", "noisy"] as const;
+const PARTS = [
+  "bundles",
+  "console",
+  "coldstart",
+  "throughput",
+  "cost",
+  "latency",
+  "noisy",
+] as const;
 type Part = (typeof PARTS)[number];
 
 /** The budgets of docs/architecture.md ("Performance budgets"). */
 export const BUDGETS = {
+  /** Each function's median cold start ÷ its floor's (bench/coldstart.ts). */
+  coldStartRatio: COLD_START_BUDGET,
   /** The deliver path per core, against the signed floor (raw undici + both signatures). */
   throughputRatio: 0.9,
   sqsRequests: 0.3,
@@ -63,13 +73,18 @@ async function runPart(part: Part, dir: string): Promise<unknown> {
 
 export function summarize(reports: Partial<Record<Part, unknown>>): Row[] {
   const rows: Row[] = [];
-  const bundles = reports.bundles as BundleReport[] | undefined;
-  for (const bundle of bundles ?? []) {
+  // Bundle bytes are reported by the bundles part, not budgeted: the budget is cold start.
+  const coldStart = reports.coldstart as ColdStartReport | undefined;
+  for (const fn of coldStart?.functions ?? []) {
+    const ratio = fn.ratios.function;
+    const median = (label: string) =>
+      fn.bundles.find((b) => b.label === label)?.figures.totalMs.median ?? Number.NaN;
+    if (!ratio) continue;
     rows.push({
-      figure: `${bundle.name} bundle (minified; loads in ${bundle.loadMs.toFixed(0)} ms)`,
-      value: `${(bundle.bytes / 1024).toFixed(1)} KB`,
-      budget: `≤ ${BUNDLE_BUDGET_BYTES / 1024} KB`,
-      pass: bundle.bytes <= BUNDLE_BUDGET_BYTES,
+      figure: `${fn.name} cold start ÷ its floor (${median("function").toFixed(0)} ms vs ${median("floor").toFixed(0)} ms, medians of ${coldStart?.options.runs}; CPU time ${ratio.cpuRatio.toFixed(2)}×${ratio.busy > BUSY_SHARE ? "; busy machine, rerun" : ""})`,
+      value: `${ratio.ratio.toFixed(2)}× (${ratio.rounds.min.toFixed(2)}–${ratio.rounds.max.toFixed(2)})`,
+      budget: `≤ ${BUDGETS.coldStartRatio}×`,
+      pass: ratio.ratio <= BUDGETS.coldStartRatio,
     });
   }
   const webConsole = reports.console as ConsoleReport | undefined;

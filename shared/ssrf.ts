@@ -69,11 +69,21 @@ const METADATA = [
   "169.254.170.23",
   "fd00:ec2::23",
   "100.100.100.200",
-].map((a) => ipaddr.parse(a).toString());
+];
+/** The addresses above in ipaddr's form, parsed on first use rather than at every cold start. */
+let metadata: string[] | undefined;
+function metadataAddresses(): string[] {
+  metadata ??= METADATA.map((a) => ipaddr.parse(a).toString());
+  return metadata;
+}
 
 export type Verdict = { ok: true } | { ok: false; reason: string };
 
-const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR("2000::/3");
+let globalUnicastV6: Cidr | undefined;
+function globalUnicastV6Range(): Cidr {
+  globalUnicastV6 ??= ipaddr.parseCIDR("2000::/3");
+  return globalUnicastV6;
+}
 
 const LABELS: Record<string, string> = {
   unspecified: "an unspecified",
@@ -99,7 +109,7 @@ export function checkAddress(address: string, policy: NetworkPolicy): Verdict {
     parsed = parsed.toIPv4Address();
   }
   const range = parsed.range();
-  if (METADATA.includes(parsed.toString())) {
+  if (metadataAddresses().includes(parsed.toString())) {
     return { ok: false, reason: `${parsed.toString()} is a cloud metadata address` };
   }
   if (range === "loopback" && policy.allowLoopbackHttp) return { ok: true };
@@ -112,7 +122,7 @@ export function checkAddress(address: string, policy: NetworkPolicy): Verdict {
   if (allowListed) return { ok: true };
   const globalUnicast =
     range === "unicast" &&
-    (parsed.kind() === "ipv4" || (parsed as ipaddr.IPv6).match(GLOBAL_UNICAST_V6));
+    (parsed.kind() === "ipv4" || (parsed as ipaddr.IPv6).match(globalUnicastV6Range()));
   if (globalUnicast) return { ok: true };
   const label = LABELS[range] ?? "a special-purpose";
   return { ok: false, reason: `${parsed.toString()} is ${label} address` };

@@ -1,9 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { AWS_PRICES } from "../../bench/aws-prices.ts";
+import type { BundleResult, ColdStartReport } from "../../bench/coldstart.ts";
 import type { CostReport, Usage } from "../../bench/cost.ts";
 import { perDelivery } from "../../bench/cost.ts";
 import { BUDGETS, summarize } from "../../bench/index.ts";
 import { latencyHistogramSvg } from "../../bench/lib/chart.ts";
+import {
+  BUSY_SHARE,
+  busyShare,
+  COLD_START_BUDGET,
+  countCalls,
+  ratioTo,
+  sameCalls,
+  type Timing,
+} from "../../bench/lib/coldstart-figures.ts";
 import { median, percentile, spread } from "../../bench/lib/stats.ts";
 import { noisyVerdict } from "../../bench/noisy.ts";
 
@@ -80,13 +90,17 @@ describe("benchmark arithmetic", () => {
       }) satisfies CostReport["scenarios"][number];
     const rows = summarize({
       cost: { options: {}, scenarios: [perDeliveryAt(0.3, 1.3)] },
-      bundles: [{ name: "DeliverFunction", bytes: 401 * 1024, loadMs: 1, parts: [], runs: 1 }],
+      // Bytes alone are no budget any more: a 600 KB bundle adds no row.
+      bundles: [{ name: "DeliverFunction", bytes: 600 * 1024, loadMs: 1, parts: [], runs: 1 }],
       console: { files: [], bytes: 400 * 1024, gzipBytes: 120 * 1024, withinBudget: true },
+      coldstart: coldStartReport({ ApiFunction: 1.16, DeliverFunction: 1.15 }),
       latency: { options: { rate: 100 }, latency: { p99: BUDGETS.p99Ms }, lost: 0 },
     });
     const verdict = Object.fromEntries(rows.map((row) => [row.figure.split(" (")[0], row.pass]));
+    expect(Object.keys(verdict).some((figure) => figure.includes("bundle"))).toBe(false);
     expect(verdict).toMatchObject({
-      "DeliverFunction bundle": false,
+      "ApiFunction cold start ÷ its floor": false,
+      "DeliverFunction cold start ÷ its floor": true,
       "SQS requests per delivery": true,
       "DynamoDB write units per delivery": true,
       "AWS cost per million deliveries": false,
@@ -99,6 +113,32 @@ describe("benchmark arithmetic", () => {
     expect(heavy).toEqual([
       expect.objectContaining({ value: "151.0 KB", budget: "≤ 150 KB", pass: false }),
     ]);
+  });
+
+  it("divides cold starts by the floor's: medians, and round by round", () => {
+    const floor = { samples: [100, 110, 90].map((ms) => timing(ms, ms / 2)) };
+    const bundle = { samples: [120, 110, 117].map((ms) => timing(ms, ms / 3)) };
+    const r = ratioTo(bundle, floor);
+    expect(r.ratio).toBeCloseTo(117 / 100);
+    expect(r.cpuRatio).toBeCloseTo(117 / 3 / 50);
+    expect(r.busy).toBe(0);
+    const waited = { samples: floor.samples.map((s) => ({ ...s, queuedMs: 20 })) };
+    expect(busyShare(bundle, waited)).toBeCloseTo(0.2);
+    expect(busyShare(bundle, waited)).toBeGreaterThan(BUSY_SHARE);
+    expect(r.rounds.min).toBeCloseTo(1);
+    expect(r.rounds.max).toBeCloseTo(1.3);
+    expect(r.rounds.median).toBeCloseTo(1.2);
+    expect(BUDGETS.coldStartRatio).toBe(COLD_START_BUDGET);
+  });
+
+  it("compares the calls a floor makes with its function's, in any order, and counts them", () => {
+    const calls = ["DynamoDB GetItem", "DynamoDB Query", "SQS SendMessageBatch"];
+    expect(sameCalls(calls, [...calls].reverse())).toBe(true);
+    expect(sameCalls(calls, calls.slice(1))).toBe(false);
+    expect(sameCalls(calls, [...calls, "DynamoDB Query"])).toBe(false);
+    expect(countCalls(["SQS ReceiveMessage", "DynamoDB Query", "DynamoDB Query"])).toBe(
+      "SQS ReceiveMessage, DynamoDB Query ×2",
+    );
   });
 
   it("judges the noisy-neighbour runs against the clean one: ≤ 2× its p99, under a second, nothing missing", () => {
@@ -131,3 +171,40 @@ describe("benchmark arithmetic", () => {
     expect(svg).toContain("t &lt;&amp;&gt;");
   });
 });
+
+const timing = (totalMs: number, cpuMs: number): Timing => ({
+  totalMs,
+  queuedMs: 0,
+  bootMs: 20,
+  importMs: totalMs / 2,
+  callMs: totalMs / 2 - 20,
+  cpuMs,
+});
+
+/** A cold-start report whose functions measure `ratio` × a 100 ms floor, in every run. */
+function coldStartReport(ratios: Record<string, number>): ColdStartReport {
+  const bundle = (label: string, ms: number): BundleResult => ({
+    label,
+    bytes: 1,
+    samples: [timing(ms, ms)],
+    figures: {} as BundleResult["figures"],
+  });
+  return {
+    options: { runs: 9 },
+    node: "v24",
+    cpu: "test",
+    functions: Object.entries(ratios).map(([name, ratio]) => {
+      const floor = bundle("floor", 100);
+      const fn = bundle("function", 100 * ratio);
+      fn.figures.totalMs = { median: 100 * ratio, min: 100 * ratio, max: 100 * ratio };
+      floor.figures.totalMs = { median: 100, min: 100, max: 100 };
+      return {
+        name,
+        event: "e",
+        calls: [],
+        bundles: [fn, floor],
+        ratios: { function: ratioTo(fn, floor) },
+      };
+    }),
+  };
+}
