@@ -19,7 +19,7 @@ import { DynamoEventStore } from "../../shared/store/event-store.ts";
 import { DynamoPortalSessionStore } from "../../shared/store/portal-session-store.ts";
 import { DynamoStatsStore } from "../../shared/store/stats-store.ts";
 import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
-import { SubscriptionSnapshots } from "../../shared/subscription-snapshots.ts";
+import { KeySnapshots, SubscriptionSnapshots } from "../../shared/subscription-snapshots.ts";
 import { type ApiDeps, handleApiRequest } from "./routes.ts";
 
 /**
@@ -58,6 +58,9 @@ const deps: ApiDeps = {
   config,
   workspaces,
   subscriptionSets: new SubscriptionSnapshots((id) => workspaces.listSubscriptions(id), {
+    ttlMs: config.subscriptionCacheMs,
+  }),
+  ingestKeys: new KeySnapshots((id, hash) => workspaces.getKey(id, hash), {
     ttlMs: config.subscriptionCacheMs,
   }),
   events: new DynamoEventStore(table, config),

@@ -45,7 +45,7 @@ import { CAPABILITIES } from "../../shared/roles.ts";
 import { EventId, EventInput, MAX_EVENT_BYTES } from "../../shared/schemas.ts";
 import type { SecretOpener, SecretSealer } from "../../shared/secrets/secret-box.ts";
 import type { StatsStore } from "../../shared/stats.ts";
-import type { SubscriptionSnapshots } from "../../shared/subscription-snapshots.ts";
+import type { KeySnapshots, SubscriptionSnapshots } from "../../shared/subscription-snapshots.ts";
 import { authorize } from "../../shared/use-cases/authenticate.ts";
 import { getDelivery, listDeliveries } from "../../shared/use-cases/deliveries.ts";
 import {
@@ -83,6 +83,8 @@ export interface ApiDeps {
   workspaces: WorkspaceStore;
   /** Each workspace's subscription set, reused for a few seconds by ingest. */
   subscriptionSets: SubscriptionSnapshots;
+  /** Valid keys as the ingest routes last read them (the others read the key every time). */
+  ingestKeys: KeySnapshots;
   events: EventStore;
   deliveries: DeliveryStore;
   queue: DeliveryQueue & FanOutQueue;
@@ -606,7 +608,12 @@ export async function handleApiRequest(
   let workspaceId: string | undefined = session?.workspaceId;
   if (spec.auth !== "public" && !session) {
     const parsed = parseBearer(header(request, "authorization"));
-    authorize(await deps.workspaces.getKey(parsed.workspaceId, parsed.hash), spec.auth);
+    authorize(
+      spec.auth.includes("ingest")
+        ? await deps.ingestKeys.key(parsed.workspaceId, parsed.hash)
+        : await deps.workspaces.getKey(parsed.workspaceId, parsed.hash),
+      spec.auth,
+    );
     workspaceId = parsed.workspaceId;
   }
   if (workspaceId) addLogContext({ workspaceId });
@@ -642,6 +649,8 @@ export async function handleApiRequest(
     // This instance's ingest sees its own subscription changes at once (even a failed write
     // may have applied).
     if (workspaceId && changesSubscriptions(key)) deps.subscriptionSets.invalidate(workspaceId);
+    // A key revoked here is refused here at once.
+    if (key === "DELETE /v1/keys/{id}") deps.ingestKeys.clear();
   }
 }
 

@@ -5,6 +5,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
@@ -133,6 +134,38 @@ describe("API handler", () => {
     await call(apiEvent("DELETE", `/v1/subscriptions/${subscriptionItem.id}`, { key: admin }));
     await posts();
     expect(queries()).toHaveLength(2);
+  });
+
+  it("reads an ingest key once for many events, every other route's key each time, and refuses a key revoked here at once", async () => {
+    const crm = generateApiKey("acme");
+    keys[hashApiKey(crm)] = apiKeyItem(crm, "ingest", { id: "key_crm" });
+    const reads = (key: string) =>
+      dynamo
+        .commandCalls(GetCommand)
+        .filter((c) => c.args[0].input.Key?.sk === `KEY#${hashApiKey(key)}`).length;
+    const post = async () =>
+      (await call(apiEvent("POST", "/v1/events", { key: crm, body: event }))).statusCode;
+    dynamo.resetHistory();
+    for (let i = 0; i < 5; i++) expect(await post()).toBe(202);
+    expect(reads(crm)).toBe(1);
+    for (let i = 0; i < 2; i++) {
+      expect((await call(apiEvent("GET", "/v1/subscriptions", { key: admin }))).statusCode).toBe(
+        200,
+      );
+    }
+    expect(reads(admin)).toBe(2);
+    // Revoked through this instance: refused by the next request, which reads the key again.
+    dynamo.on(UpdateCommand).callsFake((input: { Key: { sk: string } }) => {
+      const item = keys[input.Key.sk.slice(4)];
+      if (item) item.revokedAt = "2026-11-30T00:00:00.000Z";
+      return {};
+    });
+    const id = String(keys[hashApiKey(crm)]?.id);
+    expect((await call(apiEvent("DELETE", `/v1/keys/${id}`, { key: admin }))).statusCode).toBe(204);
+    expect(await post()).toBe(401);
+    expect(await post()).toBe(401);
+    expect(reads(crm)).toBe(3);
+    delete keys[hashApiKey(crm)];
   });
 
   it("POST /v1/events/batch answers each item: accepted, or its own 413/422, in the order sent", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Subscription } from "../../shared/domain.ts";
-import { SubscriptionSnapshots } from "../../shared/subscription-snapshots.ts";
+import type { ApiKey, Subscription } from "../../shared/domain.ts";
+import { KeySnapshots, SubscriptionSnapshots } from "../../shared/subscription-snapshots.ts";
 
 const sub = (id: string) => ({ id }) as Subscription;
 
@@ -90,5 +90,38 @@ describe("SubscriptionSnapshots", () => {
     expect(loads).toEqual(["a", "b", "c"]);
     await snapshots.get("b");
     expect(loads).toEqual(["a", "b", "c", "b"]);
+  });
+});
+
+describe("KeySnapshots", () => {
+  it("keeps a valid key for ttl milliseconds, and never a missing or revoked one", async () => {
+    let now = 0;
+    const table = new Map<string, ApiKey>([
+      ["acme/aa", { id: "key_a", hash: "aa", role: "ingest" } as ApiKey],
+      ["acme/bb", { id: "key_b", hash: "bb", role: "ingest", revokedAt: "2026-11-30" } as ApiKey],
+    ]);
+    const loads: string[] = [];
+    const keys = new KeySnapshots(
+      async (workspaceId, hash) => {
+        loads.push(`${workspaceId}/${hash}`);
+        return table.get(`${workspaceId}/${hash}`);
+      },
+      { ttlMs: 5000, now: () => now },
+    );
+    for (let i = 0; i < 3; i++) {
+      expect((await keys.key("acme", "aa"))?.id).toBe("key_a");
+      expect((await keys.key("acme", "bb"))?.revokedAt).toBe("2026-11-30");
+      expect(await keys.key("acme", "cc")).toBeUndefined();
+      expect(await keys.key("beta", "aa")).toBeUndefined();
+    }
+    expect(loads.filter((id) => id === "acme/aa")).toHaveLength(1);
+    expect(loads.filter((id) => id === "acme/bb")).toHaveLength(3);
+    expect(loads.filter((id) => id === "acme/cc")).toHaveLength(3);
+    expect(loads.filter((id) => id === "beta/aa")).toHaveLength(3);
+    now += 5000;
+    await keys.key("acme", "aa");
+    keys.clear();
+    await keys.key("acme", "aa");
+    expect(loads.filter((id) => id === "acme/aa")).toHaveLength(3);
   });
 });
