@@ -226,8 +226,11 @@ export async function deliverBatch(
           eventId: m.e,
           subscriptionId: m.s,
           // A first-generation message on its first receive has no record to read — unless
-          // a retried ingest re-sent it (`r`), or it shares this batch with a copy.
-          withRecord: m.g > 0 || m.r === 1 || record.receiveCount > 1 || run.length > 1,
+          // a retried ingest re-sent it (`r`), it was moved to the slow lane (`o`: its receive
+          // count starts again there, while its record may hold a deferral or the main lane's
+          // attempts), or it shares this batch with a copy.
+          withRecord:
+            m.g > 0 || m.r === 1 || m.o !== undefined || record.receiveCount > 1 || run.length > 1,
           withSubscription: !copy,
         };
       }),

@@ -25,6 +25,12 @@ import { type Backend, type FaultRates, World } from "./world.ts";
 const RUNS = Number(process.env.MODEL_RUNS ?? 120);
 const RUNS_DYNALITE = Number(process.env.MODEL_RUNS_DYNALITE ?? 20);
 const SEED = process.env.MODEL_SEED === undefined ? undefined : Number(process.env.MODEL_SEED);
+/** `npm run test:model` (counts of its own) runs as long as it takes; CI's short run has a bound. */
+const LONG_RUN =
+  process.env.MODEL_RUNS !== undefined || process.env.MODEL_RUNS_DYNALITE !== undefined;
+const bound = (ms: number) => (LONG_RUN ? 6 * 3_600_000 : ms);
+/** With MODEL_SEED, replays one counterexample: the `path` fast-check printed with it. */
+const PATH = process.env.MODEL_PATH;
 
 const rates: fc.Arbitrary<FaultRates> = fc.record({
   fail: fc.constantFrom(0, 0.02, 0.08, 0.2),
@@ -66,12 +72,16 @@ async function property(backend: () => Promise<Backend>, numRuns: number) {
         expect(problems).toEqual([]);
       },
     ),
-    { numRuns, ...(SEED === undefined ? {} : { seed: SEED }) },
+    {
+      numRuns,
+      ...(SEED === undefined ? {} : { seed: SEED }),
+      ...(PATH === undefined ? {} : { path: PATH, endOnFailure: true }),
+    },
   );
 }
 
 describe("the delivery lifecycle, model-based", () => {
-  it("holds against the in-memory fake store", { timeout: 600_000 }, async () => {
+  it("holds against the in-memory fake store", { timeout: bound(600_000) }, async () => {
     const before = { ...tally };
     await property(async () => {
       const workspaceStore = new FakeWorkspaceStore();
@@ -101,7 +111,7 @@ describe("the delivery lifecycle, model-based", () => {
     });
     afterAll(() => aws.stop());
 
-    it("holds against the DynamoDB store", { timeout: 900_000 }, async () => {
+    it("holds against the DynamoDB store", { timeout: bound(900_000) }, async () => {
       const before = { ...tally };
       const retention = { retentionSeconds: 30 * 86_400 };
       await property(

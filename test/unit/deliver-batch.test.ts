@@ -947,6 +947,29 @@ describe("the slow lane", () => {
     expect(queue.slowLane).toEqual([]);
   });
 
+  it("a moved message reads its record on its first receive in the slow lane: every POST is recorded", async () => {
+    // Found by the model suite: the receive count starts again in the slow lane, while the
+    // record already holds the main lane's attempts (or a deferral). Read as a first receive,
+    // the message would POST, then fail to write an attempt the record did not expect.
+    const sub = await addSubscription(subId(1));
+    const first = record(message(sub.id));
+    await deliverBatch([first], deps(new ScriptedSender(() => ok(500))), plenty);
+    expect(await stored(sub.id)).toMatchObject({ status: "retrying", runAttempts: 1 });
+    clock += 10_000;
+    const sender = new ScriptedSender(() => ok(200));
+    const moved = {
+      ...record(message(sub.id, { o: first.messageId }), 1, 1),
+      lane: "slow" as const,
+    };
+    const result = await deliverBatch([moved], deps(sender), plenty);
+
+    expect(sender.requests).toHaveLength(1);
+    expect(result.failures).toEqual([]);
+    const after = await stored(sub.id);
+    expect(after).toMatchObject({ status: "succeeded", runAttempts: 2 });
+    expect(after?.attempts.map((a) => a.outcome)).toEqual(["failed", "succeeded"]);
+  });
+
   it("delivers as usual once the endpoint is no longer slow", async () => {
     const sub = await addSubscription(subId(1), {
       slowUntil: new Date(clock - 1).toISOString(),
