@@ -14,11 +14,10 @@ import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getCACertificates, setDefaultCACertificates } from "node:tls";
-import { Agent, request } from "undici";
-import { newUlid } from "../shared/ids.ts";
-import { deliveryHeaders, generateSecret } from "../shared/signing.ts";
+import { Agent } from "undici";
+import { generateSecret } from "../shared/signing.ts";
 import { canPin, pinSelf } from "./lib/cores.ts";
-import { deliverPath, EVENT_BODY, selfSignedCertificate, startSink } from "./throughput.ts";
+import { deliverPath, selfSignedCertificate, signedFloorPost, startSink } from "./throughput.ts";
 
 interface CallFrame {
   functionName: string;
@@ -146,19 +145,7 @@ if (import.meta.main) {
     const pool = new Agent({ keepAliveTimeout: 30_000 });
     const secret = generateSecret();
     const floor = await profiled(session, seconds, 50, async () => {
-      const response = await request(sink.url, {
-        method: "POST",
-        dispatcher: pool,
-        headers: deliveryHeaders({
-          deliveryId: `dlv_${newUlid()}`,
-          event: "deal.updated",
-          body: EVENT_BODY,
-          timestamp: Math.floor(Date.now() / 1000),
-          secrets: [secret],
-        }),
-        body: EVENT_BODY,
-      });
-      await response.body.text();
+      await signedFloorPost(sink.url, pool, secret);
       return 1;
     });
     await pool.close();

@@ -368,20 +368,7 @@ async function measure(
     floor: {
       lanes: options.concurrency,
       run: async () => {
-        const response = await request(url, {
-          method: "POST",
-          dispatcher: pool,
-          headers: deliveryHeaders({
-            deliveryId: `dlv_${newUlid()}`,
-            event: "deal.updated",
-            body: EVENT_BODY,
-            timestamp: Math.floor(Date.now() / 1000),
-            secrets: [floorSecret],
-          }),
-          body: EVENT_BODY,
-        });
-        await response.body.text();
-        if (response.statusCode !== 200) failures++;
+        if ((await signedFloorPost(url, pool, floorSecret)) !== 200) failures++;
         return 1;
       },
     },
@@ -454,6 +441,28 @@ async function measure(
     failures: failures + path.counts().failures + unsigned.counts().failures,
     deferred: path.counts().deferred + unsigned.counts().deferred,
   };
+}
+
+/**
+ * One request of the signed floor: what the contract asks of any sender — a fresh id, both
+ * signatures over the same bytes, the same headers — on a raw undici keep-alive pool. Answers
+ * the status. Also profiled by bench/profile.ts.
+ */
+export async function signedFloorPost(url: string, pool: Agent, secret: string): Promise<number> {
+  const response = await request(url, {
+    method: "POST",
+    dispatcher: pool,
+    headers: deliveryHeaders({
+      deliveryId: `dlv_${newUlid()}`,
+      event: "deal.updated",
+      body: EVENT_BODY,
+      timestamp: Math.floor(Date.now() / 1000),
+      secrets: [secret],
+    }),
+    body: EVENT_BODY,
+  });
+  await response.body.text();
+  return response.statusCode;
 }
 
 export async function runThroughput(options: ThroughputOptions): Promise<ThroughputReport> {
