@@ -21,6 +21,10 @@ const { values } = parseArgs({
     scope: { type: "string", default: "shared" },
     fresh: { type: "boolean", default: false },
     "allow-unlisted": { type: "boolean", default: false },
+    // While working on one file: `-- --mutate shared/use-cases/resend.ts` (repeatable, Stryker's
+    // `file[:start-end]` form) mutates only that, and `STRYKER_TESTS=test/unit/resend.test.ts,…`
+    // (stryker/vitest.config.ts) runs only those suites. Neither is a score of the scope.
+    mutate: { type: "string", multiple: true },
   },
 });
 const scope = values.scope as Scope;
@@ -43,6 +47,7 @@ const equivalents: Equivalent[] = JSON.parse(
 
 const started = performance.now();
 const options = strykerOptions(scope);
+if (values.mutate?.length) options.mutate = values.mutate;
 // CI never reuses earlier results (it has none anyway: reports/ is not committed).
 if (values.fresh || process.env.CI) options.force = true;
 const results: MutantResult[] = await new Stryker(options).runMutationTest();

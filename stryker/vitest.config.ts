@@ -7,6 +7,8 @@ import { defineConfig } from "vitest/config";
  * included here). Property-based suites keep their CI run counts.
  */
 const scope = process.env.STRYKER_SCOPE ?? "shared";
+/** A focused local run (see stryker/run.ts `--mutate`): only these suites, comma-separated. */
+const only = process.env.STRYKER_TESTS?.split(",").filter(Boolean);
 
 export const SECURITY_TESTS = [
   "test/unit/signing.test.ts",
@@ -21,8 +23,9 @@ export const SECURITY_TESTS = [
 
 export default defineConfig({
   test: {
-    include:
-      scope === "security"
+    include: only?.length
+      ? only
+      : scope === "security"
         ? SECURITY_TESTS
         : ["test/unit/**/*.test.ts", "test/fuzz/**/*.test.ts", "test/integration/**/*.test.ts"],
     // The screenshots' staleness check hashes the console's sources, which do not hash the
