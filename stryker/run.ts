@@ -1,12 +1,12 @@
 /**
  * `npm run test:mutation [-- --scope security] [-- --fresh]`: runs StrykerJS on one scope
  * (stryker/config.ts), writes the HTML report to reports/mutation/<scope>/index.html, lists
- * the survivors that stryker/equivalent.json does not explain, and ends with one line:
+ * the survivors that stryker/equivalent/*.json do not explain, and ends with one line:
  * `mutation score: NN.N%` (reviewed equivalent mutants left out). Exits non-zero below the
  * scope's target, or when a survivor is neither killed nor listed as equivalent
  * (`--allow-unlisted` lets a local run finish anyway).
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { relative } from "node:path";
 import { parseArgs } from "node:util";
 import type { MutantResult } from "@stryker-mutator/api/core";
@@ -41,9 +41,13 @@ export interface Equivalent {
   reason: string;
 }
 
-const equivalents: Equivalent[] = JSON.parse(
-  readFileSync(new URL("equivalent.json", import.meta.url), "utf8"),
-);
+// One reviewed file per area of the code (stryker/equivalent/<area>.json), so that work on
+// different files never edits the same list.
+const listDir = new URL("equivalent/", import.meta.url);
+const equivalents: Equivalent[] = readdirSync(listDir)
+  .filter((name) => name.endsWith(".json"))
+  .sort()
+  .flatMap((name) => JSON.parse(readFileSync(new URL(name, listDir), "utf8")) as Equivalent[]);
 
 const started = performance.now();
 const options = strykerOptions(scope);
