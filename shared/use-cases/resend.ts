@@ -143,7 +143,7 @@ export async function resendDelivery(
   }
   // Off the sweep's watch list. If this write is lost, the sweep re-queues the claim after
   // the lease: the message queued above then turns stale, and one run still goes on.
-  await deps.deliveries.put(confirmedQueued(claim, now), guardOf(claim)).catch(() => false);
+  await deps.deliveries.put(confirmedQueued(claim, now), guardOf(claim)).catch(() => {});
   return { outcome: "queued", generation: decision.generation };
 }
 
@@ -602,14 +602,14 @@ async function takeOverClaim(
   if (!stored || !isAbandonedClaim(stored, now, leaseMs)) return "left";
   const result = await resendDelivery(workspaceId, deliveryId, deps, { record: stored });
   if (result.outcome === "queued") return "queued";
-  const reason: CancelReason | undefined =
-    result.outcome === "expired"
-      ? "event_expired"
-      : result.outcome === "subscription-deleted"
-        ? "subscription_deleted"
-        : result.outcome === "subscription-disabled"
-          ? "subscription_disabled"
-          : undefined;
+  // Nothing left to send: canceled, with the reason. (Any other outcome means the claim's
+  // write lost a race: the record changed since it was read, so it is left as it is.)
+  const cancelFor: Partial<Record<ResendOutcome, CancelReason>> = {
+    expired: "event_expired",
+    "subscription-deleted": "subscription_deleted",
+    "subscription-disabled": "subscription_disabled",
+  };
+  const reason = cancelFor[result.outcome];
   if (!reason) return "left";
   const canceled = withCancel(stored, { ...runOf(stored), now }, reason);
   return (await deps.deliveries.put(canceled, guardOf(stored))) ? "canceled" : "left";
