@@ -1019,7 +1019,9 @@ describe("a place at the endpoint (the gate on the deliver path)", () => {
       record(message(subId(1))),
       record(message(subId(1), { d: deliveryIdFor("01JTESTSEQ0000000000000001", subId(1)) })),
     ];
-    const result = await deliverBatch([a, b], deps(sender), plenty);
+    // The gate's clock stands still: the request in flight stays young however long it takes.
+    const { gate: clocked } = clockedGate();
+    const result = await deliverBatch([a, b], deps(sender, { gate: clocked }), plenty);
 
     expect(sender.requests).toHaveLength(2);
     expect([...result.dispositions.values()]).toEqual([
@@ -1089,7 +1091,7 @@ describe("a place at the endpoint (the gate on the deliver path)", () => {
     });
     const result = await deliverBatch(
       [record(message(subId(1))), record(message(subId(1), { d: second }))],
-      deps(sender),
+      deps(sender, { gate: clockedGate().gate }),
       { remainingMs: () => (++calls <= 2 ? 60_000 : 18_000) },
     );
 
