@@ -1,14 +1,16 @@
 import { createHmac } from "node:crypto";
 import { Webhook } from "standardwebhooks";
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { DeliveryMessage, StoredEvent, Subscription } from "../../shared/domain.ts";
-import type { EndpointGate } from "../../shared/endpoint-gate.ts";
+import { EndpointGate } from "../../shared/endpoint-gate.ts";
 import { deliveryIdFor } from "../../shared/ids.ts";
 import { claimed, confirmedQueued, guardOf } from "../../shared/lifecycle.ts";
-import { silentLogger } from "../../shared/log.ts";
+import { jsonLogger, type LogFields, type Logger, silentLogger } from "../../shared/log.ts";
+import type { DeliveryRef } from "../../shared/ports.ts";
 import { decodeMessage, encodeMessage } from "../../shared/queue/delivery-queue.ts";
 import { RecentSubscriptions } from "../../shared/recent-subscriptions.ts";
 import { generateSecret } from "../../shared/signing.ts";
+import { type StatsBucket, StatsRecorder, type StatsStore } from "../../shared/stats.ts";
 import {
   type DeliverDeps,
   deliverBatch,
@@ -980,5 +982,874 @@ describe("the slow lane", () => {
     expect(result.failures).toEqual([]);
     expect(sender.requests).toHaveLength(1);
     expect(queue.slowLane).toEqual([]);
+  });
+});
+
+/** A logger that keeps what it is told: what an operator reads in the logs. */
+function capture() {
+  const lines: Array<{ level: string; message: string; fields?: LogFields | undefined }> = [];
+  const keep =
+    (level: string) =>
+    (message: string, fields?: LogFields): void => {
+      lines.push({ level, message, fields });
+    };
+  const log: Logger = { info: keep("info"), warn: keep("warn"), error: keep("error") };
+  return { lines, log };
+}
+
+/** A gate on a clock the test moves: how old the requests in flight are is up to the test. */
+function clockedGate() {
+  const time = { now: 0 };
+  const slow: string[] = [];
+  const gate = new EndpointGate({
+    slowAfterMs: 2000,
+    onSlow: (key) => slow.push(key),
+    now: () => time.now,
+  });
+  return { gate, time, slow };
+}
+
+const endpointOf = (sub: string) => `${WS}/${sub}`;
+
+describe("a place at the endpoint (the gate on the deliver path)", () => {
+  it("a message over the endpoint's allowance waits while its requests are young, and is sent", async () => {
+    await addSubscription(subId(1));
+    const sender = new ScriptedSender(() => ok());
+    const [a, b] = [
+      record(message(subId(1))),
+      record(message(subId(1), { d: deliveryIdFor("01JTESTSEQ0000000000000001", subId(1)) })),
+    ];
+    // The gate's clock stands still: the request in flight stays young however long it takes.
+    const { gate: clocked } = clockedGate();
+    const result = await deliverBatch([a, b], deps(sender, { gate: clocked }), plenty);
+
+    expect(sender.requests).toHaveLength(2);
+    expect([...result.dispositions.values()]).toEqual([
+      { kind: "done", reason: "succeeded" },
+      { kind: "done", reason: "succeeded" },
+    ]);
+  });
+
+  it("an endpoint busy with a request past its patience: put off 2 s, recorded, nothing sent", async () => {
+    await addSubscription(subId(1));
+    const { gate: busy, time } = clockedGate();
+    busy.tryStart(endpointOf(subId(1))); // another batch's request, still in flight…
+    time.now = 150; // …for longer than a waiting message's patience
+    const sender = new ScriptedSender(() => ok());
+    const item = record(message(subId(1)));
+    const result = await deliverBatch([item], deps(sender, { gate: busy }), plenty);
+
+    expect(sender.requests).toEqual([]);
+    expect(result.dispositions.get(item.messageId)).toEqual({
+      kind: "later",
+      seconds: 2,
+      reason: "deferred",
+    });
+    expect(queue.visibility).toEqual([
+      { receiptHandle: item.receiptHandle, seconds: 2, lane: "main" },
+    ]);
+    expect(await stored(subId(1))).toMatchObject({
+      status: "pending",
+      runAttempts: 0,
+      deferrals: 1,
+      deferReason: "endpoint-busy",
+      deferredUntil: new Date(T0 + 2000).toISOString(),
+      owner: item.messageId,
+    });
+  });
+
+  it("a message waiting for a place gives up when the invocation has no time left for a request", async () => {
+    await addSubscription(subId(1));
+    const { gate: busy } = clockedGate();
+    busy.tryStart(endpointOf(subId(1))); // young, so worth waiting for
+    let calls = 0;
+    const item = record(message(subId(1)));
+    const sender = new ScriptedSender(() => ok());
+    // Time for a request when the message arrives; 1 ms short of one (15 s + 3 s) after.
+    const result = await deliverBatch([item], deps(sender, { gate: busy }), {
+      remainingMs: () => (++calls === 1 ? 60_000 : 17_999),
+    });
+
+    expect(sender.requests).toEqual([]);
+    expect(result.dispositions.get(item.messageId)).toEqual({
+      kind: "later",
+      seconds: 2,
+      reason: "deferred",
+    });
+  });
+
+  it("with exactly a request's time left, a waiting message keeps waiting, and goes out when there is room", async () => {
+    await addSubscription(subId(1));
+    let calls = 0;
+    const second = deliveryIdFor("01JTESTSEQ0000000000000001", subId(1));
+    const sender = new ScriptedSender(async (request) => {
+      // The first POST answers once the second message is waiting with 18 s left.
+      if (request.headers["webhook-id"] === dlv(subId(1))) {
+        await vi.waitFor(() => expect(calls).toBeGreaterThanOrEqual(3));
+      }
+      return ok();
+    });
+    const result = await deliverBatch(
+      [record(message(subId(1))), record(message(subId(1), { d: second }))],
+      deps(sender, { gate: clockedGate().gate }),
+      { remainingMs: () => (++calls <= 2 ? 60_000 : 18_000) },
+    );
+
+    expect(sender.requests.map((r) => r.headers["webhook-id"])).toEqual([dlv(subId(1)), second]);
+    expect(result.failures).toEqual([]);
+  });
+
+  it("a run its schedule cannot wait for any longer fails as unavailable, into the dead-letter queue", async () => {
+    const watcher = await addSubscription(subId(9), { events: ["webhook.delivery.exhausted"] });
+    const operational = new OperationalEvents({
+      subscriptions: store.workspaces,
+      events: store.eventStore,
+      queue,
+      log: silentLogger,
+    });
+    await addSubscription(subId(1));
+    const item = record(message(subId(1)));
+    await deliverBatch([item], deps(new ScriptedSender(() => ok(500))), plenty);
+    // Back a month later, its endpoint still busy: past anything its schedule allows.
+    clock += 30 * 86_400_000;
+    const { gate: busy, time } = clockedGate();
+    busy.tryStart(endpointOf(subId(1)));
+    time.now = 150;
+    const sender = new ScriptedSender(() => ok());
+    const result = await deliverBatch(
+      [{ ...item, receiveCount: 2 }],
+      deps(sender, { gate: busy, operational }),
+      plenty,
+    );
+
+    expect(sender.requests).toEqual([]);
+    expect(result.dispositions.get(item.messageId)).toEqual({
+      kind: "done",
+      reason: "dead-lettered",
+    });
+    expect(queue.deadLetters.map((body) => JSON.parse(body))).toEqual([message(subId(1))]);
+    expect(await stored(subId(1))).toMatchObject({
+      status: "failed",
+      reason: "unavailable",
+      runAttempts: 1,
+    });
+    const exhausted = queue.sent.filter((m) => m.n === "webhook.delivery.exhausted");
+    expect(exhausted.map((m) => m.s)).toEqual([watcher.id]);
+    const raised = store.eventStore.events.get(`${WS}/${exhausted[0]?.e}`);
+    expect(JSON.parse(raised?.body ?? "{}").data).toMatchObject({
+      deliveryId: dlv(subId(1)),
+      reason: "unavailable",
+    });
+  });
+
+  it("a deferral that loses its write to another message goes the way the record now says", async () => {
+    await addSubscription(subId(1));
+    const item = record(message(subId(1)));
+    await deliverBatch([item], deps(new ScriptedSender(() => ok(500))), plenty);
+    clock += 10_000;
+    const { gate: busy, time } = clockedGate();
+    busy.tryStart(endpointOf(subId(1)));
+    time.now = 150;
+    // Just before the deferral is written, another message of the run succeeds.
+    const put = store.put.bind(store);
+    store.put = async (next, guard) => {
+      store.put = put;
+      const current = await store.get(WS, dlv(subId(1)));
+      if (!current) throw new Error("no record");
+      await put({ ...current, status: "succeeded", rev: current.rev + 1 }, guardOf(current));
+      return put(next, guard);
+    };
+    const result = await deliverBatch(
+      [{ ...item, receiveCount: 2 }],
+      deps(new ScriptedSender(() => ok()), { gate: busy }),
+      plenty,
+    );
+
+    expect(result.dispositions.get(item.messageId)).toEqual({ kind: "done", reason: "finished" });
+    expect(await stored(subId(1))).toMatchObject({ status: "succeeded" });
+    expect((await stored(subId(1)))?.deferrals).toBeUndefined();
+  });
+
+  it("an answer in time widens the endpoint's allowance; a timeout or a slow answer narrows it", async () => {
+    const endpoint = endpointOf(subId(1));
+    await addSubscription(subId(1));
+    const allowedAfter = async (answer: () => ReturnType<typeof ok>, n: number) => {
+      const { gate: clocked, time } = clockedGate();
+      const sender = new ScriptedSender(() => {
+        const result = answer();
+        time.now += result.durationMs;
+        return result;
+      });
+      const d = deliveryIdFor(`01JTESTSEQ000000000000000${n}`, subId(1));
+      await deliverBatch(
+        [record(message(subId(1), { d }))],
+        deps(sender, { gate: clocked }),
+        plenty,
+      );
+      expect(clocked.inFlight(endpoint)).toBe(0);
+      return clocked.allowed(endpoint);
+    };
+    const failure = (errorClass: "timeout" | "connection_error", durationMs: number) => () =>
+      ({ kind: "error", errorClass, message: "no", durationMs }) as const;
+
+    expect(await allowedAfter(() => ok(200), 1)).toBe(2);
+    // Any answer in time counts, a failed one too — but not a timeout, however quick.
+    expect(await allowedAfter(failure("connection_error", 5), 2)).toBe(2);
+    expect(await allowedAfter(failure("timeout", 5), 3)).toBe(1);
+    expect(await allowedAfter(() => ({ ...ok(200), durationMs: 2500 }), 4)).toBe(1);
+  });
+
+  it("a step that throws before the POST gives its place back", async () => {
+    const thief = await addSubscription(subId(2), {
+      secret: await sealedSecret(WS, subId(1), generateSecret()),
+    });
+    const { gate: clocked } = clockedGate();
+    const item = record(message(thief.id));
+    const { lines, log } = capture();
+    const result = await deliverBatch(
+      [item],
+      deps(new ScriptedSender(() => ok()), { gate: clocked, log }),
+      plenty,
+    );
+
+    expect(result.dispositions.get(item.messageId)).toEqual({ kind: "error", reason: "internal" });
+    expect(clocked.inFlight(endpointOf(thief.id))).toBe(0);
+    expect(clocked.allowed(endpointOf(thief.id))).toBe(1);
+    expect(lines).toEqual([
+      {
+        level: "error",
+        message: "delivery step failed; the message will be retried",
+        fields: expect.objectContaining({ deliveryId: dlv(thief.id) }),
+      },
+    ]);
+  });
+});
+
+describe("writes whose answer was lost, and writes that keep losing", () => {
+  it("a write that applied but whose answer was lost counts as written", async () => {
+    await addSubscription(subId(1));
+    const put = store.put.bind(store);
+    store.put = async (next, guard) => {
+      await put(next, guard);
+      throw new Error("socket hang up");
+    };
+    const item = record(message(subId(1)));
+    const result = await deliverBatch([item], deps(new ScriptedSender(() => ok())), plenty);
+
+    expect(result.dispositions.get(item.messageId)).toEqual({ kind: "done", reason: "succeeded" });
+    expect(await stored(subId(1))).toMatchObject({ status: "succeeded", runAttempts: 1 });
+  });
+
+  it("a failed write is not taken for ours when another writer's record of the same revision is there", async () => {
+    await addSubscription(subId(1));
+    const put = store.put.bind(store);
+    store.put = async (next, guard) => {
+      // Another writer got its record in first (same revision, written at another time).
+      await put({ ...next, status: "pending", updatedAt: "2026-11-26T09:59:59.000Z" }, guard);
+      throw new Error("socket hang up");
+    };
+    const item = record(message(subId(1)));
+    const { lines, log } = capture();
+    const result = await deliverBatch(
+      [item],
+      deps(new ScriptedSender(() => ok()), { log }),
+      plenty,
+    );
+
+    expect(result.dispositions.get(item.messageId)).toEqual({ kind: "error", reason: "internal" });
+    expect(result.failures).toEqual([item.messageId]);
+    expect(lines.map((line) => line.message)).toEqual([
+      "delivery step failed; the message will be retried",
+    ]);
+  });
+
+  it("a duplicate's POST is recorded in three tries at most, then left out with a warning", async () => {
+    await addSubscription(subId(1));
+    await deliverBatch([record(message(subId(1)))], deps(new ScriptedSender(() => ok())), plenty);
+    let puts = 0;
+    store.put = async () => {
+      puts++;
+      return false; // the record keeps changing under every write
+    };
+    const { lines, log } = capture();
+    const duplicate = record(message(subId(1)), 1, 1);
+    const sender = new ScriptedSender(() => ok());
+    const result = await deliverBatch([duplicate], deps(sender, { log }), plenty);
+
+    expect(sender.requests).toHaveLength(1);
+    expect(result.dispositions.get(duplicate.messageId)).toEqual({
+      kind: "done",
+      reason: "finished",
+    });
+    expect(puts).toBe(1 + 3); // the attempt's write, then three tries at the copy
+    expect(await stored(subId(1))).toMatchObject({ attemptCount: 1 });
+    expect(lines).toEqual([
+      {
+        level: "warn",
+        message: "could not record a duplicate message's attempt",
+        fields: { deliveryId: dlv(subId(1)) },
+      },
+    ]);
+  });
+});
+
+describe("what the deliver path reads, and when", () => {
+  it("a resend's duplicate on its first receive reads its record: a finished run sends nothing", async () => {
+    await addSubscription(subId(1));
+    const resend = record(message(subId(1), { g: 1 }));
+    const sender = new ScriptedSender(() => ok());
+    const run = {
+      workspaceId: WS,
+      deliveryId: dlv(subId(1)),
+      eventId: event.id,
+      event: event.name,
+    };
+    const claim = claimed(undefined, {
+      ...run,
+      subscriptionId: subId(1),
+      generation: 1,
+      now: clock,
+    });
+    await store.put(claim, { kind: "absent" });
+    await deliverBatch([resend], deps(sender), plenty);
+    expect(sender.requests).toHaveLength(1);
+
+    const duplicate = record(message(subId(1), { g: 1 }), 1, 1);
+    const result = await deliverBatch([duplicate], deps(sender), plenty);
+    expect(sender.requests).toHaveLength(1);
+    expect(result.dispositions.get(duplicate.messageId)).toEqual({
+      kind: "done",
+      reason: "finished",
+    });
+  });
+
+  it("two first-receive copies of a finished run in one batch read the record: nothing is sent", async () => {
+    await addSubscription(subId(1));
+    const sender = new ScriptedSender(() => ok());
+    await deliverBatch([record(message(subId(1)))], deps(sender), plenty);
+    const [a, b] = [record(message(subId(1)), 1, 1), record(message(subId(1)), 1, 2)];
+    const result = await deliverBatch([a, b], deps(sender), plenty);
+
+    expect(sender.requests).toHaveLength(1);
+    expect(result.dispositions.get(a.messageId)).toEqual({ kind: "done", reason: "finished" });
+    expect(result.dispositions.get(b.messageId)).toEqual({
+      kind: "later",
+      seconds: 1,
+      reason: "copy-in-batch",
+    });
+    expect(await stored(subId(1))).toMatchObject({ attemptCount: 1 });
+  });
+
+  it("an event past its retention is canceled, unsent, with the reason", async () => {
+    await addSubscription(subId(1));
+    const sender = new ScriptedSender(() => ok());
+    const item = record(message(subId(1), { e: "evt_expired" }));
+    const result = await deliverBatch([item], deps(sender), plenty);
+
+    expect(sender.requests).toEqual([]);
+    expect(result.dispositions.get(item.messageId)).toEqual({ kind: "done", reason: "canceled" });
+    expect(await stored(subId(1))).toMatchObject({
+      status: "canceled",
+      reason: "event_expired",
+      attempts: [],
+    });
+  });
+
+  it("starts a POST with exactly a request's time and the write reserve left (15 s + 3 s), not 1 ms less", async () => {
+    await addSubscription(subId(1));
+    const sender = new ScriptedSender(() => ok());
+    const short = record(message(subId(1)));
+    const result = await deliverBatch([short], deps(sender), { remainingMs: () => 17_999 });
+    expect(sender.requests).toEqual([]);
+    expect(result.dispositions.get(short.messageId)).toEqual({
+      kind: "error",
+      reason: "deadline",
+      retryInSeconds: 0,
+    });
+
+    const enough = await deliverBatch([record(message(subId(1)))], deps(sender), {
+      remainingMs: () => 18_000,
+    });
+    expect(sender.requests).toHaveLength(1);
+    expect(enough.failures).toEqual([]);
+  });
+
+  it("an endpoint slow until this very moment is no longer slow", async () => {
+    await addSubscription(subId(1), { slowUntil: new Date(clock).toISOString() });
+    const sender = new ScriptedSender(() => ok());
+    await deliverBatch([record(message(subId(1)))], deps(sender), plenty);
+    expect(sender.requests).toHaveLength(1);
+    expect(queue.slowLane).toEqual([]);
+  });
+
+  it("a previous secret expiring this very moment no longer signs", async () => {
+    await addSubscription(subId(1), {
+      previousSecrets: [
+        {
+          ...(await sealedSecret(WS, subId(1), generateSecret())),
+          expiresAt: new Date(clock).toISOString(),
+        },
+      ],
+    });
+    const sender = new ScriptedSender(() => ok());
+    await deliverBatch([record(message(subId(1)))], deps(sender), plenty);
+    expect(sender.requests[0]?.headers["webhook-signature"]?.split(" ")).toHaveLength(1);
+  });
+});
+
+describe("delivery statistics", () => {
+  /** A statistics store in memory; `fail` makes its writes fail. */
+  function statsStore() {
+    const added: StatsBucket[] = [];
+    const state = { fail: false };
+    const stats: StatsStore = {
+      add: async (bucket) => {
+        if (state.fail) throw new Error("DynamoDB is down");
+        added.push(structuredClone(bucket));
+      },
+      read: async () => [],
+    };
+    return { added, state, stats };
+  }
+
+  it("counts every attempt, and writes the counts once they are a minute old by the batch's clock", async () => {
+    await addSubscription(subId(1));
+    const { added, stats } = statsStore();
+    const recorder = new StatsRecorder(stats, { flushMs: 60_000 });
+    const first = record(message(subId(1)));
+    await deliverBatch(
+      [first],
+      deps(new ScriptedSender(() => ok(500)), { stats: recorder }),
+      plenty,
+    );
+    expect(added).toEqual([]);
+
+    clock += 60_000;
+    await deliverBatch(
+      [{ ...first, receiveCount: 2 }],
+      deps(new ScriptedSender(() => ok(200)), { stats: recorder }),
+      plenty,
+    );
+    expect(added).toMatchObject([
+      {
+        workspaceId: WS,
+        subscriptionId: subId(1),
+        hour: "2026-11-26T10",
+        attempts: 2,
+        succeeded: 1,
+        failed: 1,
+        failedByClass: { http_status: 1 },
+        lastFailureAt: "2026-11-26T10:00:00.000Z",
+        lastSuccessAt: "2026-11-26T10:01:00.000Z",
+      },
+    ]);
+  });
+
+  it("a failed statistics write never fails the delivery, and is logged", async () => {
+    await addSubscription(subId(1));
+    const { state, stats } = statsStore();
+    state.fail = true;
+    const recorder = new StatsRecorder(stats, { flushMs: 0 });
+    const { lines, log } = capture();
+    const item = record(message(subId(1)));
+    const result = await deliverBatch(
+      [item],
+      deps(new ScriptedSender(() => ok()), { stats: recorder, log }),
+      plenty,
+    );
+    expect(result.dispositions.get(item.messageId)).toEqual({ kind: "done", reason: "succeeded" });
+    expect(recorder.pending).toBe(1); // kept for the next batch
+    expect(lines).toEqual([]);
+
+    // A store that throws outright (not one bucket) is logged, and the batch still answers.
+    const broken = {
+      record: () => {},
+      flush: async () => {
+        throw new Error("no statistics today");
+      },
+    } as unknown as StatsRecorder;
+    const again = await deliverBatch(
+      [record(message(subId(1), { d: deliveryIdFor("01JTESTSEQ0000000000000001", subId(1)) }))],
+      deps(new ScriptedSender(() => ok()), { stats: broken, log }),
+      plenty,
+    );
+    expect(again.failures).toEqual([]);
+    expect(lines).toEqual([
+      {
+        level: "warn",
+        message: "could not write delivery statistics",
+        fields: expect.objectContaining({ detail: "no statistics today" }),
+      },
+    ]);
+  });
+});
+
+describe("what an operator is told when a part of the path is down", () => {
+  it("an unreadable message: logged with its id, moved to the dead-letter queue", async () => {
+    const { lines, log } = capture();
+    const item = record("{not json");
+    const result = await deliverBatch(
+      [item],
+      deps(new ScriptedSender(() => ok()), { log }),
+      plenty,
+    );
+    expect(result.dispositions.get(item.messageId)).toEqual({
+      kind: "done",
+      reason: "dead-lettered",
+    });
+    expect(lines).toEqual([
+      {
+        level: "error",
+        message: "unreadable queue message moved to the dead-letter queue",
+        fields: { messageId: item.messageId },
+      },
+    ]);
+  });
+
+  it("the table unreadable: every message handed back as `store unavailable`, and logged", async () => {
+    await addSubscription(subId(1));
+    store.failLoad = true;
+    const { lines, log } = capture();
+    const item = record(message(subId(1)));
+    const result = await deliverBatch(
+      [item],
+      deps(new ScriptedSender(() => ok()), { log }),
+      plenty,
+    );
+    expect(result.dispositions.get(item.messageId)).toEqual({
+      kind: "error",
+      reason: "store unavailable",
+    });
+    expect(lines).toEqual([
+      {
+        level: "error",
+        message: "could not load deliveries; the batch will be retried",
+        fields: expect.objectContaining({ detail: "DynamoDB is down" }),
+      },
+    ]);
+  });
+
+  it("the slow lane down: the message handed back as `slow lane unavailable`, and logged", async () => {
+    await addSubscription(subId(1), { slowUntil: new Date(clock + 60_000).toISOString() });
+    queue.failSlowLane = true;
+    const { lines, log } = capture();
+    const item = record(message(subId(1)));
+    const result = await deliverBatch(
+      [item],
+      deps(new ScriptedSender(() => ok()), { log }),
+      plenty,
+    );
+    expect(result.dispositions.get(item.messageId)).toEqual({
+      kind: "error",
+      reason: "slow lane unavailable",
+    });
+    expect(lines).toEqual([
+      {
+        level: "warn",
+        message: "could not move messages to the slow lane",
+        fields: expect.objectContaining({ detail: "the slow lane queue is down" }),
+      },
+    ]);
+  });
+
+  it("the dead-letter queue down: the message handed back as `dead-letter queue unavailable`, and logged", async () => {
+    await addSubscription(subId(1));
+    queue.failDeadLetter = true;
+    const { lines, log } = capture();
+    const item = record(message(subId(1)));
+    const refused = new ScriptedSender(() => ({
+      kind: "error",
+      errorClass: "destination_refused",
+      message: "refused",
+      durationMs: 0,
+    }));
+    const result = await deliverBatch([item], deps(refused, { log }), plenty);
+    expect(result.dispositions.get(item.messageId)).toEqual({
+      kind: "error",
+      reason: "dead-letter queue unavailable",
+    });
+    expect(lines).toEqual([
+      {
+        level: "error",
+        message: "dead-letter queue unavailable; messages stay queued",
+        fields: expect.objectContaining({ detail: "DLQ is down" }),
+      },
+    ]);
+  });
+
+  it("messages that could not be backed off are counted in a warning; none, no warning", async () => {
+    await addSubscription(subId(1));
+    const { lines, log } = capture();
+    const [refused, accepted] = [
+      record(message(subId(1))),
+      record(message(subId(1), { d: deliveryIdFor("01JTESTSEQ0000000000000001", subId(1)) })),
+    ];
+    await deliverBatch([accepted], deps(new ScriptedSender(() => ok(500)), { log }), plenty);
+    expect(lines).toEqual([]);
+    queue.refuseVisibility.add(refused.receiptHandle);
+    const result = await deliverBatch(
+      [refused],
+      deps(new ScriptedSender(() => ok(500)), { log }),
+      plenty,
+    );
+    expect(result.failures).toEqual([refused.messageId]);
+    expect(lines).toEqual([
+      { level: "warn", message: "some messages could not be backed off", fields: { count: 1 } },
+    ]);
+  });
+
+  it("a visibility change that throws: the messages are still reported failed, and it is logged", async () => {
+    await addSubscription(subId(1));
+    queue.changeVisibility = async () => {
+      throw new Error("SQS is down");
+    };
+    const { lines, log } = capture();
+    const item = record(message(subId(1)));
+    const result = await deliverBatch(
+      [item],
+      deps(new ScriptedSender(() => ok(500)), { log }),
+      plenty,
+    );
+    expect(result.failures).toEqual([item.messageId]);
+    expect(lines).toEqual([
+      {
+        level: "warn",
+        message: "could not back off messages",
+        fields: expect.objectContaining({ detail: "SQS is down" }),
+      },
+    ]);
+  });
+
+  it("a health write that fails never fails the delivery, and is logged", async () => {
+    await addSubscription(subId(1));
+    store.workspaces.markFailing = async () => {
+      throw new Error("throttled");
+    };
+    const { lines, log } = capture();
+    const item = record(message(subId(1)));
+    const result = await deliverBatch(
+      [item],
+      deps(new ScriptedSender(() => ok(500)), { log }),
+      plenty,
+    );
+    expect(result.dispositions.get(item.messageId)).toEqual({
+      kind: "later",
+      seconds: 10,
+      reason: "retry",
+    });
+    expect(await stored(subId(1))).toMatchObject({ status: "retrying", runAttempts: 1 });
+    expect(lines).toEqual([
+      {
+        level: "warn",
+        message: "could not record endpoint health",
+        fields: expect.objectContaining({ subscriptionId: subId(1), detail: "throttled" }),
+      },
+    ]);
+  });
+
+  it("every line logged for a delivery names it, its event and its workspace", async () => {
+    await addSubscription(subId(1));
+    store.workspaces.markFailing = async () => {
+      throw new Error("throttled");
+    };
+    const printed: string[] = [];
+    const spy = vi.spyOn(console, "log").mockImplementation((line: string) => {
+      printed.push(line);
+    });
+    try {
+      await deliverBatch(
+        [record(message(subId(1)))],
+        deps(new ScriptedSender(() => ok(500)), { log: jsonLogger }),
+        plenty,
+      );
+    } finally {
+      spy.mockRestore();
+    }
+    expect(printed.map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({
+        message: "could not record endpoint health",
+        workspaceId: WS,
+        eventId: event.id,
+        deliveryId: dlv(subId(1)),
+      }),
+    ]);
+  });
+});
+
+describe("subscriptions disabled on the deliver path", () => {
+  it("one failure too many disables the endpoint, raises webhook.subscription.disabled, and says so in the logs", async () => {
+    const watcher = await addSubscription(subId(9), { events: ["webhook.subscription.disabled"] });
+    const operational = new OperationalEvents({
+      subscriptions: store.workspaces,
+      events: store.eventStore,
+      queue,
+      log: silentLogger,
+    });
+    await addSubscription(subId(1), {
+      failingSince: "2026-11-20T10:00:00.000Z",
+      lastFailureAt: "2026-11-26T09:50:00.000Z",
+      recentFailures: 2,
+      recentSince: "2026-11-26T09:40:00.000Z",
+    });
+    const { lines, log } = capture();
+    await deliverBatch(
+      [record(message(subId(1)))],
+      deps(new ScriptedSender(() => ok(503)), { operational, log }),
+      plenty,
+    );
+
+    expect((await store.workspaces.getSubscription(WS, subId(1)))?.enabled).toBe(false);
+    const [disabled] = queue.sent.filter((m) => m.n === "webhook.subscription.disabled");
+    expect(disabled?.s).toBe(watcher.id);
+    const data = JSON.parse(store.eventStore.events.get(`${WS}/${disabled?.e}`)?.body ?? "{}").data;
+    expect(data).toMatchObject({ subscriptionId: subId(1) });
+    expect(JSON.stringify(data)).toMatch(/failed since 2026-11-20T10:00:00.000Z, 3 times/);
+    expect(lines).toEqual([
+      {
+        level: "warn",
+        message: "subscription disabled after failing too long",
+        fields: {
+          workspaceId: WS,
+          subscriptionId: subId(1),
+          failingSince: "2026-11-20T10:00:00.000Z",
+        },
+      },
+    ]);
+  });
+
+  it("a 410 Gone is logged with the subscription it disabled", async () => {
+    await addSubscription(subId(1));
+    const { lines, log } = capture();
+    await deliverBatch(
+      [record(message(subId(1)))],
+      deps(new ScriptedSender(() => ok(410)), { log }),
+      plenty,
+    );
+    expect(lines).toEqual([
+      {
+        level: "warn",
+        message: "subscription disabled: its endpoint answered 410 Gone",
+        fields: { workspaceId: WS, subscriptionId: subId(1) },
+      },
+    ]);
+  });
+});
+
+describe("slowLaneGate", () => {
+  function health(fail = false) {
+    const marked: unknown[][] = [];
+    return {
+      marked,
+      markSlow: async (...args: unknown[]) => {
+        marked.push(args);
+        if (fail) throw new Error("throttled");
+        return true;
+      },
+    };
+  }
+
+  it("records an endpoint slow for ten minutes, to be refreshed after five, once a request is in flight too long", () => {
+    const h = health();
+    const slow = slowLaneGate(h, { slowAfterMs: 0, log: silentLogger, now: () => T0 });
+    slow.tryStart(endpointOf(subId(1)));
+    slow.check();
+    expect(h.marked).toEqual([
+      [WS, subId(1), new Date(T0 + 600_000).toISOString(), new Date(T0 + 300_000).toISOString()],
+    ]);
+    expect(slow.isSlow(endpointOf(subId(1)))).toBe(true);
+  });
+
+  it("a failed write of it is logged, never thrown", async () => {
+    const h = health(true);
+    const { lines, log } = capture();
+    const slow = slowLaneGate(h, { slowAfterMs: 0, log, now: () => T0 });
+    slow.tryStart(endpointOf(subId(1)));
+    slow.check();
+    await vi.waitFor(() =>
+      expect(lines).toEqual([
+        {
+          level: "warn",
+          message: "could not record a slow endpoint",
+          fields: expect.objectContaining({ subscriptionId: subId(1), detail: "throttled" }),
+        },
+      ]),
+    );
+  });
+});
+
+describe("a copy of a subscription the table no longer has", () => {
+  it("is dropped for the rest of the batch: a run failing for good names no stale URL", async () => {
+    const watcher = await addSubscription(subId(9), { events: ["webhook.delivery.exhausted"] });
+    const operational = new OperationalEvents({
+      subscriptions: store.workspaces,
+      events: store.eventStore,
+      queue,
+      log: silentLogger,
+    });
+    const recent = new RecentSubscriptions({ ttlMs: 60_000 });
+    const sub = await addSubscription(subId(1));
+    const refused = new ScriptedSender(() => ({
+      kind: "error",
+      errorClass: "destination_refused",
+      message: "refused",
+      durationMs: 0,
+    }));
+    // A run fails for good while the dead-letter queue is down: its message stays queued.
+    queue.failDeadLetter = true;
+    const item = record(message(sub.id));
+    await deliverBatch([item], deps(refused), plenty);
+    queue.failDeadLetter = false;
+    // The instance keeps a copy saying disabled; then the subscription is deleted.
+    await addSubscription(sub.id, { enabled: false });
+    const other = record(
+      message(sub.id, { d: deliveryIdFor("01JTESTSEQ0000000000000001", sub.id) }),
+    );
+    await deliverBatch([other], deps(refused, { recent }), plenty);
+    store.workspaces.subscriptions.delete(sub.id);
+
+    await deliverBatch(
+      [{ ...item, receiveCount: 2 }],
+      deps(refused, { recent, operational }),
+      plenty,
+    );
+    expect(queue.deadLetters.map((body) => JSON.parse(body))).toEqual([message(sub.id)]);
+    const [exhausted] = queue.sent.filter((m) => m.n === "webhook.delivery.exhausted");
+    expect(exhausted?.s).toBe(watcher.id);
+    const data = JSON.parse(
+      store.eventStore.events.get(`${WS}/${exhausted?.e}`)?.body ?? "{}",
+    ).data;
+    expect(data).toMatchObject({ deliveryId: dlv(sub.id), subscriptionId: sub.id, url: "" });
+  });
+});
+
+describe("checking a copy against the table", () => {
+  it("reads the subscription alone, not the delivery record again", async () => {
+    await addSubscription(subId(1), { enabled: false });
+    const recent = new RecentSubscriptions({ ttlMs: 60_000 });
+    const sender = new ScriptedSender(() => ok());
+    await deliverBatch([record(message(subId(1)))], deps(sender, { recent }), plenty);
+    await addSubscription(subId(1), { enabled: true });
+    const reads: DeliveryRef[][] = [];
+    const load = store.loadContext.bind(store);
+    store.loadContext = (refs) => {
+      reads.push(structuredClone([...refs]));
+      return load(refs);
+    };
+    const d = deliveryIdFor("01JTESTSEQ0000000000000001", subId(1));
+    await deliverBatch([record(message(subId(1), { d }))], deps(sender, { recent }), plenty);
+
+    expect(sender.requests).toHaveLength(1);
+    expect(reads).toEqual([
+      [expect.objectContaining({ deliveryId: d, withRecord: false, withSubscription: false })],
+      [
+        {
+          workspaceId: WS,
+          deliveryId: d,
+          eventId: event.id,
+          subscriptionId: subId(1),
+          withRecord: false,
+        },
+      ],
+    ]);
   });
 });
