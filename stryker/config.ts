@@ -89,6 +89,9 @@ export function strykerOptions(scope: Scope): PartialStrykerOptions {
     // A shared machine: one checker and one test runner by default.
     concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 2),
     timeoutMS: 10_000,
+    // The shared scope's first, unmutated run of every suite takes 3–4 minutes on a quiet
+    // 2-core machine and more on a busy one; Stryker's default gives up after 5.
+    dryRunTimeoutMinutes: 30,
     timeoutFactor: 2,
     incremental: true,
     incrementalFile: `reports/mutation/${scope}/stryker-incremental.json`,
