@@ -616,9 +616,8 @@ export function mermaid(): string {
     if (move.via === "copy-attempt") continue;
     const from = move.from === NEW ? "[*]" : move.from;
     const key = `${from} --> ${move.to}`;
-    const labels = edges.get(key) ?? [];
-    if (!labels.includes(move.via)) labels.push(move.via);
-    edges.set(key, labels);
+    // (Each move is one row of the table: a pair of states never has the same label twice.)
+    edges.set(key, [...(edges.get(key) ?? []), move.via]);
   }
   const lines = ["stateDiagram-v2"];
   for (const [edge, labels] of edges) lines.push(`  ${edge}: ${labels.join(", ")}`);
@@ -627,14 +626,13 @@ export function mermaid(): string {
 
 /** Every move, as the rows of a Markdown table (from, to, via, when). */
 export function movesTable(): string {
-  const rows = [
-    ["from", "to", "by", "when"],
-    ...TRANSITIONS.map((m) => [m.from, m.to, m.via, m.when]),
-  ];
+  const head = ["from", "to", "by", "when"];
+  const body = TRANSITIONS.map((m) => [m.from, m.to, m.via, m.when]);
   // Columns padded as the formatter pads Markdown tables, so the generated file is also formatted.
-  const widths = rows[0]?.map((_, i) => Math.max(3, ...rows.map((row) => row[i]?.length ?? 0)));
+  const widths = head.map((_, i) =>
+    Math.max(3, ...[head, ...body].map((row) => row[i]?.length ?? 0)),
+  );
   const line = (cells: string[]) =>
-    `| ${cells.map((cell, i) => cell.padEnd(widths?.[i] ?? 0)).join(" | ")} |`;
-  const [head = [], ...body] = rows;
-  return [line(head), line(widths?.map((w) => "-".repeat(w)) ?? []), ...body.map(line)].join("\n");
+    `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  return [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
