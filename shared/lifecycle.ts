@@ -445,7 +445,8 @@ export function onDefer(
   const seconds = deferralSeconds(deferrals);
   const until = ctx.now + seconds * 1000;
   const base = carried(stored, ctx);
-  const sameRun = stored?.generation === ctx.generation;
+  /** The record, when it is of this run. */
+  const run = stored?.generation === ctx.generation ? stored : undefined;
   if (until > runDeadline(stored, ctx, schedule)) {
     return {
       kind: "give-up",
@@ -466,14 +467,14 @@ export function onDefer(
     seconds,
     record: {
       ...base,
-      status: sameRun && stored?.status === "retrying" ? "retrying" : "pending",
+      status: run?.status === "retrying" ? "retrying" : "pending",
       generation: ctx.generation,
       runAttempts: runAttempts(stored, ctx.generation),
-      ...(sameRun && stored?.nextAttemptAt ? { nextAttemptAt: stored.nextAttemptAt } : {}),
-      ...(sameRun && stored?.lastError ? { lastError: stored.lastError } : {}),
-      owner: (sameRun ? stored?.owner : undefined) ?? ctx.owner,
+      ...(run?.nextAttemptAt ? { nextAttemptAt: run.nextAttemptAt } : {}),
+      ...(run?.lastError ? { lastError: run.lastError } : {}),
+      owner: run?.owner ?? ctx.owner,
       // The message is on the queue: nothing for the sweep to watch.
-      ...(sameRun && stored?.status === "retrying" ? {} : { queued: true }),
+      ...(run?.status === "retrying" ? {} : { queued: true }),
       deferrals: deferrals + 1,
       deferredUntil: iso(until),
       deferReason: reason,

@@ -152,6 +152,11 @@ describe("an attempt's record", () => {
     expect(next.failedAt).toBeUndefined();
   });
 
+  it("a success clears the last error, whatever the caller passes", () => {
+    const done = withAttempt(earlier(), ctx(), draft, { status: "succeeded" }, "HTTP 500");
+    expect(done.lastError).toBeUndefined();
+  });
+
   it("a failure ends the run: its reason and time, no next attempt, no owner", () => {
     const failed = withAttempt(
       earlier(),

@@ -371,8 +371,17 @@ describe("the table of moves", () => {
 
   it("is what docs/lifecycle.md draws (regenerate with `npm run docs:lifecycle`)", () => {
     const doc = readFileSync(new URL("../../docs/lifecycle.md", import.meta.url), "utf8");
-    expect(doc).toContain(mermaid());
+    expect(doc).toContain(`\`\`\`mermaid\n${mermaid()}\n\`\`\``);
     expect(doc).toContain(movesTable());
+  });
+
+  it("draws every move but a duplicate's POST, which moves nothing", () => {
+    const [head, ...edges] = mermaid().split("\n");
+    expect(head).toBe("stateDiagram-v2");
+    expect(edges).toContain("  [*] --> succeeded: attempt");
+    expect(edges).toContain("  pending --> pending: defer, claim, confirm-queued, release");
+    expect(edges.filter((edge) => edge.includes("copy-attempt"))).toEqual([]);
+    expect(edges).toContain("  retrying --> retrying: attempt, defer");
   });
 });
 
