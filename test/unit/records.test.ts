@@ -250,6 +250,11 @@ describe("deliveryToItem: a delivery as stored", () => {
       claimedAt: "2026-11-26T10:00:01.000Z",
     };
     expect(index(claim)).toEqual({ dlqPk: key.sweep(shard), dlqSk: "2026-11-26T10:00:01.000Z" });
+    // One that never recorded its time is abandoned: first in line, as a released claim is.
+    expect(index({ ...claim, claimedAt: undefined })).toEqual({
+      dlqPk: key.sweep(shard),
+      dlqSk: "1970-01-01T00:00:00.000Z",
+    });
     for (const delivery of [
       { ...claim, queued: true },
       base,
