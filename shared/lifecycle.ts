@@ -445,7 +445,8 @@ export function onDefer(
   const seconds = deferralSeconds(deferrals);
   const until = ctx.now + seconds * 1000;
   const base = carried(stored, ctx);
-  const sameRun = stored?.generation === ctx.generation;
+  /** The record, when it is of this run. */
+  const run = stored?.generation === ctx.generation ? stored : undefined;
   if (until > runDeadline(stored, ctx, schedule)) {
     return {
       kind: "give-up",
@@ -466,14 +467,14 @@ export function onDefer(
     seconds,
     record: {
       ...base,
-      status: sameRun && stored?.status === "retrying" ? "retrying" : "pending",
+      status: run?.status === "retrying" ? "retrying" : "pending",
       generation: ctx.generation,
       runAttempts: runAttempts(stored, ctx.generation),
-      ...(sameRun && stored?.nextAttemptAt ? { nextAttemptAt: stored.nextAttemptAt } : {}),
-      ...(sameRun && stored?.lastError ? { lastError: stored.lastError } : {}),
-      owner: (sameRun ? stored?.owner : undefined) ?? ctx.owner,
+      ...(run?.nextAttemptAt ? { nextAttemptAt: run.nextAttemptAt } : {}),
+      ...(run?.lastError ? { lastError: run.lastError } : {}),
+      owner: run?.owner ?? ctx.owner,
       // The message is on the queue: nothing for the sweep to watch.
-      ...(sameRun && stored?.status === "retrying" ? {} : { queued: true }),
+      ...(run?.status === "retrying" ? {} : { queued: true }),
       deferrals: deferrals + 1,
       deferredUntil: iso(until),
       deferReason: reason,
@@ -616,9 +617,8 @@ export function mermaid(): string {
     if (move.via === "copy-attempt") continue;
     const from = move.from === NEW ? "[*]" : move.from;
     const key = `${from} --> ${move.to}`;
-    const labels = edges.get(key) ?? [];
-    if (!labels.includes(move.via)) labels.push(move.via);
-    edges.set(key, labels);
+    // (Each move is one row of the table: a pair of states never has the same label twice.)
+    edges.set(key, [...(edges.get(key) ?? []), move.via]);
   }
   const lines = ["stateDiagram-v2"];
   for (const [edge, labels] of edges) lines.push(`  ${edge}: ${labels.join(", ")}`);
@@ -627,14 +627,13 @@ export function mermaid(): string {
 
 /** Every move, as the rows of a Markdown table (from, to, via, when). */
 export function movesTable(): string {
-  const rows = [
-    ["from", "to", "by", "when"],
-    ...TRANSITIONS.map((m) => [m.from, m.to, m.via, m.when]),
-  ];
+  const head = ["from", "to", "by", "when"];
+  const body = TRANSITIONS.map((m) => [m.from, m.to, m.via, m.when]);
   // Columns padded as the formatter pads Markdown tables, so the generated file is also formatted.
-  const widths = rows[0]?.map((_, i) => Math.max(3, ...rows.map((row) => row[i]?.length ?? 0)));
+  const widths = head.map((_, i) =>
+    Math.max(3, ...[head, ...body].map((row) => row[i]?.length ?? 0)),
+  );
   const line = (cells: string[]) =>
-    `| ${cells.map((cell, i) => cell.padEnd(widths?.[i] ?? 0)).join(" | ")} |`;
-  const [head = [], ...body] = rows;
-  return [line(head), line(widths?.map((w) => "-".repeat(w)) ?? []), ...body.map(line)].join("\n");
+    `| ${cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  return [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }

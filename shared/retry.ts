@@ -19,7 +19,8 @@ export const LOCAL_SCHEDULE: readonly number[] = [0, 1, 2, 4, 8];
  */
 export function parseSchedule(text: string): number[] {
   const parts = text.split(",").map((part) => part.trim());
-  if (parts.length === 0 || parts.some((part) => part === "")) {
+  // (Splitting never gives no parts: an empty text is one empty part.)
+  if (parts.some((part) => part === "")) {
     throw new Error("must be a comma-separated list of whole seconds, like 0,5,300");
   }
   const delays = parts.map((part) => {

@@ -226,7 +226,9 @@ export function deliveryToItem(delivery: Delivery, retentionSeconds: number): It
     ...(inDeadLetterIndex(delivery)
       ? { dlqPk: key.deadLetters(delivery.workspaceId, shard), dlqSk: delivery.id }
       : awaitsQueueing(delivery)
-        ? { dlqPk: key.sweep(shard), dlqSk: delivery.claimedAt ?? "" }
+        ? // A claim without its time is abandoned (isAbandonedClaim): first in line, as a
+          // released one. (DynamoDB refuses an empty string as an index key.)
+          { dlqPk: key.sweep(shard), dlqSk: delivery.claimedAt ?? "1970-01-01T00:00:00.000Z" }
         : {}),
     [TTL_ATTRIBUTE]: expiresAt(delivery.updatedAt, retentionSeconds),
   };

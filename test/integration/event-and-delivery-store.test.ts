@@ -1,4 +1,11 @@
-import { BatchWriteCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { ulid } from "ulid";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Attempt, Delivery, StoredEvent, Subscription } from "../../shared/domain.ts";
@@ -9,7 +16,7 @@ import { DynamoDeliveryStore } from "../../shared/store/delivery-store.ts";
 import { DynamoEventStore } from "../../shared/store/event-store.ts";
 import { DYNAMO_ITEM_LIMIT, itemSize } from "../../shared/store/item-size.ts";
 import { deliveryToItem, RECORD_BUDGET } from "../../shared/store/items.ts";
-import { shardOf } from "../../shared/store/table.ts";
+import { shardOf, type Table } from "../../shared/store/table.ts";
 import { DynamoWorkspaceStore } from "../../shared/store/workspace-store.ts";
 import { type LocalAws, startLocalAws } from "../helpers/aws-local.ts";
 
@@ -113,6 +120,81 @@ describe("DynamoEventStore (dynalite)", () => {
     expect(await ttl()).toBe(Math.floor(T0 / 1000) + RETENTION);
     await events.extend("ws1", "crm-ttl", T0 + 86_400_000);
     expect(await ttl()).toBe(Math.floor(T0 / 1000) + 86_400 + RETENTION);
+  });
+});
+
+describe("DynamoEventStore's conditions (dynalite)", () => {
+  /** The table, with the commands `fail` picks failing as DynamoDB would fail them. */
+  const failing = (fail: (command: unknown) => Error | undefined, sent: unknown[] = []): Table => ({
+    name: aws.table.name,
+    client: {
+      send: (command: unknown) => {
+        sent.push(command);
+        const error = fail(command);
+        return error ? Promise.reject(error) : aws.table.client.send(command as GetCommand);
+      },
+    } as unknown as DynamoDBDocumentClient,
+  });
+  const named = (name: string) => Object.assign(new Error(`${name} (injected)`), { name });
+  const expiry = async (id: string) =>
+    (await aws.documents.send(new ScanCommand({ TableName: aws.tableName }))).Items?.find(
+      (item) => item.id === id,
+    )?.expiresAt;
+
+  it("never shortens an event's retention, and extends no event that is not there", async () => {
+    const event = storedEvent("ws-ext", "crm-ext");
+    await events.create(event);
+    await events.extend("ws-ext", "crm-ext", T0 + 86_400_000);
+    await events.extend("ws-ext", "crm-ext", T0 + 3_600_000);
+    expect(await expiry("crm-ext")).toBe(Math.floor(T0 / 1000) + 86_400 + RETENTION);
+
+    await events.extend("ws-ext", "crm-gone", T0);
+    const all = await aws.documents.send(new ScanCommand({ TableName: aws.tableName }));
+    expect(all.Items?.filter((item) => String(item.pk).includes("crm-gone"))).toEqual([]);
+    expect(await events.get("ws-ext", "crm-gone")).toBeUndefined();
+  });
+
+  it("passes on a failure that is not a lost condition, on create and on extend", async () => {
+    const throttled = new DynamoEventStore(
+      failing((command) =>
+        command instanceof PutCommand || command instanceof UpdateCommand
+          ? named("ProvisionedThroughputExceededException")
+          : undefined,
+      ),
+      { retentionSeconds: RETENTION },
+    );
+    await expect(throttled.create(storedEvent("ws-fail", "crm-throttled"))).rejects.toThrow(
+      "ProvisionedThroughputExceededException (injected)",
+    );
+    await events.create(storedEvent("ws-fail", "crm-kept"));
+    await expect(throttled.extend("ws-fail", "crm-kept", T0 + 86_400_000)).rejects.toThrow(
+      "ProvisionedThroughputExceededException (injected)",
+    );
+  });
+
+  it("says so when an id is taken but its event cannot be read back", async () => {
+    const racing = new DynamoEventStore(
+      failing((command) =>
+        command instanceof PutCommand ? named("ConditionalCheckFailedException") : undefined,
+      ),
+      { retentionSeconds: RETENTION },
+    );
+    await expect(racing.create(storedEvent("ws-fail", "crm-vanished"))).rejects.toThrow(
+      "event crm-vanished vanished while being read",
+    );
+  });
+
+  it("reads an event strongly consistent: a repeat right after the create must see it", async () => {
+    const sent: unknown[] = [];
+    const recorded = new DynamoEventStore(
+      failing(() => undefined, sent),
+      { retentionSeconds: RETENTION },
+    );
+    const event = storedEvent("ws-read", "crm-read");
+    await recorded.create(event);
+    expect(await recorded.create(event)).toEqual({ created: false, existing: event });
+    const reads = sent.filter((command) => command instanceof GetCommand);
+    expect(reads.map((command) => (command as GetCommand).input.ConsistentRead)).toEqual([true]);
   });
 });
 

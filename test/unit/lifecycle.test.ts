@@ -4,6 +4,7 @@ import type { Delivery } from "../../shared/domain.ts";
 import {
   afterAttempt,
   afterLostRace,
+  awaitsQueueing,
   claimed,
   confirmedQueued,
   guardHolds,
@@ -18,6 +19,7 @@ import {
   onResend,
   onStranded,
   released,
+  TRANSITIONS,
   withAttempt,
   withCancel,
   withCopyAttempt,
@@ -369,7 +371,193 @@ describe("the table of moves", () => {
 
   it("is what docs/lifecycle.md draws (regenerate with `npm run docs:lifecycle`)", () => {
     const doc = readFileSync(new URL("../../docs/lifecycle.md", import.meta.url), "utf8");
-    expect(doc).toContain(mermaid());
+    expect(doc).toContain(`\`\`\`mermaid\n${mermaid()}\n\`\`\``);
     expect(doc).toContain(movesTable());
+  });
+
+  it("draws every move but a duplicate's POST, which moves nothing", () => {
+    const [head, ...edges] = mermaid().split("\n");
+    expect(head).toBe("stateDiagram-v2");
+    expect(edges).toContain("  [*] --> succeeded: attempt");
+    expect(edges).toContain("  pending --> pending: defer, claim, confirm-queued, release");
+    expect(edges.filter((edge) => edge.includes("copy-attempt"))).toEqual([]);
+    expect(edges).toContain("  retrying --> retrying: attempt, defer");
+  });
+});
+
+describe("onReceive: the cases between the rules", () => {
+  it("moves a main-lane message of an endpoint known slow to the slow lane, and only that", () => {
+    expect(onReceive(facts(undefined, { lane: "main", endpointSlow: true }))).toEqual({
+      kind: "forward",
+    });
+    expect(onReceive(facts(undefined, { lane: "slow", endpointSlow: true }))).toMatchObject({
+      kind: "attempt",
+    });
+    expect(onReceive(facts(undefined, { lane: "main", endpointSlow: false }))).toMatchObject({
+      kind: "attempt",
+    });
+    // A cancel comes first: nothing is forwarded that would not be sent.
+    expect(
+      onReceive(facts(undefined, { lane: "main", endpointSlow: true, subscription: "disabled" })),
+    ).toMatchObject({ kind: "cancel" });
+  });
+
+  it("a message back exactly a second early is due", () => {
+    const stored = retrying();
+    expect(onReceive(facts(stored, { now: T0 + 59_000 }))).toMatchObject({ kind: "attempt" });
+    expect(onReceive(facts(stored, { now: T0 + 58_999 }))).toEqual({
+      kind: "wait",
+      seconds: 2,
+      reason: "not-due",
+    });
+  });
+
+  it("a message of a newer run than the record (a resend's) attempts its run's first step, whatever the record's run became", () => {
+    for (const status of ["failed", "succeeded", "retrying"] as const) {
+      const stored = { ...retrying(), status };
+      expect(
+        onReceive(facts(stored, { receipt: { messageId: "m-7", generation: 1 }, now: T0 })),
+      ).toEqual({ kind: "attempt", guard: { kind: "revision", rev: 1 }, number: 1 });
+    }
+  });
+
+  it("the run's owner attempts even when nothing is due yet is recorded", () => {
+    const stored: Delivery = { ...retrying(), nextAttemptAt: undefined };
+    expect(onReceive(facts(stored))).toEqual({
+      kind: "attempt",
+      guard: { kind: "revision", rev: 1 },
+      number: 2,
+    });
+  });
+});
+
+describe("afterLostRace: every answer", () => {
+  const receipt = { messageId: "m-1", generation: 0 };
+  it("dead-letters a run that failed meanwhile, waits out a step not due, drops a copy or an old run", () => {
+    expect(afterLostRace({ ...retrying(), status: "failed" }, receipt, T0)).toEqual({
+      kind: "dead-letter",
+    });
+    expect(afterLostRace(retrying(), receipt, T0 + 30_000)).toEqual({
+      kind: "wait",
+      seconds: 30,
+      reason: "not-due",
+    });
+    expect(afterLostRace(retrying(), { messageId: "m-2", generation: 0 }, T0 + 60_000)).toEqual({
+      kind: "drop",
+      reason: "copy",
+    });
+    expect(afterLostRace({ ...retrying(), generation: 1 }, receipt, T0)).toEqual({
+      kind: "drop",
+      reason: "stale",
+    });
+  });
+});
+
+describe("afterAttempt: the failures", () => {
+  it("ends a run the receiver answered 410 as gone, never retried", () => {
+    expect(
+      afterAttempt({
+        number: 1,
+        verdict: { ok: false, retryable: false, kind: "gone" },
+        schedule: [0, 10],
+      }),
+    ).toEqual({ status: "failed", reason: "gone" });
+  });
+
+  it("passes the receiver's Retry-After and the injected jitter to the schedule", () => {
+    const verdict = {
+      ok: false as const,
+      retryable: true,
+      kind: "unavailable" as const,
+      retryAfterSeconds: 42,
+    };
+    expect(afterAttempt({ number: 1, verdict, schedule: [0, 10] })).toEqual({
+      status: "retrying",
+      delaySeconds: 42,
+    });
+    const other = { ok: false as const, retryable: true, kind: "other" as const };
+    expect(
+      afterAttempt({ number: 1, verdict: other, schedule: [0, 1000], random: () => 0 }),
+    ).toEqual({ status: "retrying", delaySeconds: 800 });
+  });
+});
+
+describe("resends and stranded messages: the cases between the rules", () => {
+  const lease = 120_000;
+  it("a caller whose copy is of the record's run may claim; a first resend of nothing starts run 0", () => {
+    const failed = { ...retrying(), status: "failed" as const, generation: 2 };
+    expect(onResend({ stored: failed, now: T0, leaseMs: lease, expectedGeneration: 2 })).toEqual({
+      kind: "claim",
+      guard: { kind: "revision", rev: 1 },
+      generation: 3,
+    });
+    expect(onResend({ stored: undefined, now: T0, leaseMs: lease })).toEqual({
+      kind: "claim",
+      guard: { kind: "absent" },
+      generation: 0,
+    });
+    // A dead letter of run 2 whose record has expired since: the resend starts run 3.
+    expect(onResend({ stored: undefined, now: T0, leaseMs: lease, expectedGeneration: 2 })).toEqual(
+      { kind: "claim", guard: { kind: "absent" }, generation: 3 },
+    );
+  });
+
+  it("takes over a claim that never recorded when it was made, or whose lease ran out", () => {
+    const claim = claimed(retrying(), run(1, T0));
+    const undated: Delivery = { ...claim, claimedAt: undefined };
+    expect(isAbandonedClaim(undated, T0, lease)).toBe(true);
+    expect(onResend({ stored: undated, now: T0, leaseMs: lease })).toEqual({
+      kind: "claim",
+      guard: { kind: "revision", rev: claim.rev },
+      generation: 2,
+    });
+    expect(onResend({ stored: claim, now: T0 + lease, leaseMs: lease })).toMatchObject({
+      kind: "claim",
+      generation: 2,
+    });
+    // A queued claim is never abandoned, however old.
+    expect(
+      onResend({ stored: { ...claim, queued: true }, now: T0 + 100 * lease, leaseMs: lease }),
+    ).toEqual({ kind: "refuse", reason: "in-flight" });
+  });
+
+  it("the sweep watches only a pending claim whose message is not known to be queued", () => {
+    const claim = claimed(retrying(), run(1, T0));
+    expect(awaitsQueueing(claim)).toBe(true);
+    expect(awaitsQueueing({ ...claim, queued: true })).toBe(false);
+    expect(awaitsQueueing({ ...claim, status: "retrying" })).toBe(false);
+  });
+
+  it("a stranded message fails a run that nobody owns, that it owns, or that is older than its own", () => {
+    const receipt = { messageId: "m-1", generation: 1 };
+    const guard = { kind: "revision", rev: 1 };
+    expect(onStranded(retrying(), receipt)).toEqual({ kind: "fail", guard });
+    expect(onStranded({ ...retrying(), generation: 1, owner: undefined }, receipt)).toEqual({
+      kind: "fail",
+      guard,
+    });
+    expect(onStranded({ ...retrying(), generation: 1 }, receipt)).toEqual({ kind: "fail", guard });
+    // An older run is failed whatever became of it, and whoever drove it.
+    for (const patch of [{ status: "failed" as const }, { owner: "m-0" }]) {
+      expect(onStranded({ ...retrying(), ...patch }, receipt)).toEqual({ kind: "fail", guard });
+    }
+  });
+});
+
+describe("the table of moves: each of from, to and via counts", () => {
+  it("lists each move once", () => {
+    const moves = TRANSITIONS.map((t) => `${t.from} → ${t.to} by ${t.via}`);
+    expect(new Set(moves).size).toBe(moves.length);
+  });
+
+  it("refuses a move whose other two parts match an allowed one", () => {
+    // from: (new) → succeeded by attempt is allowed, from a finished run it is not.
+    expect(isAllowed("canceled", "succeeded", "attempt")).toBe(false);
+    // to: pending → pending by claim is allowed, pending → failed by claim is not.
+    expect(isAllowed("pending", "pending", "claim")).toBe(true);
+    expect(isAllowed("pending", "failed", "claim")).toBe(false);
+    // via: retrying → failed by attempt is allowed, by cancel it is not.
+    expect(isAllowed("retrying", "failed", "attempt")).toBe(true);
+    expect(isAllowed("retrying", "failed", "cancel")).toBe(false);
   });
 });

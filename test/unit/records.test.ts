@@ -7,7 +7,13 @@ import {
 } from "../../shared/health.ts";
 import { capResponseHeaders, clip, keepBody } from "../../shared/records.ts";
 import { DYNAMO_ITEM_LIMIT, itemSize } from "../../shared/store/item-size.ts";
-import { deliveryToItem, fitToBudget, RECORD_BUDGET } from "../../shared/store/items.ts";
+import {
+  deliveryToItem,
+  fitToBudget,
+  itemToDelivery,
+  RECORD_BUDGET,
+} from "../../shared/store/items.ts";
+import { key, shardOf } from "../../shared/store/table.ts";
 
 describe("itemSize: bytes as DynamoDB counts them", () => {
   it("counts strings in UTF-8 bytes, names included", () => {
@@ -199,5 +205,74 @@ describe("endpoint health", () => {
     expect(healthAfter(old, false, at("2026-11-26T10:00:00Z"), 0)).toMatchObject({
       disable: undefined,
     });
+  });
+});
+
+describe("deliveryToItem: a delivery as stored", () => {
+  const base: Delivery = {
+    id: "dlv_item",
+    workspaceId: "acme",
+    eventId: "evt_1",
+    event: "contact.created",
+    subscriptionId: "sub_1",
+    status: "retrying",
+    generation: 1,
+    rev: 3,
+    runAttempts: 1,
+    attemptCount: 2,
+    attempts: [],
+    attemptsOmitted: 0,
+    createdAt: "2026-11-26T10:00:00.000Z",
+    updatedAt: "2026-11-26T10:00:00.000Z",
+  };
+  const shard = shardOf("dlv_item");
+  const index = (delivery: Delivery) => {
+    const item = deliveryToItem(delivery, 60);
+    return { dlqPk: item.dlqPk, dlqSk: item.dlqSk };
+  };
+
+  it("puts a failed delivery in its workspace's dead-letter index, a test send's never", () => {
+    expect(index({ ...base, status: "failed" })).toEqual({
+      dlqPk: key.deadLetters("acme", shard),
+      dlqSk: "dlv_item",
+    });
+    expect(index({ ...base, status: "failed", test: true })).toEqual({
+      dlqPk: undefined,
+      dlqSk: undefined,
+    });
+  });
+
+  it("puts a claim awaiting its message on the sweep's list, by claim time, and nothing else anywhere", () => {
+    const claim: Delivery = {
+      ...base,
+      status: "pending",
+      queued: false,
+      claimedAt: "2026-11-26T10:00:01.000Z",
+    };
+    expect(index(claim)).toEqual({ dlqPk: key.sweep(shard), dlqSk: "2026-11-26T10:00:01.000Z" });
+    // One that never recorded its time is abandoned: first in line, as a released claim is.
+    expect(index({ ...claim, claimedAt: undefined })).toEqual({
+      dlqPk: key.sweep(shard),
+      dlqSk: "1970-01-01T00:00:00.000Z",
+    });
+    for (const delivery of [
+      { ...claim, queued: true },
+      base,
+      { ...base, status: "succeeded" as const },
+    ]) {
+      expect(index(delivery)).toEqual({ dlqPk: undefined, dlqSk: undefined });
+    }
+  });
+
+  it("stores no attribute for an empty count or a false flag, and reads them back as they were", () => {
+    const item = deliveryToItem({ ...base, test: false }, 60);
+    expect(item.attemptsOmitted).toBeUndefined();
+    expect(item.test).toBeUndefined();
+    expect(itemSize(item)).toBe(itemSize(deliveryToItem(base, 60)));
+    expect(itemToDelivery("acme", item)).toMatchObject({ attemptsOmitted: 0 });
+    const kept = deliveryToItem({ ...base, attemptsOmitted: 4, test: true }, 60);
+    expect(kept).toMatchObject({ attemptsOmitted: 4, test: true });
+    // Expires the retention period after its last change.
+    expect(kept.expiresAt).toBe(Date.parse(base.updatedAt) / 1000 + 60);
   });
 });

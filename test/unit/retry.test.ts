@@ -8,6 +8,7 @@ import {
   parseRetryAfter,
   parseSchedule,
   queueSettings,
+  retentionProblem,
   visibilityFor,
   worstCaseRunSeconds,
 } from "../../shared/retry.ts";
@@ -27,6 +28,17 @@ describe("parseSchedule", () => {
     [Array.from({ length: 21 }, () => "0").join(","), "at most 20"],
   ])("refuses %j with a message that says why", (text, why) => {
     expect(() => parseSchedule(text)).toThrow(why);
+  });
+
+  it("accepts its limits: 20 attempts, and steps of exactly 12 hours", () => {
+    const twenty = Array.from({ length: 20 }, (_, i) => (i === 0 ? 0 : MAX_STEP_SECONDS));
+    expect(parseSchedule(twenty.join(","))).toEqual(twenty);
+  });
+
+  it("says which step is too long", () => {
+    expect(() => parseSchedule("0,5,43201")).toThrow(
+      "43201s is longer than SQS allows for one step (43200s)",
+    );
   });
 
   it("the default is about a day: 0, 5s, 5m, 30m, 2h, 5h, 10h, 10h", () => {
@@ -111,6 +123,17 @@ describe("parseRetryAfter", () => {
     expect(parseRetryAfter("soon", now)).toBeUndefined();
     expect(parseRetryAfter(undefined, now)).toBeUndefined();
   });
+
+  it("reads a value with spaces around it, and nothing that only starts or ends with digits", () => {
+    expect(parseRetryAfter(" 120 ", now)).toBe(120);
+    expect(parseRetryAfter("120abc", now)).toBeUndefined();
+    expect(parseRetryAfter("abc120", now)).toBeUndefined();
+    expect(parseRetryAfter("", now)).toBeUndefined();
+  });
+
+  it("rounds an HTTP-date up to the next whole second", () => {
+    expect(parseRetryAfter("Thu, 26 Nov 2026 12:01:30 GMT", now + 500)).toBe(90);
+  });
 });
 
 describe("visibilityFor", () => {
@@ -126,9 +149,41 @@ describe("visibilityFor", () => {
     expect(visibilityFor(MAX_STEP_SECONDS, receivedAt, now)).toBe(3600 - 60);
     expect(visibilityFor(MAX_STEP_SECONDS, receivedAt, receivedAt + 13 * 3_600_000)).toBe(0);
   });
+
+  it("asks for whole seconds, rounded up, and never more than 12 hours less the margin", () => {
+    expect(visibilityFor(2.2, receivedAt, receivedAt)).toBe(3);
+    // Our clock behind SQS's: the receive seems to lie ahead, and counts as just made.
+    expect(visibilityFor(MAX_STEP_SECONDS, receivedAt, receivedAt - 5000)).toBe(
+      MAX_STEP_SECONDS - 60,
+    );
+    // Part of a second held counts as a whole one.
+    expect(visibilityFor(MAX_STEP_SECONDS, receivedAt, receivedAt + 1)).toBe(MAX_STEP_SECONDS - 61);
+  });
+});
+
+describe("worstCaseRunSeconds", () => {
+  it("is every wait stretched to 12 hours, and a minute per attempt", () => {
+    expect(worstCaseRunSeconds([0, 10])).toBe(43_200 + 2 * 60);
+    expect(worstCaseRunSeconds(DEFAULT_SCHEDULE)).toBe(7 * 43_200 + 8 * 60);
+    expect(worstCaseRunSeconds([0])).toBe(60);
+  });
 });
 
 describe("queueSettings", () => {
+  it("in figures, for the default schedule and a single attempt", () => {
+    // 8 attempts × 5 receives, 50 spare, and a receive per 15 minutes of the longest run.
+    expect(queueSettings(DEFAULT_SCHEDULE)).toEqual({
+      maxReceiveCount: 8 * 5 + 50 + Math.ceil(302_880 / 900),
+      retentionSeconds: 302_880 + 3600,
+      deadLetterRetentionSeconds: 1_209_600,
+    });
+    expect(queueSettings([0])).toEqual({
+      maxReceiveCount: 5 + 50 + 1,
+      retentionSeconds: 60 + 3600,
+      deadLetterRetentionSeconds: 1_209_600,
+    });
+  });
+
   it("derives the redrive count and retention from the schedule", () => {
     const settings = queueSettings(DEFAULT_SCHEDULE);
     // Headroom for receives that make no attempt (crashes, handbacks, early returns): the
@@ -150,6 +205,24 @@ describe("queueSettings", () => {
 
   it("a short schedule gets a short retention", () => {
     expect(queueSettings([0, 2, 4]).retentionSeconds).toBeLessThan(2 * MAX_STEP_SECONDS + 4000);
+  });
+});
+
+describe("retentionProblem", () => {
+  it("accepts a retention that outlives the longest run and the dead-letter queue's 14 days", () => {
+    // Default schedule: 3.5 days at the most, then 14 days: 17.5, so 18 days.
+    expect(retentionProblem(DEFAULT_SCHEDULE, 18)).toBeUndefined();
+    expect(retentionProblem(DEFAULT_SCHEDULE, 30)).toBeUndefined();
+    expect(retentionProblem([0], 15)).toBeUndefined();
+  });
+
+  it("refuses a shorter one, saying how long is needed and why", () => {
+    expect(retentionProblem(DEFAULT_SCHEDULE, 17)).toBe(
+      "17 days is too short: a delivery's retry schedule can take up to 3.5 days " +
+        "(its 7 waits each stretched to 12 hours by Retry-After) and the dead-letter queue " +
+        "keeps a failure 14 days, so keep events at least 18 days",
+    );
+    expect(retentionProblem([0], 14)).toContain("at least 15 days");
   });
 });
 
