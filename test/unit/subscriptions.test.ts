@@ -222,6 +222,12 @@ describe("subscriptions", () => {
     expect(store.subscriptions.get(subscription.id)?.previousSecrets).toHaveLength(3);
   });
 
+  it("keeps a replaced secret signing for 24 hours by default", async () => {
+    const subscription = await created();
+    const { subscription: rotated } = await rotateSecret("acme", subscription.id, {}, deps());
+    expect(rotated.previousSecrets.map((p) => p.expiresAt)).toEqual(["2026-11-27T10:00:01.000Z"]);
+  });
+
   it("re-enabling says since when the endpoint missed deliveries, and clears its health record", async () => {
     const { subscription } = await createSubscription(
       "acme",
