@@ -4,9 +4,6 @@ import { deliveryIdBound, ID_PATTERNS } from "../ids.ts";
 import type { DeliveryStore, EventStore } from "../ports.ts";
 import type { DeliveryListQuery } from "../schemas.ts";
 
-/** The latest time a ULID can hold (its 48-bit millisecond field). */
-const MAX_TIME = 2 ** 48 - 1;
-
 export interface DeliveryList {
   items: Delivery[];
   nextCursor: string | null;
@@ -35,7 +32,11 @@ export async function listDeliveries(
           ? undefined
           : {
               from: deliveryIdBound(input.from === undefined ? 0 : Date.parse(input.from), "min"),
-              to: deliveryIdBound(input.to === undefined ? MAX_TIME : Date.parse(input.to), "max"),
+              // No end: the latest time a ULID can hold (its 48-bit millisecond field).
+              to: deliveryIdBound(
+                input.to === undefined ? 2 ** 48 - 1 : Date.parse(input.to),
+                "max",
+              ),
             },
     },
     input.limit ?? 20,

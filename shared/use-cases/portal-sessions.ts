@@ -3,7 +3,7 @@ import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } fro
 import { newPortalSessionId } from "../ids.ts";
 import { generatePortalToken, hashPortalToken, parsePortalBearer } from "../portal-tokens.ts";
 import type { PortalSessionStore, WorkspaceStore } from "../ports.ts";
-import type { Capability } from "../roles.ts";
+import { CAPABILITIES, type Capability } from "../roles.ts";
 import { PORTAL_SESSION_DEFAULT_TTL, type PortalSessionCreate } from "../schemas.ts";
 
 /**
@@ -41,8 +41,9 @@ export async function createPortalSession(
     id: newPortalSessionId(),
     workspaceId,
     hash: hashPortalToken(token),
+    // In the catalog's order (read, manage, resend), however they were asked for.
     capabilities: [...input.capabilities].sort(
-      (a, b) => CAPABILITY_ORDER.indexOf(a) - CAPABILITY_ORDER.indexOf(b),
+      (a, b) => CAPABILITIES.indexOf(a) - CAPABILITIES.indexOf(b),
     ),
     subscriptionIds: input.subscriptionIds ? [...input.subscriptionIds] : null,
     createdAt: new Date(now).toISOString(),
@@ -53,8 +54,6 @@ export async function createPortalSession(
   await deps.sessions.put(session);
   return { session, token };
 }
-
-const CAPABILITY_ORDER: readonly Capability[] = ["read", "manage", "resend"];
 
 /**
  * The caller's portal session, when `Authorization` carries a session token (`whp_…`), checked

@@ -11,6 +11,7 @@ import {
 
 export type StatsWindow = "24h" | "7d";
 const WINDOW_HOURS: Record<StatsWindow, number> = { "24h": 24, "7d": 168 };
+const HOUR_MS = 3_600_000;
 
 export interface SubscriptionStats {
   subscriptionId: string;
@@ -46,14 +47,15 @@ export async function subscriptionStats(
   deps: { subscriptions: Pick<WorkspaceStore, "getSubscription">; stats: StatsStore; now?: number },
 ): Promise<SubscriptionStats> {
   const subscription = await deps.subscriptions.getSubscription(workspaceId, subscriptionId);
+  // Worded as Scope.visible words a subscription outside a portal session's scope, so that a
+  // scoped session cannot tell those from subscriptions that do not exist.
   if (!subscription)
-    throw new NotFoundError(`No subscription ${subscriptionId} in this workspace.`);
+    throw new NotFoundError(`No subscription '${subscriptionId}' in this workspace.`);
   const now = deps.now ?? Date.now();
-  const hours = Array.from({ length: WINDOW_HOURS[window] }, (_, i) =>
-    hourOf(now - (WINDOW_HOURS[window] - 1 - i) * 3_600_000),
-  );
-  const first = hours[0] ?? hourOf(now);
-  const last = hours.at(-1) ?? hourOf(now);
+  const start = now - (WINDOW_HOURS[window] - 1) * HOUR_MS;
+  const hours = Array.from({ length: WINDOW_HOURS[window] }, (_, i) => hourOf(start + i * HOUR_MS));
+  const first = hourOf(start);
+  const last = hourOf(now);
   const stored = await deps.stats.read(workspaceId, subscriptionId, first, last);
   const byHour = new Map(stored.map((bucket) => [bucket.hour, bucket]));
   const total = stored.reduce((sum, bucket) => addCounts(sum, bucket), emptyCounts());

@@ -210,8 +210,9 @@ async function change(
 async function assertDestination(url: string, deps: SubscriptionDeps): Promise<void> {
   const verdict = checkUrl(url, deps.policy);
   if (!verdict.ok) throw urlError(verdict.reason);
-  const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
-  if (isIP(host) !== 0) return;
+  // An IP literal (bracketed when IPv6) was checked as an address above; names are resolved.
+  const host = new URL(url).hostname;
+  if (host.startsWith("[") || isIP(host) !== 0) return;
   const addresses = await deps.resolveHost(host);
   if (addresses.some((address) => !checkAddress(address, deps.policy).ok)) {
     throw urlError(`the URL's host ${host} resolves to a non-public address`);

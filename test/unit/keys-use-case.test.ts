@@ -87,4 +87,12 @@ describe("keys: create, authenticate, revoke", () => {
       );
     }
   });
+
+  it("never hands out a key whose hash the store already holds", async () => {
+    const store = new FakeWorkspaceStore();
+    store.putKey = async () => "exists";
+    await expect(createKey("acme", { role: "admin" }, store, T0)).rejects.toThrow(
+      "a freshly generated key collided",
+    );
+  });
 });

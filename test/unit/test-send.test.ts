@@ -115,4 +115,49 @@ describe("test sends", () => {
     await expect(testSend("other", SUB, {}, deps(sender))).rejects.toThrow(NotFoundError);
     expect(sender.requests).toHaveLength(0);
   });
+
+  it("store the example as an event aimed at the subscription alone", async () => {
+    await subscription();
+    const started = Date.parse("2026-11-27T09:30:00.000Z");
+    const sender = new ScriptedSender(() => ok());
+    const result = await testSend(
+      "acme",
+      SUB,
+      { event: "contact.created" },
+      { ...deps(sender), now: () => started },
+    );
+    const event = await events.get("acme", result.eventId);
+    expect(event).toEqual({
+      workspaceId: "acme",
+      id: result.eventId,
+      name: "contact.created",
+      body: sender.requests[0]?.body,
+      seq: expect.stringMatching(/^[0-9A-Z]{26}$/),
+      receivedAt: "2026-11-27T09:30:00.000Z",
+      targets: [SUB],
+      requestHash: "test",
+    });
+    expect(JSON.parse(event?.body ?? "")).toMatchObject({
+      event: "contact.created",
+      timestamp: "2026-11-27T09:30:00.000Z",
+    });
+  });
+
+  it("never overwrite an event or a delivery that already holds their id", async () => {
+    await subscription();
+    const sender = new ScriptedSender(() => ok());
+    const taken = {
+      ...deps(sender),
+      events: { create: async () => ({ created: false, existing: {} as never }) as const },
+    };
+    await expect(testSend("acme", SUB, {}, taken)).rejects.toThrow(
+      /^test event id test_\w+ is taken$/,
+    );
+    expect(sender.requests).toHaveLength(0);
+
+    const existing = { ...deps(sender), deliveries: { put: async () => false } };
+    await expect(testSend("acme", SUB, {}, existing)).rejects.toThrow(
+      /^test delivery dlv_\w+ already exists$/,
+    );
+  });
 });
