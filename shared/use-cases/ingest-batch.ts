@@ -102,8 +102,7 @@ export async function ingestBatch(
       owners.push(index);
     }
   }
-  const unqueued: ReadonlySet<number> =
-    messages.length > 0 ? await deps.queue.enqueueEach(messages) : new Set();
+  const unqueued = await deps.queue.enqueueEach(messages);
   const notQueued = new Set([...unqueued].map((position) => owners[position]));
 
   for (const [index, event] of stored) {

@@ -67,6 +67,28 @@ describe("ingestBatch", () => {
     expect([...seqs].sort()).toEqual(seqs);
   });
 
+  it("writes at most 25 events at once, and each event of a longer batch once", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const create = events.create.bind(events);
+    events.create = async (event: StoredEvent) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await Promise.resolve();
+      inFlight--;
+      return create(event);
+    };
+    const items = Array.from({ length: 30 }, (_, i) => item(i));
+    const outcomes = await ingestBatch(WS, subscriptions, items, deps());
+    expect(most).toBe(25);
+    expect(events.events.size).toBe(30);
+    expect(outcomes.map((o) => o.kind === "accepted" && o.replayed)).toEqual(
+      items.map(() => false),
+    );
+    expect(queue.sent).toHaveLength(60);
+    expect(queue.sent.every((m) => m.r === undefined)).toBe(true);
+  });
+
   it("answers a repeat of a batch as replays and sends the fan-out again, marked", async () => {
     const items = [item(0), item(1)];
     await ingestBatch(WS, subscriptions, items, deps());
@@ -86,6 +108,9 @@ describe("ingestBatch", () => {
     );
     expect(outcomes[0]).toMatchObject({ kind: "refused", id: "crm-0" });
     expect(outcomes[0]?.kind === "refused" && outcomes[0].error.status).toBe(409);
+    expect(outcomes[0]?.kind === "refused" && outcomes[0].error.message).toBe(
+      "Event id 'crm-0' was already used for a different event; use a new id.",
+    );
     expect(outcomes[1]).toMatchObject({ kind: "accepted", id: "crm-1", replayed: false });
   });
 
@@ -98,7 +123,11 @@ describe("ingestBatch", () => {
     );
     // Item 1 carries another record under crm-0: a conflict. Item 2 is item 0 again: a replay.
     expect(outcomes[0]).toMatchObject({ kind: "accepted", replayed: false });
+    expect(outcomes[1]).toMatchObject({ index: 1, kind: "refused", id: "crm-0" });
     expect(outcomes[1]?.kind === "refused" && outcomes[1].error.status).toBe(409);
+    expect(outcomes[1]?.kind === "refused" && outcomes[1].error.message).toBe(
+      "Event id 'crm-0' was already used for a different event; use a new id.",
+    );
     expect(outcomes[2]).toMatchObject({ index: 2, kind: "accepted", id: "crm-0", replayed: true });
     expect(events.events.size).toBe(1);
     expect(queue.sent).toHaveLength(2);
@@ -137,6 +166,89 @@ describe("ingestBatch", () => {
     expect(queue.sent.map((m) => m.e)).toEqual(["crm-0", "crm-0", "crm-2", "crm-2"]);
   });
 
+  it("tells a client whose event could not be stored how to retry: with its id, or by sending one", async () => {
+    const throttled = () =>
+      Object.assign(new Error("Rate exceeded"), {
+        name: "ThrottlingException",
+        $metadata: {},
+        $retryable: { throttling: true },
+      });
+    const failures = new Map<string, Error>();
+    const create = events.create.bind(events);
+    events.create = async (event: StoredEvent) => {
+      const failure = failures.get(JSON.parse(event.body).data.id);
+      if (failure) throw failure;
+      return create(event);
+    };
+    const bug = new TypeError("a bug");
+    failures.set("c_1", throttled()).set("c_2", bug).set("c_3", throttled());
+    const outcomes = await ingestBatch(
+      WS,
+      subscriptions,
+      [item(0), item(1, { id: undefined }), item(2, { id: undefined }), item(3)],
+      deps(),
+    );
+    const refused = outcomes.map((o) =>
+      o.kind === "refused"
+        ? [o.index, o.error.status, o.error.message, o.cause]
+        : [o.index, o.kind],
+    );
+    expect(refused).toEqual([
+      [0, "accepted"],
+      [
+        1,
+        503,
+        "The event could not be stored; retry it (send an `id` to make retries idempotent).",
+        failures.get("c_1"),
+      ],
+      // Anything but a storage failure reveals nothing (the API logs its cause).
+      [2, 500, "Something went wrong on our side; it has been logged. Retrying may help.", bug],
+      [3, 503, "The event could not be stored; retry it with the same id.", failures.get("c_3")],
+    ]);
+    expect(outcomes[1]?.kind === "refused" && outcomes[1].id).toMatch(/^evt_/);
+  });
+
+  it("a repeat inside the batch of an event that could not be stored answers as that event did", async () => {
+    events.create = async () => {
+      throw Object.assign(new Error("Rate exceeded"), {
+        name: "ThrottlingException",
+        $metadata: {},
+      });
+    };
+    const outcomes = await ingestBatch(
+      WS,
+      subscriptions,
+      [item(0), item(1, { id: "crm-0" }), item(2, { id: "crm-0", data: { id: "other" } })],
+      deps(),
+    );
+    const why = "The event could not be stored; retry it with the same id.";
+    expect(
+      outcomes.map((o) => [
+        o.index,
+        o.kind === "refused" && [o.error.status, o.error.message],
+        o.id,
+      ]),
+    ).toEqual([
+      [0, [503, why], "crm-0"],
+      [1, [503, why], "crm-0"],
+      [2, [503, why], "crm-0"],
+    ]);
+    expect(queue.sent).toEqual([]);
+  });
+
+  it("stamps the events with the batch's clock, and keeps a timestamp the client sent", async () => {
+    await ingestBatch(
+      WS,
+      subscriptions,
+      [item(0), item(1, { timestamp: "2026-01-02T03:04:05Z" })],
+      deps(),
+    );
+    const [first, second] = [...events.events.values()];
+    expect(first?.receivedAt).toBe("2026-11-26T12:00:00.000Z");
+    expect(JSON.parse(first?.body ?? "{}").timestamp).toBe("2026-11-26T12:00:00.000Z");
+    expect(JSON.parse(second?.body ?? "{}").timestamp).toBe("2026-01-02T03:04:05Z");
+  });
+
   it("an event whose messages were not all queued answers 503 (retry with its id); a retry completes it", async () => {
     // Six events × 2 subscribers = 12 messages in two calls; the second call keeps failing.
     const items = Array.from({ length: 6 }, (_, i) => item(i));
@@ -166,6 +278,30 @@ describe("ingestBatch", () => {
     const retry = await ingestBatch(WS, subscriptions, [item(0), item(1)], deps());
     expect(retry.map((o) => o.kind)).toEqual(["accepted", "accepted"]);
     expect(queue.sent).toHaveLength(4);
+  });
+
+  it("never drops an item it could not judge (two items at one position): it answers 503, retry", async () => {
+    // The API numbers the items by position, so this cannot come from a request; were it to
+    // happen, each item still gets an answer.
+    const outcomes = await ingestBatch(WS, subscriptions, [item(0), item(0)], deps());
+    expect(
+      outcomes.map((o) => o.kind === "refused" && [o.index, o.id, o.error.status, o.error.message]),
+    ).toEqual([
+      [0, "crm-0", 503, "Not processed; retry."],
+      [0, "crm-0", 503, "Not processed; retry."],
+    ]);
+    // The other items of the batch are answered as usual.
+    const mixed = await ingestBatch(
+      WS,
+      subscriptions,
+      [item(1), item(2, { id: "x" }), item(2, { id: "x" })],
+      deps(),
+    );
+    expect(mixed.map((o) => [o.kind, o.id])).toEqual([
+      ["accepted", "crm-1"],
+      ["refused", "x"],
+      ["refused", "x"],
+    ]);
   });
 
   it("an event nobody subscribes to is accepted with no deliveries and sends nothing", async () => {

@@ -2,7 +2,12 @@ import { beforeEach, describe, expect, it } from "vitest";
 import type { Subscription } from "../../shared/domain.ts";
 import { ConflictError, ServiceUnavailableError } from "../../shared/errors.ts";
 import { deliveryIdFor } from "../../shared/ids.ts";
-import { type IngestInput, ingestEvent } from "../../shared/use-cases/ingest-event.ts";
+import {
+  type IngestInput,
+  ingestEvent,
+  messagesFor,
+  storedEventOf,
+} from "../../shared/use-cases/ingest-event.ts";
 import { FakeEventStore, FakeQueue } from "../helpers/fakes.ts";
 
 const WS = "acme";
@@ -84,11 +89,45 @@ describe("ingestEvent", () => {
     );
   });
 
-  it("refuses an id reused for a different event", async () => {
+  it("refuses an id reused for a different event — other data, or another timestamp — with a 409 saying so", async () => {
     await ingestEvent(input({ id: "crm-1" }), deps());
-    await expect(ingestEvent(input({ id: "crm-1", data: { id: "c_2" } }), deps())).rejects.toThrow(
-      ConflictError,
+    const conflict = new ConflictError(
+      "Event id 'crm-1' was already used for a different event; use a new id.",
     );
+    await expect(ingestEvent(input({ id: "crm-1", data: { id: "c_2" } }), deps())).rejects.toThrow(
+      conflict,
+    );
+    await expect(
+      ingestEvent(input({ id: "crm-1", timestamp: "2026-11-26T12:00:00.000Z" }), deps()),
+    ).rejects.toThrow(conflict);
+    await expect(
+      ingestEvent(input({ id: "crm-1", event: "contact.updated" }), deps()),
+    ).rejects.toThrow(conflict);
+    expect(queue.sent).toHaveLength(3);
+
+    // The timestamp the client sent is part of the event: the same one again is a repeat.
+    await ingestEvent(input({ id: "crm-2", timestamp: "2026-01-02T03:04:05Z" }), deps());
+    const again = await ingestEvent(
+      input({ id: "crm-2", timestamp: "2026-01-02T03:04:05Z" }),
+      deps(),
+    );
+    expect(again.replayed).toBe(true);
+  });
+
+  it("a failed fan-out answers 503 with its cause, telling how to retry safely", async () => {
+    queue.failEnqueue = 2;
+    const withId = await ingestEvent(input({ id: "crm-1" }), deps()).catch((error) => error);
+    expect(withId).toBeInstanceOf(ServiceUnavailableError);
+    expect(withId.message).toBe(
+      "The event was stored but not yet queued for every subscriber; retry with the same id.",
+    );
+    expect(withId.cause).toEqual(new Error("SQS is down"));
+    const withoutId = await ingestEvent(input(), deps()).catch((error) => error);
+    expect(withoutId).toBeInstanceOf(ServiceUnavailableError);
+    expect(withoutId.message).toBe(
+      "The event could not be queued; retry (send an `id` to make retries idempotent).",
+    );
+    expect(withoutId.cause).toEqual(new Error("SQS is down"));
   });
 
   it("after a failed fan-out, a retry finishes it to the subscribers chosen the first time", async () => {
@@ -116,5 +155,25 @@ describe("ingestEvent", () => {
     expect(result.deliveries).toBe(0);
     expect(queue.sent).toEqual([]);
     expect(events.events.size).toBe(1);
+  });
+
+  it("messagesFor: one message per target, of the first run and unmarked unless told otherwise", () => {
+    const event = storedEventOf(input({ id: "crm-9" }), Date.parse("2026-11-26T12:00:00Z"));
+    const message = (s: Subscription, extra = {}) => ({
+      v: 1,
+      w: WS,
+      d: deliveryIdFor(event.seq, s.id),
+      e: "crm-9",
+      n: "contact.created",
+      s: s.id,
+      g: 0,
+      ...extra,
+    });
+    expect(messagesFor(event)).toEqual([message(sub(1)), message(sub(2)), message(sub(4))]);
+    expect(messagesFor(event, 2, true)).toEqual([
+      message(sub(1), { g: 2, r: 1 }),
+      message(sub(2), { g: 2, r: 1 }),
+      message(sub(4), { g: 2, r: 1 }),
+    ]);
   });
 });

@@ -1,8 +1,19 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { checkAddress, checkUrl, isLoopback, parseCidrs, parsePorts } from "../../shared/ssrf.ts";
 
 const production = { allowLoopbackHttp: false };
 const local = { allowLoopbackHttp: true };
+
+/**
+ * shared/ssrf.ts loaded anew inside the running test. The tables these tests judge (the cloud
+ * metadata addresses, the refusal labels) are module-level constants, built when the module
+ * loads; a mutation run of the `shared` scope judges such a constant only by the tests that
+ * load the module while they run (README "Mutation testing"), so these tests load it themselves.
+ */
+async function loadedSsrf() {
+  vi.resetModules();
+  return import("../../shared/ssrf.ts");
+}
 
 describe("checkAddress", () => {
   it.each([
@@ -174,7 +185,8 @@ describe("allow-listed ranges (private deployments)", () => {
     expect(checkUrl("http://10.20.0.9/hook", policy).ok).toBe(false);
   });
 
-  it("never allows cloud metadata, even when a range covers it", () => {
+  it("never allows cloud metadata, even when a range covers it", async () => {
+    const { checkAddress, parseCidrs } = await loadedSsrf();
     const wide = {
       allowLoopbackHttp: true,
       allowedCidrs: parseCidrs("169.254.0.0/16,100.64.0.0/10,fd00::/8"),
@@ -223,7 +235,8 @@ describe("what a refusal says, and the edges of each rule", () => {
     ["64:ff9b::a00:1", "64:ff9b::a00:1 is a special-purpose address"],
     ["2002:a00:1::", "2002:a00:1:: is a special-purpose address"],
     ["100::1", "100::1 is a special-purpose address"],
-  ])("%s: %s", (address, reason) => {
+  ])("%s: %s", async (address, reason) => {
+    const { checkAddress } = await loadedSsrf();
     expect(checkAddress(address, production)).toEqual({ ok: false, reason });
   });
 
