@@ -78,10 +78,18 @@ function originalCode(result: MutantResult): string {
 
 const where = (result: MutantResult) => relative(process.cwd(), result.fileName);
 
+/**
+ * An entry explains a mutant of the same file, mutator and code, on its line or near it: code
+ * above it may move it a few lines (an entry more than LINE_DRIFT away is reported STALE with
+ * the mutant UNLISTED, to be looked at again), but one entry never stands for the same code
+ * elsewhere in the file.
+ */
+const LINE_DRIFT = 12;
 const matches = (result: MutantResult, entry: Equivalent) =>
   entry.file === where(result) &&
   entry.mutator === result.mutatorName &&
   entry.replacement === result.replacement &&
+  Math.abs(entry.line - result.location.start.line) <= LINE_DRIFT &&
   entry.original === originalCode(result);
 
 const count = (status: MutantResult["status"]) =>

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { Delivery } from "../../shared/domain.ts";
 import {
@@ -14,7 +13,6 @@ import {
   isAllowed,
   isUnattemptedRun,
   mermaid,
-  movesTable,
   onReceive,
   onResend,
   onStranded,
@@ -367,12 +365,6 @@ describe("the table of moves", () => {
     expect(isAllowed("failed", "retrying", "attempt")).toBe(false);
     expect(isAllowed("canceled", "succeeded", "attempt")).toBe(false);
     expect(isAllowed("failed", "canceled", "cancel")).toBe(false);
-  });
-
-  it("is what docs/lifecycle.md draws (regenerate with `npm run docs:lifecycle`)", () => {
-    const doc = readFileSync(new URL("../../docs/lifecycle.md", import.meta.url), "utf8");
-    expect(doc).toContain(`\`\`\`mermaid\n${mermaid()}\n\`\`\``);
-    expect(doc).toContain(movesTable());
   });
 
   it("draws every move but a duplicate's POST, which moves nothing", () => {

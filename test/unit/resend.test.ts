@@ -679,8 +679,10 @@ describe("redriveWorkspace", () => {
       errors: [],
     });
     expect(w.events.maxInFlight).toBe(10);
-    // The first ten start together, before an answer is cached; the other fifteen use it.
-    expect(w.workspaces.lookups).toBe(10);
+    // At most the first ten, which start together before an answer is cached, read the
+    // subscription; the other fifteen use the cached copy.
+    expect(w.workspaces.lookups).toBeGreaterThanOrEqual(1);
+    expect(w.workspaces.lookups).toBeLessThanOrEqual(10);
 
     const failing = world();
     const one = await failing.delivery({ at: NOW - 2000 });

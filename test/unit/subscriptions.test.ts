@@ -547,27 +547,38 @@ describe("subscriptions", () => {
   it("answers 409 when the subscription changed between its read and its write", async () => {
     const subscription = await created();
     // Another writer's change lands between this update's read and its conditional write.
+    let races = 0;
     const racing = new (class extends FakeWorkspaceStore {
       override async getSubscription(workspaceId: string, id: string) {
         const read = await store.getSubscription(workspaceId, id);
-        stored(id, { updatedAt: "2026-11-26T11:00:00.000Z", description: "theirs" });
+        races++;
+        const updatedAt = new Date(Date.parse("2026-11-26T11:00:00.000Z") + races * 1000);
+        stored(id, { updatedAt: updatedAt.toISOString(), description: "theirs" });
         return read;
       }
       override updateSubscription(...args: Parameters<FakeWorkspaceStore["updateSubscription"]>) {
         return store.updateSubscription(...args);
       }
     })();
+    // One after the other: each read is raced by the other writer before its own write.
     for (const attempt of [
-      updateSubscription("acme", subscription.id, { description: "mine" }, deps({ store: racing })),
-      rotateSecret("acme", subscription.id, {}, deps({ store: racing })),
+      () =>
+        updateSubscription(
+          "acme",
+          subscription.id,
+          { description: "mine" },
+          deps({ store: racing }),
+        ),
+      () => rotateSecret("acme", subscription.id, {}, deps({ store: racing })),
     ]) {
-      expect(await problemOf(attempt)).toEqual({
+      expect(await problemOf(attempt())).toEqual({
         type: "/problems/conflict",
         title: "Conflict",
         status: 409,
         detail: "The subscription changed while this update ran; read it and retry.",
       });
     }
+    expect(races).toBe(2);
     expect(store.subscriptions.get(subscription.id)?.description).toBe("theirs");
   });
 
