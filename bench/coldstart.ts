@@ -26,13 +26,22 @@
  *
  *   COLDSTART_RUNS=11                 rounds (at least 9 for the budget)
  *   COLDSTART_FUNCTIONS=api,deliver   some functions only
+ *   COLDSTART_VARIANT=validated-floor  (the default; "" for none; several: a comma-separated
+ *                                     list) also each floor plus what no implementation of this
+ *                                     contract avoids: the configuration and the event checked
+ *                                     with zod (bench/variants/api-validated-floor.ts); the
+ *                                     configuration and undici from npm for the POST
+ *                                     (bench/variants/deliver-validated-floor.ts)
+ *   COLDSTART_VARIANT=ingest-only     also the API's ingest alone, built from the same shared
+ *                                     modules (bench/variants/api-ingest-only.ts): the API
+ *                                     design's own floor
+ *   COLDSTART_VARIANT=ingest-first    also the API restructured so that ingest loads nothing
+ *                                     else, bundled with code splitting
+ *                                     (bench/variants/api-ingest-first.ts)
  *   COLDSTART_VARIANT=powertools      also each function wrapped with telemetry (one log line
  *                                     and two metrics per invocation), once with the house
  *                                     logger and EMF line (shared/log.ts, shared/metrics.ts),
  *                                     once with Powertools' Logger and Metrics (issue 16)
- *   COLDSTART_VARIANT=ingest-only     also the API's ingest alone, built from the same shared
- *                                     modules (bench/variants/api-ingest-only.ts): the API
- *                                     design's own floor
  *   COLDSTART_PROFILE=dir             also profile three cold starts of each function and its
  *                                     floor, and print their CPU by origin side by side
  */
@@ -91,12 +100,13 @@ export const FUNCTIONS = {
 } as const;
 type FunctionKey = keyof typeof FUNCTIONS;
 
-export const VARIANTS = ["powertools", "ingest-only"] as const;
+export const VARIANTS = ["powertools", "ingest-only", "ingest-first", "validated-floor"] as const;
+type Variant = (typeof VARIANTS)[number];
 
 export interface ColdStartOptions {
   runs: number;
   functions: FunctionKey[];
-  variant?: (typeof VARIANTS)[number] | undefined;
+  variants: Variant[];
   profileDir?: string | undefined;
 }
 
@@ -131,7 +141,7 @@ export interface FunctionResult {
 }
 
 export interface ColdStartReport {
-  options: { runs: number; variant?: string | undefined };
+  options: { runs: number; variants: string[] };
   node: string;
   cpu: string;
   functions: FunctionResult[];
@@ -242,14 +252,24 @@ export async function runColdStart(options: ColdStartOptions): Promise<ColdStart
         { label: "function", file: bundle.file, bytes: bundle.bytes },
         { label: "floor", ...floor },
       ];
-      if (options.variant === "ingest-only" && key === "api") {
-        const built = await buildLikeCdk(
-          "bench/variants/api-ingest-only.ts",
-          join(dir, "ingest-only", key),
-        );
-        subjects.push({ label: "ingest only", ...built });
+      const variants: Array<[FunctionKey, Variant, string, string, boolean]> = [
+        ["api", "ingest-only", "ingest only", "bench/variants/api-ingest-only.ts", false],
+        ["api", "ingest-first", "ingest first, split", "bench/variants/api-ingest-first.ts", true],
+        ["api", "validated-floor", "floor + zod", "bench/variants/api-validated-floor.ts", false],
+        [
+          "deliver",
+          "validated-floor",
+          "floor + undici + zod",
+          "bench/variants/deliver-validated-floor.ts",
+          false,
+        ],
+      ];
+      for (const [forKey, variant, label, entry, splitting] of variants) {
+        if (forKey !== key || !options.variants.includes(variant)) continue;
+        const built = await buildLikeCdk(entry, join(dir, variant, key), [], { splitting });
+        subjects.push({ label, ...built });
       }
-      if (options.variant === "powertools") {
+      if (options.variants.includes("powertools")) {
         for (const [label, wrapper] of [
           ["house telemetry", "bench/variants/house-telemetry.ts"],
           ["Powertools", "bench/variants/powertools.ts"],
@@ -356,10 +376,12 @@ export async function runColdStart(options: ColdStartOptions): Promise<ColdStart
         const origins = sums.map(
           (sum) => new Map([...sum].map(([origin, ms]) => [origin, ms / PROFILED_RUNS])),
         );
-        const [fn, floor] = origins;
-        if (fn && floor) {
+        const [, floor, ...variants] = origins;
+        for (const [index, fn] of [origins[0], ...variants].entries()) {
+          const label = index === 0 ? "function" : (plan.subjects[index + 1]?.label ?? "");
+          if (!fn || !floor) continue;
           profiles.push(
-            `${plan.bundle.name}, CPU profiles of ${PROFILED_RUNS} cold starts each, averaged (${options.profileDir}):\n${formatOrigins(["function", "floor"], fn, floor)}`,
+            `${plan.bundle.name}${index === 0 ? "" : ` (${label})`}, CPU profiles of ${PROFILED_RUNS} cold starts each, averaged (${options.profileDir}):\n${formatOrigins([label, "floor"], fn, floor)}`,
           );
         }
       }
@@ -391,7 +413,7 @@ export async function runColdStart(options: ColdStartOptions): Promise<ColdStart
       }
     }
     return {
-      options: { runs: options.runs, variant: options.variant },
+      options: { runs: options.runs, variants: options.variants },
       node: process.version,
       cpu: `${cpus().length} × ${cpus()[0]?.model ?? "unknown CPU"}`,
       functions: plans.map((p) => p.result),
@@ -771,14 +793,20 @@ export function coldStartOptionsFromEnv(env = process.env): ColdStartOptions {
     if (!(f in FUNCTIONS))
       throw new Error(`COLDSTART_FUNCTIONS: unknown ${f}; api, deliver, resend`);
   }
-  const variant = env.COLDSTART_VARIANT || undefined;
-  if (variant && !VARIANTS.includes(variant as (typeof VARIANTS)[number])) {
-    throw new Error(`COLDSTART_VARIANT: unknown ${variant}; ${VARIANTS.join(", ")}`);
+  // The validated floors by default: every run shows how much of the budget the contract takes.
+  const variants = (env.COLDSTART_VARIANT ?? "validated-floor")
+    .split(",")
+    .map((v) => v.trim())
+    .filter(Boolean);
+  for (const v of variants) {
+    if (!VARIANTS.includes(v as Variant)) {
+      throw new Error(`COLDSTART_VARIANT: unknown ${v}; ${VARIANTS.join(", ")}`);
+    }
   }
   return {
     runs: Number(env.COLDSTART_RUNS ?? 11),
     functions: functions as FunctionKey[],
-    variant: variant as ColdStartOptions["variant"],
+    variants: variants as Variant[],
     profileDir: env.COLDSTART_PROFILE || undefined,
   };
 }

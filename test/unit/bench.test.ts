@@ -1,9 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { AWS_PRICES } from "../../bench/aws-prices.ts";
-import type { BundleResult, ColdStartReport } from "../../bench/coldstart.ts";
+import {
+  type BundleResult,
+  type ColdStartReport,
+  coldStartOptionsFromEnv,
+} from "../../bench/coldstart.ts";
 import type { CostReport, Usage } from "../../bench/cost.ts";
 import { perDelivery } from "../../bench/cost.ts";
-import { BUDGETS, summarize } from "../../bench/index.ts";
+import { BUDGETS, formatSummary, summarize } from "../../bench/index.ts";
 import { latencyHistogramSvg } from "../../bench/lib/chart.ts";
 import {
   BUSY_SHARE,
@@ -131,6 +135,47 @@ describe("benchmark arithmetic", () => {
     expect(BUDGETS.coldStartRatio).toBe(COLD_START_BUDGET);
   });
 
+  it("reports a function's floor with the contract's validation beside the budget, not against it", () => {
+    const report = coldStartReport({ DeliverFunction: 1.2 });
+    const fn = report.functions[0] as ColdStartReport["functions"][number];
+    const validated: BundleResult = {
+      label: "floor + undici + zod",
+      bytes: 1,
+      samples: [timing(110, 110)],
+      figures: {} as BundleResult["figures"],
+    };
+    validated.figures.totalMs = { median: 110, min: 110, max: 110 };
+    fn.bundles.push(validated);
+    fn.ratios[validated.label] = ratioTo(validated, fn.bundles[1] as BundleResult);
+    const rows = summarize({ coldstart: report });
+    expect(rows.map((row) => [row.figure.split(" (")[0], row.value, row.pass])).toEqual([
+      ["DeliverFunction cold start ÷ its floor", "1.20× (1.20–1.20)", false],
+      ["DeliverFunction: its floor + undici + zod", "1.10× (1.10–1.10)", undefined],
+      ["DeliverFunction cold start ÷ its floor + undici + zod", "1.09×", undefined],
+    ]);
+    expect(formatSummary(rows)).not.toMatch(/1\.09×[^\n]*(pass|MISS)/);
+  });
+
+  it("reads the cold-start settings: several variants, each one known", () => {
+    expect(
+      coldStartOptionsFromEnv({
+        COLDSTART_FUNCTIONS: "api",
+        COLDSTART_VARIANT: "ingest-only, validated-floor",
+        COLDSTART_RUNS: "9",
+      }),
+    ).toEqual({
+      runs: 9,
+      functions: ["api"],
+      variants: ["ingest-only", "validated-floor"],
+      profileDir: undefined,
+    });
+    expect(coldStartOptionsFromEnv({}).variants).toEqual(["validated-floor"]);
+    expect(coldStartOptionsFromEnv({ COLDSTART_VARIANT: "" }).variants).toEqual([]);
+    expect(() => coldStartOptionsFromEnv({ COLDSTART_VARIANT: "ingest-only,nope" })).toThrow(
+      "COLDSTART_VARIANT: unknown nope",
+    );
+  });
+
   it("compares the calls a floor makes with its function's, in any order, and counts them", () => {
     const calls = ["DynamoDB GetItem", "DynamoDB Query", "SQS SendMessageBatch"];
     expect(sameCalls(calls, [...calls].reverse())).toBe(true);
@@ -190,7 +235,7 @@ function coldStartReport(ratios: Record<string, number>): ColdStartReport {
     figures: {} as BundleResult["figures"],
   });
   return {
-    options: { runs: 9 },
+    options: { runs: 9, variants: [] },
     node: "v24",
     cpu: "test",
     functions: Object.entries(ratios).map(([name, ratio]) => {
