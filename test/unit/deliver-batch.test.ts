@@ -6,7 +6,7 @@ import { EndpointGate } from "../../shared/endpoint-gate.ts";
 import { deliveryIdFor } from "../../shared/ids.ts";
 import { claimed, confirmedQueued, guardOf } from "../../shared/lifecycle.ts";
 import { jsonLogger, type LogFields, type Logger, silentLogger } from "../../shared/log.ts";
-import type { DeliveryRef } from "../../shared/ports.ts";
+import type { DeliveryRef, SendResult } from "../../shared/ports.ts";
 import { decodeMessage, encodeMessage } from "../../shared/queue/delivery-queue.ts";
 import { RecentSubscriptions } from "../../shared/recent-subscriptions.ts";
 import { generateSecret } from "../../shared/signing.ts";
@@ -1506,75 +1506,57 @@ describe("what an operator is told when a part of the path is down", () => {
     ]);
   });
 
-  it("the table unreadable: every message handed back as `store unavailable`, and logged", async () => {
-    await addSubscription(subId(1));
-    store.failLoad = true;
-    const { lines, log } = capture();
-    const item = record(message(subId(1)));
-    const result = await deliverBatch(
-      [item],
-      deps(new ScriptedSender(() => ok()), { log }),
-      plenty,
-    );
-    expect(result.dispositions.get(item.messageId)).toEqual({
-      kind: "error",
+  it.each([
+    {
+      what: "the table unreadable",
+      setUp: async () => {
+        await addSubscription(subId(1));
+        store.failLoad = true;
+      },
+      answer: (): SendResult => ok(),
       reason: "store unavailable",
-    });
-    expect(lines).toEqual([
-      {
-        level: "error",
-        message: "could not load deliveries; the batch will be retried",
-        fields: expect.objectContaining({ detail: "DynamoDB is down" }),
+      line: ["error", "could not load deliveries; the batch will be retried", "DynamoDB is down"],
+    },
+    {
+      what: "the slow lane down",
+      setUp: async () => {
+        await addSubscription(subId(1), { slowUntil: new Date(clock + 60_000).toISOString() });
+        queue.failSlowLane = true;
       },
-    ]);
-  });
-
-  it("the slow lane down: the message handed back as `slow lane unavailable`, and logged", async () => {
-    await addSubscription(subId(1), { slowUntil: new Date(clock + 60_000).toISOString() });
-    queue.failSlowLane = true;
+      answer: (): SendResult => ok(),
+      reason: "slow lane unavailable",
+      line: ["warn", "could not move messages to the slow lane", "the slow lane queue is down"],
+    },
+    {
+      what: "the dead-letter queue down",
+      setUp: async () => {
+        await addSubscription(subId(1));
+        queue.failDeadLetter = true;
+      },
+      answer: (): SendResult => ({
+        kind: "error",
+        errorClass: "destination_refused",
+        message: "refused",
+        durationMs: 0,
+      }),
+      reason: "dead-letter queue unavailable",
+      line: ["error", "dead-letter queue unavailable; messages stay queued", "DLQ is down"],
+    },
+  ])("$what: the message handed back as `$reason`, and logged", async (failure) => {
+    await failure.setUp();
     const { lines, log } = capture();
     const item = record(message(subId(1)));
     const result = await deliverBatch(
       [item],
-      deps(new ScriptedSender(() => ok()), { log }),
+      deps(new ScriptedSender(failure.answer), { log }),
       plenty,
     );
     expect(result.dispositions.get(item.messageId)).toEqual({
       kind: "error",
-      reason: "slow lane unavailable",
+      reason: failure.reason,
     });
-    expect(lines).toEqual([
-      {
-        level: "warn",
-        message: "could not move messages to the slow lane",
-        fields: expect.objectContaining({ detail: "the slow lane queue is down" }),
-      },
-    ]);
-  });
-
-  it("the dead-letter queue down: the message handed back as `dead-letter queue unavailable`, and logged", async () => {
-    await addSubscription(subId(1));
-    queue.failDeadLetter = true;
-    const { lines, log } = capture();
-    const item = record(message(subId(1)));
-    const refused = new ScriptedSender(() => ({
-      kind: "error",
-      errorClass: "destination_refused",
-      message: "refused",
-      durationMs: 0,
-    }));
-    const result = await deliverBatch([item], deps(refused, { log }), plenty);
-    expect(result.dispositions.get(item.messageId)).toEqual({
-      kind: "error",
-      reason: "dead-letter queue unavailable",
-    });
-    expect(lines).toEqual([
-      {
-        level: "error",
-        message: "dead-letter queue unavailable; messages stay queued",
-        fields: expect.objectContaining({ detail: "DLQ is down" }),
-      },
-    ]);
+    const [level, text, detail] = failure.line;
+    expect(lines).toEqual([{ level, message: text, fields: expect.objectContaining({ detail }) }]);
   });
 
   it("messages that could not be backed off are counted in a warning; none, no warning", async () => {
