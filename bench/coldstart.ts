@@ -47,9 +47,9 @@
  */
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { isDeepStrictEqual, promisify } from "node:util";
 import { KMSClient } from "@aws-sdk/client-kms";
@@ -78,6 +78,7 @@ import {
   synthesizeBundles,
 } from "./lib/bundling.ts";
 import {
+  againstValidatedFloor,
   BUSY_SHARE,
   COLD_START_BUDGET,
   countCalls,
@@ -363,11 +364,23 @@ export async function runColdStart(options: ColdStartOptions): Promise<ColdStart
               `--cpu-prof-dir=${resolve(options.profileDir)}`,
               `--cpu-prof-name=${name}.cpuprofile`,
             ]);
-            // The bundle's source map, to read the profile by original file (it is deleted).
-            await copyFile(`${subject.file}.map`, join(options.profileDir, `${name}.mjs.map`));
+            // The bundle's source maps (the entry's and a split bundle's chunks'), to read the
+            // profile by original file (the bundle is deleted).
+            const maps: Record<string, string> = {};
+            const bundleDir = dirname(subject.file);
+            for (const file of await readdir(bundleDir)) {
+              if (!file.endsWith(".mjs.map")) continue;
+              const js = file.slice(0, -".map".length);
+              const copy = join(
+                options.profileDir,
+                js === "index.mjs" ? `${name}.mjs.map` : `${name}.${js}.map`,
+              );
+              await copyFile(join(bundleDir, file), copy);
+              maps[js] = copy;
+            }
             const origins = await profileOrigins(
               join(options.profileDir, `${name}.cpuprofile`),
-              join(options.profileDir, `${name}.mjs.map`),
+              maps,
             );
             const sum = sums[index] as Map<string, number>;
             for (const [origin, ms] of origins) sum.set(origin, (sum.get(origin) ?? 0) + ms);
@@ -755,28 +768,35 @@ export function formatColdStart(report: ColdStartReport): string {
     "cold start: from process start to the answer (node start, import, first call); CPU: its user + system time to it; queued: how long of it its main thread waited for a CPU other processes held.",
   ];
   for (const fn of report.functions) {
+    const width = Math.max(16, ...fn.bundles.map((b) => b.label.length + 1));
     lines.push(
       "",
       `${fn.name}: ${fn.event}`,
       `  calls: ${countCalls(fn.calls)}`,
-      `  ${"".padEnd(16)}${"bytes".padStart(9)}  ${heads.map((h) => h.padEnd(15)).join("")}`,
+      `  ${"".padEnd(width)}${"bytes".padStart(9)}  ${heads.map((h) => h.padEnd(15)).join("")}`,
     );
     for (const b of fn.bundles) {
       lines.push(
-        `  ${b.label.padEnd(16)}${kb(b.bytes).padStart(9)}  ${FIGURES.map((f) => ms(b.figures[f])).join("")}`,
+        `  ${b.label.padEnd(width)}${kb(b.bytes).padStart(9)}  ${FIGURES.map((f) => ms(b.figures[f])).join("")}`,
       );
     }
-    for (const [label, r] of Object.entries(fn.ratios)) {
+    const ratios: Array<readonly [string, Ratio]> = Object.entries(fn.ratios).map(
+      ([label, r]) => [`${label} ÷ floor`, r] as const,
+    );
+    const against = againstValidatedFloor(fn);
+    if (against) ratios.push([`function ÷ ${against.label}`, against.ratio]);
+    const ratioWidth = Math.max(25, ...ratios.map(([label]) => label.length));
+    for (const [label, r] of ratios) {
       const busy =
         r.busy > BUSY_SHARE
           ? ` — busy machine (waits for a CPU ${(r.busy * 100).toFixed(0)} % of the floor's cold start): trust the CPU ratio, or rerun`
           : "";
       const verdict =
-        label === "function"
+        label === "function ÷ floor"
           ? `  budget ≤ ${COLD_START_BUDGET}×: ${r.ratio <= COLD_START_BUDGET ? "pass" : "MISS"}${busy}`
           : "";
       lines.push(
-        `  ${`${label} ÷ floor`.padEnd(25)} ${r.ratio.toFixed(2)}× (rounds ${r.rounds.min.toFixed(2)}–${r.rounds.max.toFixed(2)}), CPU ${r.cpuRatio.toFixed(2)}×${verdict}`,
+        `  ${label.padEnd(ratioWidth)} ${r.ratio.toFixed(2)}× (rounds ${r.rounds.min.toFixed(2)}–${r.rounds.max.toFixed(2)}), CPU ${r.cpuRatio.toFixed(2)}×${verdict}`,
       );
     }
   }

@@ -125,14 +125,15 @@ export async function buildLikeCdk(
   plugins: Plugin[] = [],
   { splitting = false } = {},
 ): Promise<{ file: string; bytes: number }> {
-  const file = join(outDir, "index.mjs");
+  // esbuild writes relative to its working directory, the repository.
+  const file = resolve(ROOT, outDir, "index.mjs");
   if (!splitting) {
     await build({ ...esbuildOptions(entry), outfile: file, plugins });
     return { file, bytes: (await stat(file)).size };
   }
   const { metafile } = await build({
     ...esbuildOptions(entry),
-    outdir: outDir,
+    outdir: resolve(ROOT, outDir),
     splitting: true,
     entryNames: "index",
     chunkNames: "chunk-[hash]",
@@ -149,6 +150,7 @@ export async function buildLikeCdk(
       if (i.kind === "import-statement" && !i.external) visit(resolve(ROOT, i.path));
     }
   };
+  if (!outputs.has(file)) throw new Error(`esbuild wrote no ${file}`);
   visit(file);
   return { file, bytes: [...loaded].reduce((sum, f) => sum + (outputs.get(f)?.bytes ?? 0), 0) };
 }

@@ -1,4 +1,6 @@
 /** The cold-start benchmark's arithmetic (bench/coldstart.ts), kept apart to be unit-tested. */
+
+import type { FunctionResult } from "../coldstart.ts";
 import { median, type Spread, spread } from "./stats.ts";
 
 /** docs/architecture.md: each function's cold start ≤ this × its floor's. */
@@ -84,3 +86,20 @@ export function busyShare(
 
 /** Above this share of waiting, a run is reported as taken on a busy machine. */
 export const BUSY_SHARE = 0.1;
+
+/**
+ * The function against its floor with what the contract cannot do without (the
+ * `validated-floor` variant, labelled "floor + …"), round by round; none without it.
+ */
+export function againstValidatedFloor(
+  fn: FunctionResult,
+): { label: string; medianMs: number; ratio: Ratio } | undefined {
+  const self = fn.bundles.find((b) => b.label === "function");
+  const validated = fn.bundles.find((b) => b.label.startsWith("floor + "));
+  if (!self || !validated) return undefined;
+  return {
+    label: validated.label,
+    medianMs: validated.figures.totalMs.median,
+    ratio: ratioTo(self, validated),
+  };
+}

@@ -32,14 +32,22 @@ export function originOf(source: string): string {
   return project ? `this project: ${project}` : source;
 }
 
-/** Milliseconds of self time by origin. */
+/**
+ * Milliseconds of self time by origin. `maps`: each file of the bundle by name (`index.mjs`,
+ * and the chunks of a split bundle) → its source map.
+ */
 export async function profileOrigins(
   profileFile: string,
-  sourceMapFile: string,
-  bundleUrlEnding = "index.mjs",
+  maps: Record<string, string>,
 ): Promise<Map<string, number>> {
   const profile = JSON.parse(await readFile(profileFile, "utf8")) as CpuProfile;
-  const map = new SourceMap(JSON.parse(await readFile(sourceMapFile, "utf8")) as SourceMapPayload);
+  const sourceMaps = new Map<string, SourceMap>();
+  for (const [name, file] of Object.entries(maps)) {
+    sourceMaps.set(
+      name,
+      new SourceMap(JSON.parse(await readFile(file, "utf8")) as SourceMapPayload),
+    );
+  }
   const self = new Map<number, number>();
   profile.timeDeltas.forEach((delta, i) => {
     const id = profile.samples[i] ?? -1;
@@ -51,7 +59,8 @@ export async function profileOrigins(
     if (ms === 0) continue;
     const { url, functionName, lineNumber, columnNumber } = node.callFrame;
     let origin: string;
-    if (url.endsWith(bundleUrlEnding)) {
+    const map = sourceMaps.get(url.slice(url.lastIndexOf("/") + 1));
+    if (map) {
       const entry = map.findEntry(lineNumber, columnNumber) as { originalSource?: string };
       origin = entry.originalSource ? originOf(entry.originalSource) : "the bundle (unmapped)";
     } else if (url.startsWith("node:")) {
