@@ -8,6 +8,7 @@ import {
   ListTablesCommand,
   PutItemCommand,
   QueryCommand,
+  waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
 import {
   ChangeMessageVisibilityCommand,
@@ -80,6 +81,9 @@ describe("local emulators", () => {
           ],
         }),
       );
+      // dynalite answers CreateTable while the table is still CREATING, and refuses writes
+      // to it until a timer has made it ACTIVE: under load, after the first PutItem.
+      await waitUntilTableExists({ client: dynamo, maxWaitTime: 30 }, { TableName: "iterators" });
       for (let i = 0; i < 30; i++) {
         await dynamo.send(
           new PutItemCommand({
