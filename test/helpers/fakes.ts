@@ -13,6 +13,7 @@ import type {
   Subscription,
 } from "../../shared/domain.ts";
 import { type Guard, guardHolds } from "../../shared/lifecycle.ts";
+import type { LogFields, Logger } from "../../shared/log.ts";
 import {
   contextKey,
   type DeliveryContext,
@@ -431,3 +432,32 @@ export const ok = (
 function inSubscriptions(wanted: string | readonly string[] | undefined, id: string): boolean {
   return wanted === undefined || [wanted].flat().includes(id);
 }
+
+/** A logger that keeps what it is told: what an operator reads in the logs. */
+export class RecordingLogger implements Logger {
+  lines: Array<{ level: string; message: string; fields?: LogFields | undefined }> = [];
+  info(message: string, fields?: LogFields) {
+    this.lines.push({ level: "info", message, fields });
+  }
+  warn(message: string, fields?: LogFields) {
+    this.lines.push({ level: "warn", message, fields });
+  }
+  error(message: string, fields?: LogFields) {
+    this.lines.push({ level: "error", message, fields });
+  }
+}
+
+/** Subscription number `n` of workspace `acme`: enabled, no secret, `contact.created`. */
+export const testSubscription = (n: number, patch: Partial<Subscription> = {}): Subscription => ({
+  id: `sub_01JTESTSUB00000000000000${String(n).padStart(2, "0")}`,
+  workspaceId: "acme",
+  url: `https://s${n}.example.com/`,
+  events: ["contact.created"],
+  enabled: true,
+  description: "",
+  secret: null,
+  previousSecrets: [],
+  createdAt: "2026-11-26T09:00:00.000Z",
+  updatedAt: "2026-11-26T09:00:00.000Z",
+  ...patch,
+});

@@ -5,7 +5,7 @@ import type { DeliveryMessage, StoredEvent, Subscription } from "../../shared/do
 import { EndpointGate } from "../../shared/endpoint-gate.ts";
 import { deliveryIdFor } from "../../shared/ids.ts";
 import { claimed, confirmedQueued, guardOf } from "../../shared/lifecycle.ts";
-import { jsonLogger, type LogFields, type Logger, silentLogger } from "../../shared/log.ts";
+import { jsonLogger, silentLogger } from "../../shared/log.ts";
 import type { DeliveryRef, SendResult } from "../../shared/ports.ts";
 import { decodeMessage, encodeMessage } from "../../shared/queue/delivery-queue.ts";
 import { RecentSubscriptions } from "../../shared/recent-subscriptions.ts";
@@ -18,7 +18,13 @@ import {
   slowLaneGate,
 } from "../../shared/use-cases/deliver-batch.ts";
 import { OperationalEvents } from "../../shared/use-cases/operational-events.ts";
-import { FakeDeliveryStore, FakeQueue, ok, ScriptedSender } from "../helpers/fakes.ts";
+import {
+  FakeDeliveryStore,
+  FakeQueue,
+  ok,
+  RecordingLogger,
+  ScriptedSender,
+} from "../helpers/fakes.ts";
 import { sealedSecret, testSecrets } from "../helpers/secrets.ts";
 
 const WS = "acme";
@@ -987,14 +993,8 @@ describe("the slow lane", () => {
 
 /** A logger that keeps what it is told: what an operator reads in the logs. */
 function capture() {
-  const lines: Array<{ level: string; message: string; fields?: LogFields | undefined }> = [];
-  const keep =
-    (level: string) =>
-    (message: string, fields?: LogFields): void => {
-      lines.push({ level, message, fields });
-    };
-  const log: Logger = { info: keep("info"), warn: keep("warn"), error: keep("error") };
-  return { lines, log };
+  const log = new RecordingLogger();
+  return { lines: log.lines, log };
 }
 
 /** A gate on a clock the test moves: how old the requests in flight are is up to the test. */

@@ -1,11 +1,11 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { Delivery, DeliveryStatus, StoredEvent } from "../../shared/domain.ts";
-import { AppError, NotFoundError, ValidationError } from "../../shared/errors.ts";
-import { problemBody } from "../../shared/http/problem.ts";
+import { NotFoundError, ValidationError } from "../../shared/errors.ts";
 import { deliveryIdFor, newUlid } from "../../shared/ids.ts";
 import type { DeliveryStore } from "../../shared/ports.ts";
 import { getDelivery, listDeliveries } from "../../shared/use-cases/deliveries.ts";
 import { FakeDeliveryStore, FakeEventStore } from "../helpers/fakes.ts";
+import { problemOf } from "../helpers/problems.ts";
 
 const SUB_A = "sub_01JTESTSUB0000000000000001";
 const SUB_B = "sub_01JTESTSUB0000000000000002";
@@ -50,16 +50,6 @@ async function stored(
 }
 
 const ids = (items: readonly Delivery[]) => items.map((d) => d.id);
-
-/** The problem document an API user gets for this error. */
-async function problemOf(attempt: Promise<unknown>) {
-  const error = await attempt.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AppError);
-  return problemBody(error as AppError);
-}
 
 describe("listing deliveries", () => {
   it("pages newest first, 20 by default, with a cursor that continues where the page ended", async () => {

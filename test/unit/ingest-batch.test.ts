@@ -1,22 +1,11 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { StoredEvent, Subscription } from "../../shared/domain.ts";
 import { type BatchEvent, ingestBatch } from "../../shared/use-cases/ingest-batch.ts";
-import { FakeEventStore, FakeQueue } from "../helpers/fakes.ts";
+import { FakeEventStore, FakeQueue, testSubscription } from "../helpers/fakes.ts";
 
 const WS = "acme";
-const sub = (n: number, events = ["contact.created"]): Subscription =>
-  ({
-    id: `sub_01JTESTSUB00000000000000${String(n).padStart(2, "0")}`,
-    workspaceId: WS,
-    url: `https://s${n}.example.com/`,
-    events,
-    enabled: true,
-    description: "",
-    secret: null,
-    previousSecrets: [],
-    createdAt: "2026-11-26T09:00:00.000Z",
-    updatedAt: "2026-11-26T09:00:00.000Z",
-  }) as Subscription;
+const sub = (n: number, events: string[] = ["contact.created"]): Subscription =>
+  testSubscription(n, { events: events as Subscription["events"] });
 
 let events: FakeEventStore;
 let queue: FakeQueue;

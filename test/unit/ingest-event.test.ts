@@ -8,22 +8,10 @@ import {
   messagesFor,
   storedEventOf,
 } from "../../shared/use-cases/ingest-event.ts";
-import { FakeEventStore, FakeQueue } from "../helpers/fakes.ts";
+import { FakeEventStore, FakeQueue, testSubscription } from "../helpers/fakes.ts";
 
 const WS = "acme";
-const sub = (n: number, patch: Partial<Subscription> = {}): Subscription => ({
-  id: `sub_01JTESTSUB00000000000000${String(n).padStart(2, "0")}`,
-  workspaceId: WS,
-  url: `https://s${n}.example.com/`,
-  events: ["contact.created"],
-  enabled: true,
-  description: "",
-  secret: null,
-  previousSecrets: [],
-  createdAt: "2026-11-26T09:00:00.000Z",
-  updatedAt: "2026-11-26T09:00:00.000Z",
-  ...patch,
-});
+const sub = testSubscription;
 
 let events: FakeEventStore;
 let queue: FakeQueue;

@@ -1,28 +1,23 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { EventName } from "../../shared/catalog.ts";
 import type { Delivery, Subscription } from "../../shared/domain.ts";
-import type { LogFields, Logger } from "../../shared/log.ts";
 import {
   OperationalEvents,
   operationalEventId,
 } from "../../shared/use-cases/operational-events.ts";
-import { FakeEventStore, FakeQueue, FakeWorkspaceStore } from "../helpers/fakes.ts";
+import {
+  FakeEventStore,
+  FakeQueue,
+  FakeWorkspaceStore,
+  RecordingLogger,
+  testSubscription,
+} from "../helpers/fakes.ts";
 
 const WS = "acme";
 const AT = "2026-11-26T12:00:00.000Z";
 
-const sub = (n: number, events: EventName[], workspaceId = WS): Subscription => ({
-  id: `sub_01JTESTSUB00000000000000${String(n).padStart(2, "0")}`,
-  workspaceId,
-  url: `https://s${n}.example.com/hook`,
-  events,
-  enabled: true,
-  description: "",
-  secret: null,
-  previousSecrets: [],
-  createdAt: "2026-11-26T09:00:00.000Z",
-  updatedAt: "2026-11-26T09:00:00.000Z",
-});
+const sub = (n: number, events: EventName[], workspaceId = WS): Subscription =>
+  testSubscription(n, { workspaceId, url: `https://s${n}.example.com/hook`, events });
 
 /** The subscription the events are about (it subscribes to them too: it must never get them). */
 const subject = sub(1, [
@@ -64,19 +59,6 @@ const delivery = (patch: Partial<Delivery> = {}): Delivery => ({
   reason: "gone",
   ...patch,
 });
-
-class RecordingLogger implements Logger {
-  lines: Array<{ level: string; message: string; fields?: LogFields | undefined }> = [];
-  info(message: string, fields?: LogFields) {
-    this.lines.push({ level: "info", message, fields });
-  }
-  warn(message: string, fields?: LogFields) {
-    this.lines.push({ level: "warn", message, fields });
-  }
-  error(message: string, fields?: LogFields) {
-    this.lines.push({ level: "error", message, fields });
-  }
-}
 
 let workspaces: FakeWorkspaceStore;
 let events: FakeEventStore;

@@ -23,7 +23,6 @@ import {
   type RunContext,
   withAttempt,
 } from "../../shared/lifecycle.ts";
-import type { LogFields, Logger } from "../../shared/log.ts";
 import type { HeldMessage, HoldingQueue } from "../../shared/ports.ts";
 import { encodeMessage } from "../../shared/queue/delivery-queue.ts";
 import type { ResendJob } from "../../shared/schemas.ts";
@@ -43,6 +42,7 @@ import {
   FakeEventStore,
   FakeQueue,
   FakeWorkspaceStore,
+  RecordingLogger,
 } from "../helpers/fakes.ts";
 
 const NOW = Date.parse("2026-11-30T12:00:00.000Z");
@@ -177,19 +177,6 @@ class FakeHoldingQueue implements HoldingQueue {
   }
 }
 
-class CapturingLogger implements Logger {
-  lines: Array<{ level: string; message: string; fields?: LogFields | undefined }> = [];
-  info(message: string, fields?: LogFields) {
-    this.lines.push({ level: "info", message, fields });
-  }
-  warn(message: string, fields?: LogFields) {
-    this.lines.push({ level: "warn", message, fields });
-  }
-  error(message: string, fields?: LogFields) {
-    this.lines.push({ level: "error", message, fields });
-  }
-}
-
 function world() {
   const workspaces = new CountingWorkspaceStore();
   const events = new CountingEventStore();
@@ -197,7 +184,7 @@ function world() {
   const queue = new FakeQueue();
   const deadLetters = new FakeHoldingQueue();
   const stranded = new FakeHoldingQueue();
-  const log = new CapturingLogger();
+  const log = new RecordingLogger();
   const exhausted: Array<{ record: Delivery; url: string | undefined }> = [];
   const operational = {
     exhausted: async (record: Delivery, subscription: Pick<Subscription, "url"> | undefined) => {

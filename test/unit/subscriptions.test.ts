@@ -1,7 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { Subscription } from "../../shared/domain.ts";
-import { AppError, ConflictError, ValidationError } from "../../shared/errors.ts";
-import { problemBody } from "../../shared/http/problem.ts";
+import { ConflictError, ValidationError } from "../../shared/errors.ts";
 import { secretContext } from "../../shared/secrets/keyring.ts";
 import {
   createSubscription,
@@ -11,6 +10,7 @@ import {
   updateSubscription,
 } from "../../shared/use-cases/subscriptions.ts";
 import { FakeWorkspaceStore } from "../helpers/fakes.ts";
+import { problemOf } from "../helpers/problems.ts";
 import { testSecrets } from "../helpers/secrets.ts";
 
 let store: FakeWorkspaceStore;
@@ -33,16 +33,6 @@ beforeEach(() => {
   dns = {};
   now = Date.parse("2026-11-26T10:00:00Z");
 });
-
-/** The problem document an API user gets for this call's error. */
-async function problemOf(attempt: Promise<unknown>) {
-  const error = await attempt.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(AppError);
-  return problemBody(error as AppError);
-}
 
 const notFound = (id: string) => ({
   type: "/problems/not-found",
